@@ -1,0 +1,84 @@
+"""Configuration: argument, then environment, then default; clear errors and single warnings."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+
+from trubrics_otel import ConfigurationError, TrubricsClient, _config
+
+
+def test_arguments_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An explicit argument is used even when the environment says otherwise."""
+    monkeypatch.setenv("TRUBRICS_HOST", "http://env.example:1")
+    monkeypatch.setenv("TRUBRICS_TIMEOUT", "3")
+
+    client = TrubricsClient("k", "http://arg.example:2/", timeout=4)
+
+    assert client.host == "http://arg.example:2"
+    assert client.timeout == 4.0
+
+
+def test_the_environment_wins_over_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Environment values are used when no argument is given."""
+    monkeypatch.setenv("TRUBRICS_API_KEY", "env-key")
+    monkeypatch.setenv("TRUBRICS_HOST", "http://127.0.0.1:9")
+    monkeypatch.setenv("TRUBRICS_CONNECT_TIMEOUT", "1.5")
+    monkeypatch.setenv("TRUBRICS_RETRY_DEADLINE", "12")
+
+    client = TrubricsClient()
+
+    assert (client.host, client.connect_timeout, client.retry_deadline) == ("http://127.0.0.1:9", 1.5, 12.0)
+    assert repr(client) == "TrubricsClient(host='http://127.0.0.1:9', api_key=<set>)"
+
+
+def test_defaults() -> None:
+    """With nothing configured, the production host and documented timeouts apply."""
+    client = TrubricsClient("k")
+
+    assert client.host == "https://app.trubrics.com/api/ingestion"
+    assert (client.connect_timeout, client.timeout, client.retry_deadline) == (5.0, 10.0, 30.0)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"host": "app.trubrics.com"}, "http:// or https:// URL"),
+        ({"timeout": 0}, "positive number of seconds"),
+        ({"connect_timeout": "soon"}, "number of seconds"),
+        ({"retry_deadline": True}, "number of seconds"),
+        ({"api_key": 123}, "must be a string"),
+    ],
+)
+def test_bad_arguments_raise_a_full_sentence(kwargs: dict[str, object], message: str) -> None:
+    """A malformed argument is a configuration error naming the setting."""
+    with pytest.raises(ConfigurationError, match=message) as raised:
+        TrubricsClient(**kwargs)  # type: ignore[arg-type]
+    assert "TRUBRICS_" in str(raised.value)
+
+
+def test_bad_environment_values_warn_once_and_fall_back(
+    monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A malformed environment value is reported once and the default is used."""
+    monkeypatch.setattr(_config, "_warned", set())
+    monkeypatch.setenv("TRUBRICS_TIMEOUT", "-1")
+
+    with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
+        clients = [TrubricsClient("k") for _ in range(3)]
+
+    assert all(client.timeout == 10.0 for client in clients)
+    assert [r.getMessage() for r in caplog.records if "TRUBRICS_TIMEOUT" in r.getMessage()] == [
+        "TRUBRICS_TIMEOUT='-1' must be a positive number of seconds, not '-1'; using the default (10.0)."
+    ]
+
+
+def test_environment_table_is_in_the_readme_and_docs() -> None:
+    """The README and the configuration doc show the table the code defines, row for row."""
+    root = Path(__file__).resolve().parent.parent
+    table = _config.environment_table()
+
+    for doc in ("README.md", "docs/configuration.md"):
+        assert table in (root / doc).read_text(), f"{doc} does not show the current environment table"

@@ -1,0 +1,232 @@
+"""The event model: the API's JSON shape, JSON-safe values, timestamps, and the API's validation rules."""
+
+from __future__ import annotations
+
+import datetime as dt
+import decimal
+import enum
+import json
+import uuid
+
+import pytest
+
+from trubrics_otel import Event, LLMEvent, format_timestamp, json_safe, validate_payload
+from trubrics_otel.events import MAX_BATCH_SIZE
+
+
+class Colour(enum.Enum):
+    RED = "red"
+
+
+class Unprintable:
+    def __str__(self) -> str:
+        raise RuntimeError("no")
+
+
+def test_event_serialises_to_the_api_shape() -> None:
+    """An event has exactly user_id, event, timestamp and properties, with $thread_id inside."""
+    event = Event("u1", "Sign up", timestamp=dt.datetime(2024, 10, 9, 13, 21, 46, 182000, dt.timezone.utc),
+                  properties={"plan": "pro"}, thread_id="t1")
+
+    assert event.to_json() == {
+        "user_id": "u1",
+        "event": "Sign up",
+        "timestamp": "2024-10-09T13:21:46.182000+00:00",
+        "properties": {"plan": "pro", "$thread_id": "t1"},
+    }
+
+
+def test_llm_event_serialises_to_the_api_shape() -> None:
+    """An LLM event carries every API field, and the event names only when set."""
+    plain = LLMEvent("u1", "gpt-4o", "Hello", "Hi", timestamp=0, latency=2.5)
+    named = LLMEvent("u1", "gpt-4o", "Hello", "Hi", prompt_event_name="Ask", generation_event_name="Answer")
+
+    assert plain.to_json() == {
+        "user_id": "u1",
+        "assistant_id": "gpt-4o",
+        "prompt": "Hello",
+        "generation": "Hi",
+        "timestamp": "1970-01-01T00:00:00.000000+00:00",
+        "latency": 2.5,
+        "properties": {},
+    }
+    assert named.to_json()["prompt_event_name"] == "Ask"
+    assert named.to_json()["generation_event_name"] == "Answer"
+    assert validate_payload("llm_events", [plain.to_json(), named.to_json()]) == []
+
+
+def test_ids_and_texts_become_strings() -> None:
+    """Non-string ids and texts are converted; None becomes an empty string."""
+    event = LLMEvent(12, None, 3.5, ["a"], thread_id=9)
+
+    assert (event.user_id, event.assistant_id, event.prompt, event.generation) == ("12", "", "3.5", '["a"]')
+    assert event.properties == {"$thread_id": "9"}
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (b"caf\xc3\xa9", "café"),
+        (b"\xff", "\\xff"),
+        ({3, 1, 2}, [1, 2, 3]),
+        (frozenset({"b", "a"}), ["a", "b"]),
+        ((1, "a"), [1, "a"]),
+        (float("nan"), "NaN"),
+        (float("inf"), "Infinity"),
+        (float("-inf"), "-Infinity"),
+        (dt.date(2024, 1, 2), "2024-01-02"),
+        (dt.timedelta(seconds=90), 90.0),
+        (decimal.Decimal("1.5"), 1.5),
+        (decimal.Decimal("NaN"), "NaN"),
+        (Colour.RED, "red"),
+        (uuid.UUID(int=1), "00000000-0000-0000-0000-000000000001"),
+        ({1: "a", None: "b"}, {"1": "a", "null": "b"}),
+        (object(), "<object object>"),
+        (Unprintable(), "<unprintable Unprintable>"),
+        (True, True),
+    ],
+)
+def test_json_safe_converts_odd_values(value: object, expected: object) -> None:
+    """Each value JSON cannot hold gets a readable, deterministic stand-in."""
+    assert json_safe(value) == expected
+
+
+def test_json_safe_breaks_cycles_and_deep_nesting() -> None:
+    """A cycle and nesting past 16 levels are replaced, and the result serialises."""
+    cycle: dict[str, object] = {}
+    cycle["self"] = cycle
+    deep: list[object] = []
+    node = deep
+    for _ in range(30):
+        child: list[object] = []
+        node.append(child)
+        node = child
+
+    result = json_safe({"cycle": cycle, "deep": deep})
+
+    assert result["cycle"] == {"self": "<cycle>"}  # type: ignore[index]
+    assert "<too deep>" in json.dumps(result)
+
+
+def test_json_safe_keeps_shared_references() -> None:
+    """The same object twice in one value is not mistaken for a cycle."""
+    shared = [1]
+
+    assert json_safe({"a": shared, "b": shared}) == {"a": [1], "b": [1]}
+
+
+def test_properties_are_deterministic() -> None:
+    """The same odd input always gives the same JSON text."""
+    props = {"s": {"x", "y", "z"}, "o": object(), "b": b"1"}
+
+    texts = {json.dumps(Event("u", "e", properties=props, timestamp=0).to_json()) for _ in range(5)}
+
+    assert len(texts) == 1
+
+
+def test_every_built_event_passes_validation() -> None:
+    """Whatever goes in, a built event is valid for the API."""
+    odd = {"x": {1, 2}, "y": float("nan"), 3: object()}
+    batch = [Event(None, None, properties=odd, timestamp="garbage").to_json()]
+    llm = [LLMEvent(object(), 1, b"p", None, latency=float("nan"), properties=odd, timestamp=-1).to_json()]
+
+    assert validate_payload("events", batch) == []
+    assert validate_payload("llm_events", llm) == []
+    json.dumps(batch + llm, allow_nan=False)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        (dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=2))), "2024-01-01T10:00:00.000000+00:00"),
+        (1_700_000_000_123_456_789, "2023-11-14T22:13:20.123456+00:00"),
+        (0, "1970-01-01T00:00:00.000000+00:00"),
+    ],
+)
+def test_format_timestamp_is_utc_with_an_offset(value: dt.datetime | int, expected: str) -> None:
+    """Datetimes and epoch nanoseconds become ISO 8601 in UTC with +00:00."""
+    assert format_timestamp(value) == expected
+
+
+def test_timestamp_strings_are_normalised() -> None:
+    """An ISO string with Z or an offset is kept as the same moment in UTC."""
+    assert Event("u", "e", timestamp="2024-10-09T13:21:46.182Z").timestamp == "2024-10-09T13:21:46.182000+00:00"
+    assert Event("u", "e", timestamp="2024-10-09T15:00:00+02:00").timestamp == "2024-10-09T13:00:00.000000+00:00"
+
+
+def test_default_timestamp_is_now() -> None:
+    """Without a timestamp an event is stamped now."""
+    before = dt.datetime.now(dt.timezone.utc)
+    stamped = dt.datetime.fromisoformat(Event("u", "e").timestamp)
+
+    assert before <= stamped <= dt.datetime.now(dt.timezone.utc)
+
+
+def test_latency_keeps_only_finite_numbers() -> None:
+    """A latency that is not a finite number is left out rather than sent invalid."""
+    assert LLMEvent("u", "a", "p", "g", latency="1.5").latency == 1.5  # type: ignore[arg-type]
+    assert LLMEvent("u", "a", "p", "g", latency=float("inf")).latency is None
+    assert LLMEvent("u", "a", "p", "g", latency=True).latency is None  # type: ignore[arg-type]
+
+
+def test_events_compare_by_content() -> None:
+    """Two events with the same JSON are equal."""
+    assert Event("u", "e", timestamp=0) == Event("u", "e", timestamp=0)
+    assert Event("u", "e", timestamp=0) != Event("u", "f", timestamp=0)
+
+
+# --- the API's rules ---------------------------------------------------------------------------
+
+
+def test_validation_names_index_and_field() -> None:
+    """Each problem carries the FastAPI loc of the refused field."""
+    problems = validate_payload(
+        "events",
+        [
+            {"user_id": "u", "event": "e", "timestamp": "2024-01-01T00:00:00Z"},
+            {"user_id": 5, "event": "e", "timestamp": "2024-01-01T00:00:00Z", "properties": []},
+            "not an object",
+        ],
+    )
+
+    assert [(p.loc, p.type) for p in problems] == [
+        (("body", 1, "user_id"), "string_type"),
+        (("body", 1, "properties"), "dict_type"),
+        (("body", 2), "dict_type"),
+    ]
+    assert [p.index for p in problems] == [1, 1, 2]
+
+
+@pytest.mark.parametrize(
+    ("item", "field", "type_"),
+    [
+        ({"assistant_id": "a", "generation": "g"}, "prompt", "missing"),
+        ({"prompt": "p", "generation": "g", "latency": True}, "latency", "float_type"),
+        ({"prompt": "p", "generation": "g", "latency": "1"}, "latency", "float_type"),
+        ({"prompt": "p", "generation": "g", "timestamp": "yesterday"}, "timestamp", "datetime_parsing"),
+        ({"prompt": "p", "generation": 1}, "generation", "string_type"),
+        ({"prompt": "p", "generation": "g", "assistant_id": 4}, "assistant_id", "string_type"),
+    ],
+)
+def test_llm_event_rules(item: dict[str, object], field: str, type_: str) -> None:
+    """Required LLM fields and their types are checked like the API does."""
+    problems = validate_payload("llm_events", [{"user_id": "u", **item}])
+
+    assert [(p.loc, p.type) for p in problems] == [(("body", 0, field), type_)]
+
+
+def test_optional_fields_may_be_null() -> None:
+    """Optional LLM fields accept null, as the API's models do."""
+    item = {"user_id": "u", "prompt": "p", "generation": "g", "assistant_id": None, "latency": None}
+
+    assert validate_payload("llm_events", [item]) == []
+
+
+def test_body_rules() -> None:
+    """A body that is not a list, or holds more than 100 items, is refused as a whole."""
+    item = {"user_id": "u", "event": "e", "timestamp": "2024-01-01T00:00:00+00:00"}
+
+    assert validate_payload("events", {"a": 1})[0].type == "list_type"
+    assert validate_payload("events", [item] * (MAX_BATCH_SIZE + 1))[0].type == "too_long"
+    assert validate_payload("events", [item] * MAX_BATCH_SIZE) == []
+    assert validate_payload("events", []) == []

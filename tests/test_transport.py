@@ -1,0 +1,379 @@
+"""The transport against the real local server: chunking, retries, deadlines, refusals, counters."""
+
+from __future__ import annotations
+
+import datetime as dt
+import email.utils
+import logging
+import random
+import threading
+import time
+
+import pytest
+from opentelemetry.instrumentation.requests import RequestsInstrumentor
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from trubrics_otel import ConfigurationError, Event, LLMEvent, TrubricsClient
+from trubrics_otel.server import Fault, LocalServer
+from trubrics_otel.transport import USER_AGENT
+
+
+class FakeClock:
+    """A monotonic clock that only moves when the client waits, recording every wait."""
+
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wait(self, seconds: float) -> bool:
+        self.waits.append(seconds)
+        self.now += seconds
+        return False
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def client(server: LocalServer, api_key: str, clock: FakeClock) -> TrubricsClient:
+    client = TrubricsClient(api_key, server.url, clock=clock, wait=clock.wait, rng=random.Random(7))
+    yield client
+    client.shutdown()
+
+
+def events(count: int, user: str = "u1") -> list[Event]:
+    return [Event(user, f"Event {i}", properties={"i": i}) for i in range(count)]
+
+
+def llm_events(count: int) -> list[LLMEvent]:
+    return [LLMEvent("u1", "gpt-4o", f"prompt {i}", f"answer {i}", latency=0.5) for i in range(count)]
+
+
+def publish_counts(server: LocalServer) -> list[int | None]:
+    return [r.item_count for r in server.requests if r.method == "POST"]
+
+
+def test_chunks_at_100_per_endpoint(client: TrubricsClient, server: LocalServer) -> None:
+    """250 events and 120 LLM events go out as 100+100+50 and 100+20, each to its own endpoint."""
+    result = client.send([*events(250), *llm_events(120)])
+
+    assert result.ok
+    assert result.sent == 370
+    posts = [(r.path, r.item_count) for r in server.requests if r.method == "POST"]
+    assert posts == [
+        ("/publish_events", 100),
+        ("/publish_events", 100),
+        ("/publish_events", 50),
+        ("/publish_llm_events", 100),
+        ("/publish_llm_events", 20),
+    ]
+    assert len(server.events()) == 250
+    assert len(server.llm_events()) == 120
+
+
+def test_never_posts_an_empty_list(client: TrubricsClient, server: LocalServer) -> None:
+    """Only the endpoint that has records is called, and an empty send calls none."""
+    client.send([])
+    client.send(events(3))
+
+    assert publish_counts(server) == [3]
+    assert client.stats().requests == 1
+
+
+def test_sends_exactly_what_the_api_takes(client: TrubricsClient, server: LocalServer) -> None:
+    """The stored JSON is the records' JSON, field for field."""
+    sent = [Event("u9", "Sign up", properties={"plan": "pro"}, thread_id="t1"), *llm_events(1)]
+    client.send(sent)
+
+    assert server.events() == [sent[0].to_json()]
+    assert server.llm_events() == [sent[1].to_json()]
+
+
+def test_headers_name_the_package(client: TrubricsClient, server: LocalServer) -> None:
+    """Each request carries the JSON content type, the User-Agent, and a key."""
+    client.send(events(1))
+
+    (request,) = server.requests
+    headers = {k.lower(): v for k, v in request.headers.items()}
+    assert headers["content-type"] == "application/json"
+    assert headers["user-agent"] == USER_AGENT
+    assert request.has_key
+
+
+@pytest.mark.parametrize("status", [408, 429, 500, 502, 503, 504])
+def test_retries_each_transient_status_then_delivers(
+    client: TrubricsClient, server: LocalServer, clock: FakeClock, status: int
+) -> None:
+    """A transient status is retried after a jittered back-off and the records then arrive."""
+    server.faults.script(Fault(status=status), Fault(status=status))
+
+    result = client.send(events(5))
+
+    assert result.ok
+    assert result.sent == 5
+    assert len(server.events()) == 5
+    assert len(clock.waits) == 2
+    assert 0.4 <= clock.waits[0] <= 0.6  # 0.5 s, jittered by +-20%
+    assert 0.8 <= clock.waits[1] <= 1.2
+    stats = client.stats()
+    assert (stats.sent, stats.retried, stats.requests, stats.failed) == (5, 2, 3, 0)
+
+
+def test_retries_dropped_connections(client: TrubricsClient, server: LocalServer) -> None:
+    """A connection closed without an answer is retried."""
+    server.faults.script(Fault(drop=True))
+
+    assert client.send(events(2)).sent == 2
+    assert len(server.events()) == 2
+
+
+def test_retries_a_read_timeout(server: LocalServer, api_key: str, clock: FakeClock) -> None:
+    """An answer slower than the read timeout is retried."""
+    client = TrubricsClient(api_key, server.url, timeout=0.05, clock=clock, wait=clock.wait)
+    server.faults.script(Fault(status=200, delay=0.2))
+
+    assert client.send(events(1)).ok
+    assert client.stats().retried == 1
+
+
+def test_obeys_retry_after_seconds(client: TrubricsClient, server: LocalServer, clock: FakeClock) -> None:
+    """Retry-After in seconds replaces the back-off."""
+    server.faults.script(Fault(status=429, retry_after="7"))
+
+    assert client.send(events(1)).ok
+    assert clock.waits == [7.0]
+
+
+def test_obeys_retry_after_http_date(client: TrubricsClient, server: LocalServer, clock: FakeClock) -> None:
+    """Retry-After as an HTTP date waits until that moment."""
+    when = dt.datetime.now(dt.timezone.utc) + dt.timedelta(seconds=20)
+    server.faults.script(Fault(status=503, retry_after=email.utils.format_datetime(when, usegmt=True)))
+
+    assert client.send(events(1)).ok
+    (waited,) = clock.waits
+    assert 18 <= waited <= 20
+
+
+def test_gives_up_at_the_deadline(server: LocalServer, api_key: str, clock: FakeClock) -> None:
+    """Back-offs never run past the deadline; what was not delivered counts as failed."""
+    client = TrubricsClient(api_key, server.url, retry_deadline=10, clock=clock, wait=clock.wait)
+    server.faults.fail_rate = 1.0
+
+    result = client.send(events(4))
+
+    assert not result.ok
+    assert result.failed == 4
+    assert sum(clock.waits) < 10
+    assert len(clock.waits) >= 3
+    assert len(server.requests) == len(clock.waits) + 1
+    assert client.stats().failed == 4
+
+
+def test_retry_after_beyond_the_deadline_fails_at_once(
+    server: LocalServer, api_key: str, clock: FakeClock
+) -> None:
+    """A Retry-After longer than the time left is not waited for."""
+    client = TrubricsClient(api_key, server.url, retry_deadline=5, clock=clock, wait=clock.wait)
+    server.faults.script(Fault(status=503, retry_after="60"))
+
+    assert client.send(events(1)).failed == 1
+    assert clock.waits == []
+
+
+def test_shutdown_interrupts_a_back_off_at_once(server: LocalServer, api_key: str) -> None:
+    """A real back-off wait ends as soon as the client shuts down."""
+    client = TrubricsClient(api_key, server.url)
+    server.faults.script(Fault(status=503, retry_after="25"))
+    results = []
+    sender = threading.Thread(target=lambda: results.append(client.send(events(1))))
+    started = time.monotonic()
+    sender.start()
+    while not server.requests and time.monotonic() - started < 5:
+        time.sleep(0.005)
+    client.shutdown()
+    sender.join(timeout=5)
+
+    assert not sender.is_alive()
+    assert time.monotonic() - started < 5
+    assert results[0].failed == 1
+
+
+def test_unauthorized_is_not_retried_and_reported_once(
+    server: LocalServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refused key costs one request per send, no retry, and one error for the client's life."""
+    client = TrubricsClient("wrong-key", server.url, clock=clock, wait=clock.wait)
+
+    with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
+        first = client.send(events(250))
+        second = client.send(llm_events(3))
+
+    assert first.unauthorized
+    assert second.unauthorized
+    assert not first.ok
+    assert len(server.requests) == 2
+    assert clock.waits == []
+    assert client.stats().dropped == {"unauthorized": 253}
+    errors = [r for r in caplog.records if r.levelno == logging.ERROR]
+    assert len(errors) == 1
+    assert "API key was refused" in errors[0].getMessage()
+    assert server.events() == []
+
+
+def test_missing_key_warns_once_at_construction(server: LocalServer, caplog: pytest.LogCaptureFixture) -> None:
+    """Without a key the client warns how to set one, and its sends are refused, not raised."""
+    with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
+        client = TrubricsClient(host=server.url)
+    assert "TRUBRICS_API_KEY" in caplog.text
+
+    assert client.send(events(1)).unauthorized
+
+
+def test_missing_key_raises_when_required(server: LocalServer) -> None:
+    """require_api_key turns a missing key into a configuration error."""
+    with pytest.raises(ConfigurationError, match="TRUBRICS_API_KEY"):
+        TrubricsClient(host=server.url, require_api_key=True)
+
+
+def test_delivers_97_of_100_when_3_are_invalid(
+    client: TrubricsClient, server: LocalServer, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The API's 422 names the invalid records; exactly those are dropped, with their reasons."""
+    batch = events(100)
+    for index in (3, 50, 99):
+        batch[index].timestamp = "not a date"
+
+    with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
+        result = client.send(batch)
+
+    assert result.sent == 97
+    assert result.dropped == 3
+    stored = {e["event"] for e in server.events()}
+    assert stored == {f"Event {i}" for i in range(100)} - {"Event 3", "Event 50", "Event 99"}
+    assert client.stats().dropped == {"invalid": 3}
+    assert "timestamp: Input should be a valid datetime" in caplog.text
+    assert len([r for r in caplog.records if "dropped (invalid)" in r.getMessage()]) == 1
+
+
+def test_bisects_when_the_api_names_no_record(client: TrubricsClient, server: LocalServer) -> None:
+    """A 422 that blames no record splits the request until the valid records are through."""
+    server.faults.script(Fault(status=422))
+
+    result = client.send(events(10))
+
+    assert result.sent == 10
+    assert publish_counts(server) == [10, 5, 5]
+
+
+def test_a_request_too_large_is_split(client: TrubricsClient, server: LocalServer) -> None:
+    """413 splits the request in halves."""
+    server.faults.script(Fault(status=413))
+
+    assert client.send(events(8)).sent == 8
+    assert publish_counts(server) == [8, 4, 4]
+
+
+def test_other_refusals_are_dropped_not_retried(client: TrubricsClient, server: LocalServer) -> None:
+    """An answer such as 404 is not retried and counts as rejected."""
+    server.faults.script(Fault(status=404))
+
+    result = client.send(events(2))
+
+    assert result.dropped == 2
+    assert client.stats().dropped == {"rejected": 2}
+    assert len(server.requests) == 1
+
+
+def test_odd_property_values_never_lose_an_event(client: TrubricsClient, server: LocalServer) -> None:
+    """Bytes, sets, datetimes, objects, NaN, cycles and odd keys are converted, and the event arrives."""
+    cycle: list[object] = []
+    cycle.append(cycle)
+    odd = {
+        "bytes": b"\xffabc",
+        "set": {3, 1, 2},
+        "when": dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
+        "object": object(),
+        "nan": float("nan"),
+        "inf": float("-inf"),
+        "cycle": cycle,
+        7: "int key",
+        ("a", 1): "tuple key",
+    }
+
+    assert client.send([Event(42, "Odd", properties=odd), LLMEvent(1, 2, 3, 4, properties=odd)]).sent == 2
+
+    (stored,) = server.events()
+    assert stored["user_id"] == "42"
+    assert stored["properties"]["set"] == [1, 2, 3]
+    assert stored["properties"]["nan"] == "NaN"
+    assert stored["properties"]["cycle"] == ["<cycle>"]
+    assert stored["properties"]["7"] == "int key"
+    assert len(server.llm_events()) == 1
+
+
+def test_key_never_appears_in_logs_or_reprs(
+    server: LocalServer, api_key: str, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Neither logs at DEBUG (urllib3 included), reprs nor results carry the key."""
+    with caplog.at_level(logging.DEBUG):
+        client = TrubricsClient(api_key, server.url, clock=clock, wait=clock.wait)
+        server.faults.script(Fault(drop=True), Fault(status=503))
+        bad = events(3)
+        bad[1].timestamp = "nope"
+        results = [client.send(bad), TrubricsClient("wrong-key-123", server.url).send(events(1))]
+
+    logged = caplog.text + "".join(str(r.args) for r in caplog.records)
+    for secret in (api_key, "wrong-key-123"):
+        assert secret not in logged
+        assert secret not in repr(client)
+        assert secret not in repr(results)
+    assert "urllib3" in {r.name.split(".")[0] for r in caplog.records}  # the HTTP stack did log
+
+
+def test_counters_match_what_the_server_stored(client: TrubricsClient, server: LocalServer) -> None:
+    """sent equals what was stored, and every record is accounted for."""
+    server.faults.script(Fault(status=503), Fault(drop=True))
+    batch = events(230)
+    batch[10].timestamp = "bad"
+
+    client.send([*batch, *llm_events(40)])
+
+    stats = client.stats()
+    assert stats.sent == len(server.events()) + len(server.llm_events()) == 269
+    assert stats.dropped == {"invalid": 1}
+    assert stats.sent + stats.lost == 270
+    assert stats.retried == 2
+
+
+def test_exports_are_not_traced_by_requests_instrumentation(client: TrubricsClient) -> None:
+    """With requests instrumented, our own posts make no spans."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    instrumentor = RequestsInstrumentor()
+    instrumentor.instrument(tracer_provider=provider)
+    try:
+        assert client.send(events(2)).ok
+        import requests
+
+        requests.get(client.host + "/health", timeout=5)  # the control: an app's own call is traced
+    finally:
+        instrumentor.uninstrument()
+    names = [span.name for span in exporter.get_finished_spans()]
+    assert names == ["GET"]
+
+
+def test_send_never_raises(client: TrubricsClient, server: LocalServer) -> None:
+    """Records whose properties were broken after construction are repaired, not raised."""
+    event = Event("u1", "Broken later")
+    event.properties["bad"] = {1, 2}  # type: ignore[assignment]
+
+    assert client.send([event]).sent == 1
+    assert server.events()[0]["properties"]["bad"] == [1, 2]

@@ -1,0 +1,261 @@
+"""Every environment variable the package reads, its default, and how a value is resolved.
+
+A setting is resolved once, when the object that uses it is built, in one order: the explicit argument,
+then the environment variable, then the default. A bad argument is a programmer's mistake and raises
+`ConfigurationError` with a full sentence; a bad environment value warns once and falls back to the
+default, because a typo in a deployment must not take the application down.
+
+No other module reads `os.environ`.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Final, Generic, TypeVar
+from urllib.parse import urlsplit
+
+__all__ = [
+    "API_KEY",
+    "CONNECT_TIMEOUT",
+    "DEFAULT_HOST",
+    "HOST",
+    "READ_TIMEOUT",
+    "RETRY_DEADLINE",
+    "SETTINGS",
+    "ConfigurationError",
+    "Setting",
+    "environment_table",
+]
+
+_logger = logging.getLogger("trubrics_otel.config")
+
+T = TypeVar("T")
+
+DEFAULT_HOST: Final = "https://app.trubrics.com/api/ingestion"
+
+
+class ConfigurationError(ValueError):
+    """An argument or a required setting is missing or malformed; raised only while configuring."""
+
+
+@dataclass(frozen=True)
+class Setting(Generic[T]):
+    """One setting: the environment variable that holds it, its default, and how text becomes a value.
+
+    `parse` turns text (an environment value) or an argument into the value, raising `ValueError` with a
+    sentence that completes "TRUBRICS_X ...".
+    """
+
+    env: str
+    default: T
+    parse: Callable[[object], T]
+    doc: str
+    secret: bool = False
+
+    def resolve(self, argument: object = None) -> T:
+        """Return the setting's value: the argument, else the environment's value, else the default.
+
+        A malformed argument raises `ConfigurationError`; a malformed environment value warns once and
+        gives the default.
+        """
+        if argument is not None:
+            try:
+                return self.parse(argument)
+            except ValueError as error:
+                raise ConfigurationError(f"The argument for {self.env} {error}.") from None
+        raw = os.environ.get(self.env)
+        if raw is None or not raw.strip():
+            return self.default
+        try:
+            return self.parse(raw.strip())
+        except ValueError as error:
+            shown = "(hidden)" if self.secret else repr(raw)
+            _warn_once(
+                self.env,
+                f"{self.env}={shown} {error}; using the default ({self.default!r}).",
+            )
+            return self.default
+
+
+_warned: set[str] = set()
+_warned_lock = threading.Lock()
+
+
+def _warn_once(key: str, message: str) -> None:
+    with _warned_lock:
+        if key in _warned:
+            return
+        _warned.add(key)
+    _logger.warning(message)
+
+
+def _text(value: object) -> str:
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, not {type(value).__name__}")
+    return value
+
+
+def _optional_text(value: object) -> str | None:
+    text = _text(value).strip()
+    return text or None
+
+
+def _nonempty_text(value: object) -> str:
+    text = _text(value).strip()
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+def _url(value: object) -> str:
+    text = _text(value).strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError("must be an http:// or https:// URL such as https://app.trubrics.com/api/ingestion")
+    return text
+
+
+def _positive_seconds(value: object) -> float:
+    if isinstance(value, bool):
+        raise ValueError("must be a number of seconds")
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"must be a number of seconds, not {value!r}") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"must be a positive number of seconds, not {value!r}")
+    return seconds
+
+
+def _non_negative_seconds(value: object) -> float:
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
+        return 0.0
+    if isinstance(value, str) and value.strip() in ("0", "0.0"):
+        return 0.0
+    return _positive_seconds(value)
+
+
+def _flag(value: object) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = _text(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"must be true or false, not {value!r}")
+
+
+def _names(value: object) -> tuple[str, ...]:
+    if isinstance(value, (list, tuple)):
+        items = [_text(item) for item in value]
+    else:
+        items = _text(value).split(",")
+    return tuple(item.strip() for item in items if item.strip())
+
+
+API_KEY: Final = Setting[str | None](
+    "TRUBRICS_API_KEY",
+    None,
+    _optional_text,
+    "The project's API key, sent as `x-api-key`. Required by Trubrics; the local server accepts any key "
+    "unless it is started with `--api-key`.",
+    secret=True,
+)
+HOST: Final = Setting[str](
+    "TRUBRICS_HOST",
+    DEFAULT_HOST,
+    _url,
+    "Base URL of the ingestion API; `/publish_events` and `/publish_llm_events` are appended.",
+)
+CONNECT_TIMEOUT: Final = Setting[float](
+    "TRUBRICS_CONNECT_TIMEOUT",
+    5.0,
+    _positive_seconds,
+    "Seconds to wait for a connection to the host.",
+)
+READ_TIMEOUT: Final = Setting[float](
+    "TRUBRICS_TIMEOUT",
+    10.0,
+    _positive_seconds,
+    "Seconds to wait for the host's answer to one request.",
+)
+RETRY_DEADLINE: Final = Setting[float](
+    "TRUBRICS_RETRY_DEADLINE",
+    30.0,
+    _positive_seconds,
+    "Seconds one delivery may take, all retries and waits included; then the records count as failed.",
+)
+
+DEFAULT_USER_ID: Final = Setting[str](
+    "TRUBRICS_DEFAULT_USER_ID",
+    "anonymous",
+    _nonempty_text,
+    "The user of a call or event that names none. Say who the user is with `trubrics_otel.context(user_id=...)`, "
+    "baggage `user.id`, or the `user.id` span attribute.",
+)
+DEFAULT_ASSISTANT_ID: Final = Setting[str](
+    "TRUBRICS_DEFAULT_ASSISTANT_ID",
+    "unknown-assistant",
+    _nonempty_text,
+    "The assistant of a call whose span names no model.",
+)
+MISSING_CONTENT: Final = Setting[str](
+    "TRUBRICS_MISSING_CONTENT",
+    "[content not recorded]",
+    _text,
+    "The text sent in place of a prompt or generation that the telemetry does not carry.",
+)
+DROP_WITHOUT_CONTENT: Final = Setting[bool](
+    "TRUBRICS_DROP_WITHOUT_CONTENT",
+    False,
+    _flag,
+    "`true` drops model calls whose prompt and generation never arrive, instead of sending the placeholder.",
+)
+CONTENT_WAIT: Final = Setting[float](
+    "TRUBRICS_CONTENT_WAIT",
+    5.0,
+    _non_negative_seconds,
+    "Seconds a model call whose span lacks its text waits for the content log records (0: never wait).",
+)
+COPY_ATTRIBUTES: Final = Setting[tuple[str, ...]](
+    "TRUBRICS_COPY_ATTRIBUTES",
+    (),
+    _names,
+    "Comma-separated span attribute names to copy into properties; a name ending in `.` or `*` is a prefix.",
+)
+
+SETTINGS: Final[tuple[Setting[Any], ...]] = (
+    API_KEY,
+    HOST,
+    CONNECT_TIMEOUT,
+    READ_TIMEOUT,
+    RETRY_DEADLINE,
+    DEFAULT_USER_ID,
+    DEFAULT_ASSISTANT_ID,
+    MISSING_CONTENT,
+    DROP_WITHOUT_CONTENT,
+    CONTENT_WAIT,
+    COPY_ATTRIBUTES,
+)
+
+
+def environment_table() -> str:
+    """Return the Markdown table of every environment variable, as the README and docs show it."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for setting in SETTINGS:
+        default = _shown(setting.default)
+        rows.append(f"| `{setting.env}` | {default} | {setting.doc} |")
+    return "\n".join(rows)
+
+
+def _shown(default: object) -> str:
+    if default is None or default == ():
+        return "(none)"
+    if isinstance(default, bool):
+        return f"`{str(default).lower()}`"
+    return f"`{default}`"

@@ -1,0 +1,428 @@
+"""The one HTTP client every exporter and handler sends through.
+
+`TrubricsClient.send()` takes any mix of `Event` and `LLMEvent`, posts each kind to its endpoint in
+requests of at most 100, and retries what is worth retrying. It decides, once, what every answer means:
+
+- 2xx: delivered.
+- 408, 429, 500, 502, 503, 504, connection errors and timeouts: retried with exponential back-off and
+  jitter, or after `Retry-After`, until the delivery's deadline; then the records count as failed.
+- 401, 403: the key is missing or wrong. Not retried; reported once, every record counted as dropped.
+- 422: the API names the refused items. They are dropped, each with its reason, and the rest is sent
+  again; when the answer names no item, the request is split in halves until every valid record is
+  delivered.
+- 413 with more than one record: split in halves. Any other answer: dropped as `rejected`.
+
+It never raises into the caller, never logs the API key, and sends inside OpenTelemetry's
+suppress-instrumentation context so that an instrumented `requests` does not trace our own exports.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import email.utils
+import json
+import logging
+import os
+import random
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Final
+
+import requests
+from opentelemetry import context as otel_context
+
+from trubrics_otel import _config
+from trubrics_otel._stats import DeliveryStats, Ledger
+from trubrics_otel._version import __version__
+from trubrics_otel.events import MAX_BATCH_SIZE, Event, JSONValue, LLMEvent, Record
+
+__all__ = ["SendResult", "TrubricsClient"]
+
+_logger = logging.getLogger("trubrics_otel.transport")
+
+_Item = dict[str, JSONValue]
+
+RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
+USER_AGENT: Final = f"trubrics-otel/{__version__} python-requests/{requests.__version__}"
+_BACKOFF_BASE: Final = 0.5
+_BACKOFF_MAX: Final = 30.0
+
+# Set together so that every instrumentation, old or new, generic or HTTP-only, leaves our posts alone.
+_SUPPRESS_KEYS: Final = (
+    otel_context._SUPPRESS_INSTRUMENTATION_KEY,
+    otel_context._SUPPRESS_HTTP_INSTRUMENTATION_KEY,
+    "suppress_instrumentation",  # the plain key older instrumentations check
+)
+
+
+@dataclass(frozen=True)
+class SendResult:
+    """What became of the records given to one `send()` call.
+
+    Attributes:
+        sent: records Trubrics accepted.
+        dropped: records refused for good (invalid, unauthorized, rejected).
+        failed: records not delivered because retries ran out of time or the client shut down.
+        unauthorized: whether the API key was refused.
+        problem: what went wrong first, in a sentence; empty when everything was delivered.
+    """
+
+    sent: int = 0
+    dropped: int = 0
+    failed: int = 0
+    unauthorized: bool = False
+    problem: str = ""
+
+    @property
+    def ok(self) -> bool:
+        """True when nothing failed and the key was accepted; records refused as invalid do not count."""
+        return self.failed == 0 and not self.unauthorized
+
+    def __add__(self, other: SendResult) -> SendResult:
+        return SendResult(
+            self.sent + other.sent,
+            self.dropped + other.dropped,
+            self.failed + other.failed,
+            self.unauthorized or other.unauthorized,
+            self.problem or other.problem,
+        )
+
+
+class TrubricsClient:
+    """Sends events and LLM events to the Trubrics ingestion API (or the local server).
+
+    Args:
+        api_key: the project's API key; default `TRUBRICS_API_KEY`.
+        host: the API's base URL; default `TRUBRICS_HOST`, else Trubrics' production host.
+        connect_timeout: seconds to wait for a connection; default `TRUBRICS_CONNECT_TIMEOUT`, else 5.
+        timeout: seconds to wait for one answer; default `TRUBRICS_TIMEOUT`, else 10.
+        retry_deadline: seconds one `send()` may take with its retries; default
+            `TRUBRICS_RETRY_DEADLINE`, else 30.
+        require_api_key: raise `ConfigurationError` when no key is configured, instead of warning once.
+        clock: a monotonic clock in seconds. Tests pass a fake one together with `wait`.
+        wait: waits a number of seconds, returning early with True when the client shuts down. The
+            default waits on the shutdown event, so `shutdown()` ends any back-off at once.
+        rng: the random source of the back-off jitter.
+
+    Raises:
+        ConfigurationError: an argument is malformed, or `require_api_key` is set and there is no key.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        host: str | None = None,
+        *,
+        connect_timeout: float | None = None,
+        timeout: float | None = None,
+        retry_deadline: float | None = None,
+        require_api_key: bool = False,
+        clock: Callable[[], float] = time.monotonic,
+        wait: Callable[[float], bool] | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._api_key = _config.API_KEY.resolve(api_key)
+        self.host = _config.HOST.resolve(host)
+        self.connect_timeout = _config.CONNECT_TIMEOUT.resolve(connect_timeout)
+        self.timeout = _config.READ_TIMEOUT.resolve(timeout)
+        self.retry_deadline = _config.RETRY_DEADLINE.resolve(retry_deadline)
+        if self._api_key is None:
+            if require_api_key:
+                raise _config.ConfigurationError(
+                    "No Trubrics API key is configured: pass api_key= or set TRUBRICS_API_KEY to the key "
+                    "on your project's settings page."
+                )
+            _logger.warning(
+                "No Trubrics API key is configured (TRUBRICS_API_KEY); %s will refuse the records. "
+                "Set TRUBRICS_API_KEY to the key on your project's settings page.",
+                self.host,
+            )
+        self._clock = clock
+        self._closed = threading.Event()
+        self._wait = wait if wait is not None else self._closed.wait
+        self._rng = rng if rng is not None else random.Random()
+        self._ledger = Ledger(clock)
+        self._auth_reported = False
+        self._session_lock = threading.Lock()
+        self._session = self._new_session()
+        _after_fork.add(self)
+
+    def __repr__(self) -> str:
+        key = "set" if self._api_key else "missing"
+        return f"TrubricsClient(host={self.host!r}, api_key=<{key}>)"
+
+    @property
+    def has_api_key(self) -> bool:
+        """Whether a key is configured (the key itself is never exposed)."""
+        return self._api_key is not None
+
+    @property
+    def ledger(self) -> Ledger:
+        """The counters this client keeps; exporters and handlers add their own drops to them."""
+        return self._ledger
+
+    def stats(self) -> DeliveryStats:
+        """Return what has happened to the records given to this client so far."""
+        return self._ledger.snapshot()
+
+    def send(self, records: Iterable[Record], *, deadline: float | None = None) -> SendResult:
+        """Deliver records, each kind to its endpoint, at most 100 per request. Never raises.
+
+        Args:
+            records: events and LLM events, in any mix.
+            deadline: seconds this call may take, retries included; default the client's
+                `retry_deadline`.
+        """
+        batch = list(records)
+        try:
+            return self._send(batch, deadline)
+        except Exception as error:  # the guard of last resort: telemetry never raises into the application
+            _logger.debug("Trubrics: unexpected error while sending", exc_info=True)
+            return self._fail(batch, f"unexpected error while sending: {type(error).__name__}: {error}")
+
+    def shutdown(self) -> None:
+        """Stop: end any back-off wait at once and close the HTTP session. Idempotent."""
+        self._closed.set()
+        with self._session_lock:
+            self._session.close()
+
+    @property
+    def is_shutdown(self) -> bool:
+        """Whether `shutdown()` has been called."""
+        return self._closed.is_set()
+
+    # --- delivery -------------------------------------------------------------------------------
+
+    def _send(self, records: list[Record], deadline: float | None) -> SendResult:
+        events: list[_Item] = []
+        llm_events: list[_Item] = []
+        for record in records:
+            (llm_events if isinstance(record, LLMEvent) else events).append(record.to_json())
+        deadline_at = self._clock() + (self.retry_deadline if deadline is None else deadline)
+        result = SendResult()
+        for endpoint, items in ((Event.endpoint, events), (LLMEvent.endpoint, llm_events)):
+            for start in range(0, len(items), MAX_BATCH_SIZE):
+                chunk = items[start : start + MAX_BATCH_SIZE]
+                # the key that was just refused would be refused again: spare the API the requests
+                result += (
+                    self._unauthorized(chunk, 0)
+                    if result.unauthorized
+                    else self._deliver(endpoint, chunk, deadline_at)
+                )
+        return result
+
+    def _deliver(self, endpoint: str, items: list[_Item], deadline_at: float) -> SendResult:
+        attempt = 0
+        while True:
+            if self._closed.is_set():
+                return self._fail(items, "the client was shut down before they were delivered")
+            status, response, problem = self._post(endpoint, items, deadline_at)
+            if response is not None and 200 <= status < 300:
+                self._ledger.sent(len(items))
+                return SendResult(sent=len(items))
+            if status in (401, 403):
+                return self._unauthorized(items, status)
+            if status == 422 and response is not None:
+                return self._split_invalid(endpoint, items, response, deadline_at)
+            if status == 413 and len(items) > 1:
+                return self._bisect(endpoint, items, deadline_at)
+            if response is not None and status not in RETRYABLE_STATUSES:
+                return self._drop(items, "rejected", f"{self.host}/{endpoint} answered HTTP {status}")
+            delay = _retry_after(response, time.time()) if response is not None else None
+            if delay is None:
+                delay = min(_BACKOFF_BASE * 2**attempt, _BACKOFF_MAX) * self._rng.uniform(0.8, 1.2)
+            if self._clock() + delay >= deadline_at:
+                return self._fail(items, f"{problem}; no time left to retry before the deadline")
+            self._ledger.retried()
+            if self._wait(delay):
+                return self._fail(items, f"{problem}; the client was shut down while waiting to retry")
+            attempt += 1
+
+    def _post(
+        self, endpoint: str, items: list[_Item], deadline_at: float
+    ) -> tuple[int, requests.Response | None, str]:
+        """Send one request; return its status (0 when none came), the response, and a description."""
+        remaining = max(deadline_at - self._clock(), 0.001)
+        url = f"{self.host}/{endpoint}"
+        body = _encode(items)
+        self._ledger.request()
+        token = otel_context.attach(_suppressed_context())
+        try:
+            with self._session_lock:
+                session = self._session
+            response = session.post(
+                url,
+                data=body,
+                timeout=(min(self.connect_timeout, remaining), min(self.timeout, remaining)),
+            )
+        except requests.RequestException as error:
+            return 0, None, f"could not reach {url}: {type(error).__name__}"
+        finally:
+            otel_context.detach(token)
+        return response.status_code, response, f"{url} answered HTTP {response.status_code}"
+
+    def _split_invalid(
+        self,
+        endpoint: str,
+        items: list[_Item],
+        response: requests.Response,
+        deadline_at: float,
+    ) -> SendResult:
+        named = _invalid_items(response, len(items))
+        if not named:
+            if len(items) == 1:
+                return self._drop(items, "invalid", f"the API refused the record: {_detail_text(response)}")
+            return self._bisect(endpoint, items, deadline_at)
+        result = SendResult()
+        for index, reason in sorted(named.items()):
+            result += self._drop([items[index]], "invalid", f"the API refused a record: {reason}")
+        rest = [item for index, item in enumerate(items) if index not in named]
+        if rest:
+            result += self._deliver(endpoint, rest, deadline_at)
+        return result
+
+    def _bisect(self, endpoint: str, items: list[_Item], deadline_at: float) -> SendResult:
+        middle = len(items) // 2
+        return self._deliver(endpoint, items[:middle], deadline_at) + self._deliver(
+            endpoint, items[middle:], deadline_at
+        )
+
+    def _unauthorized(self, items: Sequence[object], status: int) -> SendResult:
+        """Drop records the API will refuse for their key; `status` 0 means it was not asked again."""
+        if not self._auth_reported:
+            self._auth_reported = True
+            problem = "no API key is configured" if self._api_key is None else "the API key was refused"
+            _logger.error(
+                "Trubrics answered HTTP %d for %s: %s. Nothing will be delivered until TRUBRICS_API_KEY "
+                "holds the key on your project's settings page.",
+                status,
+                self.host,
+                problem,
+            )
+        explanation = "the API key is missing or was refused"
+        self._ledger.dropped("unauthorized", len(items), explanation)
+        return SendResult(dropped=len(items), unauthorized=True, problem=explanation)
+
+    def _drop(self, items: Sequence[object], reason: str, explanation: str) -> SendResult:
+        self._ledger.dropped(reason, len(items), explanation)
+        return SendResult(dropped=len(items), problem=explanation)
+
+    def _fail(self, items: Sequence[object], explanation: str) -> SendResult:
+        self._ledger.failed(len(items), explanation)
+        return SendResult(failed=len(items), problem=explanation)
+
+    # --- the HTTP session -----------------------------------------------------------------------
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        session.headers.update(
+            {
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            }
+        )
+        if self._api_key is not None:
+            session.headers["x-api-key"] = self._api_key
+        return session
+
+    def _reset_after_fork(self) -> None:
+        """Give a forked child its own session: sockets shared with the parent must not be reused."""
+        self._session_lock = threading.Lock()
+        self._session = self._new_session()
+
+
+class _ClientsAfterFork:
+    """Renews the HTTP session of every live client in a forked child."""
+
+    def __init__(self) -> None:
+        self._clients: weakref.WeakSet[TrubricsClient] = weakref.WeakSet()
+        if hasattr(os, "register_at_fork"):
+            os.register_at_fork(after_in_child=self._renew)
+
+    def add(self, client: TrubricsClient) -> None:
+        self._clients.add(client)
+
+    def _renew(self) -> None:
+        for client in list(self._clients):
+            client._reset_after_fork()
+
+
+_after_fork = _ClientsAfterFork()
+
+
+def _suppressed_context() -> otel_context.Context:
+    ctx = otel_context.get_current()
+    for key in _SUPPRESS_KEYS:
+        ctx = otel_context.set_value(key, True, ctx)
+    return ctx
+
+
+@contextlib.contextmanager
+def suppressed() -> Iterator[None]:
+    """Run a block inside OpenTelemetry's suppress-instrumentation context (used by our own I/O)."""
+    token = otel_context.attach(_suppressed_context())
+    try:
+        yield
+    finally:
+        otel_context.detach(token)
+
+
+def _encode(items: list[_Item]) -> bytes:
+    try:
+        return json.dumps(items, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except (TypeError, ValueError):
+        # a caller changed a record's properties after building it; make it safe again
+        from trubrics_otel.events import json_safe  # noqa: PLC0415
+
+        return json.dumps(json_safe(items), separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _retry_after(response: requests.Response, now: float) -> float | None:
+    """Return the wait `Retry-After` asks for, in seconds (from a number or an HTTP date), or None."""
+    value = response.headers.get("Retry-After")
+    if not value:
+        return None
+    value = value.strip()
+    try:
+        return max(float(value), 0.0)
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(when.timestamp() - now, 0.0)
+
+
+def _invalid_items(response: requests.Response, count: int) -> dict[int, str]:
+    """Return the refused items a 422 answer names, by position, with a readable reason for each."""
+    try:
+        detail = response.json().get("detail")
+    except (ValueError, AttributeError):
+        return {}
+    if not isinstance(detail, list):
+        return {}
+    named: dict[int, list[str]] = {}
+    for problem in detail:
+        if not isinstance(problem, dict):
+            return {}
+        loc = problem.get("loc")
+        if not isinstance(loc, list) or len(loc) < 2 or not isinstance(loc[1], int):
+            return {}  # a problem with the body as a whole: no item to blame
+        index = loc[1]
+        if not 0 <= index < count:
+            return {}
+        field = ".".join(str(part) for part in loc[2:]) or "item"
+        named.setdefault(index, []).append(f"{field}: {problem.get('msg', 'invalid')}")
+    return {index: "; ".join(reasons) for index, reasons in named.items()}
+
+
+def _detail_text(response: requests.Response) -> str:
+    try:
+        return json.dumps(response.json().get("detail"))[:500]
+    except (ValueError, AttributeError):
+        return response.text[:500] or f"HTTP {response.status_code}"
