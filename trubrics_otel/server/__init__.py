@@ -1,0 +1,40 @@
+"""The local Trubrics-compatible ingestion server, for tests, the demo and users without an account.
+
+`LocalServer` answers `POST .../publish_events` and `POST .../publish_llm_events` with the production
+API's checks and status codes, stores what it accepts in SQLite, and can stage faults (error statuses,
+`Retry-After`, slow answers, dropped connections) in front of them:
+
+    with LocalServer(api_keys={"test-key"}) as server:
+        server.faults.script(Fault(status=503, retry_after="1"))
+        ...  # point TRUBRICS_HOST at server.url
+        server.events()  # what was accepted, exactly as sent
+
+HTTP endpoints, under any path prefix (`/publish_events` and `/api/ingestion/publish_events` alike):
+
+| method | path | answer |
+|---|---|---|
+| POST | `publish_events`, `publish_llm_events` | 200, 401, 413, 422 as the API; staged faults first |
+| GET | `events`, `llm_events` | the stored items; query `user_id`, `thread_id`, `limit`; no key |
+| GET | `health` | `{"status": "ok"}` |
+| GET, POST, DELETE | `_trubrics/faults` | show, add to (`{"script": [...], "fail_rate": 0.1}`), clear |
+
+The server uses the standard library only. It never forwards anything to Trubrics, and it is meant for
+localhost: it has no TLS, and reading what it stored needs no key.
+"""
+
+from trubrics_otel.server._faults import Fault, FaultInjector
+from trubrics_otel.server._http import MAX_BODY_BYTES
+from trubrics_otel.server._request_log import ReceivedRequest
+from trubrics_otel.server._server import DEFAULT_PORT, LocalServer, serve_forever
+from trubrics_otel.server._store import StoreClosedError
+
+__all__ = [
+    "DEFAULT_PORT",
+    "MAX_BODY_BYTES",
+    "Fault",
+    "FaultInjector",
+    "LocalServer",
+    "ReceivedRequest",
+    "StoreClosedError",
+    "serve_forever",
+]

@@ -1,0 +1,511 @@
+"""The local server's HTTP face: routing, reading bodies, and the checks of the publish endpoints.
+
+A publish request is checked in the order the production stack applies: staged faults first (they stand
+for the proxies in front of the API), then the `x-api-key` header, the body's size, the JSON, and the
+API's validation rules (`validate_payload`). A request is stored whole or not at all. Every answer is
+JSON with a `Content-Length`, and a request's body is always read to its end, so one connection can
+carry many requests (HTTP/1.1 keep-alive).
+
+This module never stores a request the API would refuse, never echoes an API key, and never writes to
+stderr: request lines and handler errors go to the `trubrics_otel.server` logger at DEBUG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import selectors
+import socket
+import socketserver
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from http import HTTPStatus
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any, ClassVar, Final, cast
+from urllib.parse import parse_qs, urlsplit
+
+from trubrics_otel._config import ConfigurationError
+from trubrics_otel._version import __version__
+from trubrics_otel.events import JSONValue, Kind, validate_payload
+from trubrics_otel.server._faults import Fault, FaultInjector, check_fail_rate
+from trubrics_otel.server._request_log import ReceivedRequest, RequestLog, redact
+from trubrics_otel.server._store import EventStore, StoreClosedError
+
+__all__ = ["MAX_BODY_BYTES", "IngestionHTTPServer", "ServerState"]
+
+_logger = logging.getLogger("trubrics_otel.server")
+
+MAX_BODY_BYTES: Final = 5 * 1024 * 1024
+"""The largest request body the publish endpoints take; a larger one is answered with 413."""
+
+# A body up to this size is read and thrown away before the 413, so that the client reads the answer
+# instead of a connection reset; a larger one closes the connection.
+_MAX_DISCARD_BYTES: Final = 64 * 1024 * 1024
+_READ_CHUNK: Final = 64 * 1024
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """What the handler threads share: the store, the faults, the request log and the accepted keys.
+
+    Attributes:
+        store: where accepted items go.
+        faults: the faults to stage in front of the publish endpoints.
+        log: the record of answered requests.
+        api_keys: the accepted keys, or `None` to accept any non-empty key.
+        stopping: set when the server stops, so that a staged delay ends at once.
+    """
+
+    store: EventStore
+    faults: FaultInjector
+    log: RequestLog
+    api_keys: frozenset[str] | None
+    stopping: threading.Event
+
+
+@dataclass(frozen=True)
+class _Body:
+    """A request body, read to its end: `raw` is `None` when it exceeded `MAX_BODY_BYTES`."""
+
+    raw: bytes | None
+
+
+@dataclass(frozen=True)
+class _Payload:
+    """A decoded JSON body, or the FastAPI-shaped problem that stopped its decoding."""
+
+    value: object = None
+    problem: dict[str, JSONValue] | None = None
+
+
+class IngestionHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that knows its state and can cut its open connections on shutdown.
+
+    Args:
+        address: the host and port to bind; port 0 picks a free one.
+        state: what the handler threads share.
+        family: `socket.AF_INET` or `socket.AF_INET6`.
+    """
+
+    daemon_threads = True
+    # many test clients connect at once; the default backlog of 5 turns a burst into SYN retries
+    request_queue_size = 128
+    # `serve()` calls handle_request() only when a connection is waiting: it must never block there
+    timeout = 0
+
+    def __init__(self, address: tuple[str, int], state: ServerState, family: socket.AddressFamily) -> None:
+        self.address_family = family
+        self.state = state
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        super().__init__(address, IngestionHandler)
+        self._stop_requested = threading.Event()
+        self._wake_reader, self._wake_writer = socket.socketpair()
+
+    def serve(self) -> None:
+        """Accept connections until `stop_serving()`.
+
+        Unlike `serve_forever()`, which notices a shutdown only at its next poll, the loop also waits on
+        a wake-up socket, so that stopping takes no time: a test suite starts and stops a server per test.
+        """
+        with selectors.DefaultSelector() as selector:
+            selector.register(self, selectors.EVENT_READ)
+            selector.register(self._wake_reader, selectors.EVENT_READ)
+            while not self._stop_requested.is_set():
+                for key, _ in selector.select():
+                    if key.fileobj is self and not self._stop_requested.is_set():
+                        self.handle_request()
+
+    def stop_serving(self) -> None:
+        """End `serve()` at once; call `server_close()` once its thread has returned."""
+        self._stop_requested.set()
+        with contextlib.suppress(OSError):
+            self._wake_writer.send(b"\0")
+
+    def server_close(self) -> None:
+        """Close the listening socket and the wake-up pair."""
+        super().server_close()
+        self._wake_reader.close()
+        self._wake_writer.close()
+
+    def server_bind(self) -> None:
+        """Bind without `HTTPServer`'s reverse DNS lookup, which can stall for seconds on some hosts."""
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Remember the connection, then serve it in its own thread."""
+        if isinstance(request, socket.socket):
+            with self._connections_lock:
+                self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        """Forget and close a connection whose handler has finished."""
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Cut every open connection, so that idle keep-alive handlers end and none outlives the server."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by its client
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log a handler's exception at DEBUG: a client hanging up mid-answer is routine, not news."""
+        _logger.debug("error while serving %s", client_address, exc_info=True)
+
+
+class IngestionHandler(BaseHTTPRequestHandler):
+    """Answers one connection's requests, one at a time, as the Trubrics ingestion API would."""
+
+    protocol_version = "HTTP/1.1"
+    server_version = f"trubrics-otel-local/{__version__}"
+    # the status line and headers go out in one write and the body in another: without this, Nagle's
+    # algorithm and the client's delayed ACK add 40 ms to every keep-alive request
+    disable_nagle_algorithm = True
+    # an idle keep-alive connection is closed after this many seconds
+    timeout = 60
+
+    _path: str = "/"
+    _item_count: int | None = None
+
+    # --- dispatch -------------------------------------------------------------------------------
+
+    def _dispatch(self) -> None:
+        self._path = urlsplit(self.path).path or "/"
+        self._item_count = None
+        body = self._read_body()
+        if body is None:
+            return None
+        routes = _match(self._path)
+        if routes is None:
+            return self._answer(404, {"detail": "Not Found"})
+        action = routes.get("GET" if self.command == "HEAD" else self.command)
+        if action is None:
+            return self._answer(405, {"detail": "Method Not Allowed"}, {"Allow": ", ".join(routes)})
+        try:
+            return action(self, body)
+        except StoreClosedError:
+            self.close_connection = True
+            return self._answer(503, {"detail": "The server is stopping."})
+
+    # the names BaseHTTPRequestHandler dispatches each method to
+    do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _dispatch  # noqa: N815
+
+    # --- publish_events, publish_llm_events -----------------------------------------------------
+
+    def _publish_events(self, body: _Body) -> None:
+        return self._publish("events", body)
+
+    def _publish_llm_events(self, body: _Body) -> None:
+        return self._publish("llm_events", body)
+
+    def _publish(self, kind: Kind, body: _Body) -> None:
+        payload = _decode(body)
+        self._item_count = len(payload.value) if isinstance(payload.value, list) else None
+        if self._stage_fault():
+            return None
+        key_problem = self._key_problem()
+        if key_problem is not None:
+            return self._answer(401, {"detail": key_problem})
+        if body.raw is None:
+            return self._answer(413, {"detail": f"The request body is larger than {_MIB} MiB."})
+        if payload.problem is not None:
+            return self._answer(422, {"detail": [payload.problem]})
+        problems = validate_payload(kind, payload.value)
+        if problems:
+            return self._answer(422, {"detail": [problem.to_json() for problem in problems]})
+        self.state.store.add(kind, cast("list[dict[str, JSONValue]]", payload.value))
+        return self._answer(200, {"status": "success"})
+
+    def _stage_fault(self) -> bool:
+        """Apply the next staged fault; return True when it answered (or dropped) the request."""
+        fault = self.state.faults.next_fault()
+        if fault is None:
+            return False
+        if fault.delay > 0 and self.state.stopping.wait(fault.delay):
+            self._drop()
+            return True
+        if fault.drop:
+            self._drop()
+            return True
+        if not fault.is_error:
+            return False
+        self._answer_fault(fault)
+        return True
+
+    def _answer_fault(self, fault: Fault) -> None:
+        headers = {} if fault.retry_after is None else {"Retry-After": fault.retry_after}
+        phrase = _phrase(fault.status)
+        self._answer(fault.status, {"detail": f"Fault injected by the local server: {phrase}."}, headers)
+
+    def _key_problem(self) -> str | None:
+        key = (self.headers.get("x-api-key") or "").strip()
+        if not key:
+            return "The x-api-key header is missing: send the project's API key in it."
+        if self.state.api_keys is not None and key not in self.state.api_keys:
+            return "The API key in the x-api-key header is not valid for this server."
+        return None
+
+    # --- events, llm_events, health -------------------------------------------------------------
+
+    def _list_events(self, body: _Body) -> None:
+        return self._list("events")
+
+    def _list_llm_events(self, body: _Body) -> None:
+        return self._list("llm_events")
+
+    def _list(self, kind: Kind) -> None:
+        query = parse_qs(urlsplit(self.path).query)
+        limit, problem = _limit(query)
+        if problem is not None:
+            return self._answer(422, {"detail": [problem]})
+        texts = self.state.store.items_json(
+            kind, user_id=_first(query, "user_id"), thread_id=_first(query, "thread_id"), limit=limit
+        )
+        # the stored texts are the items as received: joined, not decoded and encoded again
+        return self._answer(200, f"[{','.join(texts)}]".encode())
+
+    def _health(self, body: _Body) -> None:
+        return self._answer(200, {"status": "ok"})
+
+    # --- /_trubrics/faults ----------------------------------------------------------------------
+
+    def _show_faults(self, body: _Body) -> None:
+        return self._answer(200, self._faults_state())
+
+    def _set_faults(self, body: _Body) -> None:
+        if body.raw is None:
+            return self._answer(413, {"detail": f"The request body is larger than {_MIB} MiB."})
+        payload = _decode(body)
+        if payload.problem is not None:
+            return self._answer(422, {"detail": [payload.problem]})
+        try:
+            script, fail_rate = _fault_request(payload.value)
+        except ConfigurationError as error:
+            return self._answer(
+                422, {"detail": [{"loc": ["body"], "msg": str(error), "type": "value_error"}]}
+            )
+        if fail_rate is not None:
+            self.state.faults.fail_rate = fail_rate
+        self.state.faults.script(*script)
+        return self._answer(200, self._faults_state())
+
+    def _clear_faults(self, body: _Body) -> None:
+        self.state.faults.clear()
+        return self._answer(200, self._faults_state())
+
+    def _faults_state(self) -> dict[str, JSONValue]:
+        return dict(self.state.faults.state())
+
+    _routes: ClassVar[dict[tuple[str, ...], dict[str, Callable[[IngestionHandler, _Body], None]]]] = {
+        ("_trubrics", "faults"): {"GET": _show_faults, "POST": _set_faults, "DELETE": _clear_faults},
+        ("publish_events",): {"POST": _publish_events},
+        ("publish_llm_events",): {"POST": _publish_llm_events},
+        ("events",): {"GET": _list_events},
+        ("llm_events",): {"GET": _list_llm_events},
+        ("health",): {"GET": _health},
+    }
+
+    # --- reading and answering ------------------------------------------------------------------
+
+    @property
+    def state(self) -> ServerState:
+        """The state this handler's server shares with its other handlers."""
+        return cast("IngestionHTTPServer", self.server).state
+
+    def _read_body(self) -> _Body | None:
+        """Read the body to its end; return None when the connection cannot carry on (already answered)."""
+        if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
+            self.close_connection = True
+            self._answer(411, {"detail": "Send the body with a Content-Length header."})
+            return None
+        length = _content_length(self.headers.get("Content-Length"))
+        if length is None:
+            self.close_connection = True
+            self._answer(400, {"detail": "The Content-Length header is not a number of bytes."})
+            return None
+        if length > MAX_BODY_BYTES:
+            if length > _MAX_DISCARD_BYTES or not self._discard(length):
+                self.close_connection = True
+            return _Body(None)
+        raw = self.rfile.read(length)
+        if len(raw) < length:
+            self.close_connection = True  # the client hung up mid-body: nobody is left to answer
+            return None
+        return _Body(raw)
+
+    def _discard(self, length: int) -> bool:
+        while length > 0:
+            chunk = self.rfile.read(min(length, _READ_CHUNK))
+            if not chunk:
+                return False
+            length -= len(chunk)
+        return True
+
+    def _answer(
+        self, status: int, payload: JSONValue | bytes, headers: Mapping[str, str] | None = None
+    ) -> None:
+        """Log the request, then send a JSON answer with its length (no body to a HEAD request)."""
+        body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+        self._record(status)
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        for name, value in (headers or {}).items():
+            self.send_header(name, value)
+        if self.close_connection:
+            self.send_header("Connection", "close")
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(body)
+
+    def _drop(self) -> None:
+        self._record(None)
+        self.close_connection = True  # the handler returns without writing; the socket is then closed
+
+    def _record(self, status: int | None) -> None:
+        # a request line too malformed to parse has no method, path or headers to log
+        if not self.command or not hasattr(self, "headers"):
+            return
+        self.state.log.append(
+            ReceivedRequest(
+                method=self.command,
+                path=self._path,
+                status=status,
+                item_count=self._item_count,
+                headers=redact(self.headers.items()),
+                has_key=bool((self.headers.get("x-api-key") or "").strip()),
+            )
+        )
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Answer a request the base class refuses (bad request line, unknown method) in JSON, not HTML."""
+        self.close_connection = True
+        self._answer(code, {"detail": message or _phrase(code)})
+
+    def version_string(self) -> str:
+        """Name the server in the `Server` header without the Python version the base class adds."""
+        return self.server_version
+
+    def log_message(self, format: str, *args: Any) -> None:
+        """Send the request line and errors to the `trubrics_otel.server` logger instead of stderr."""
+        _logger.debug("%s - %s", self.address_string(), format % args)
+
+
+_MIB: Final = MAX_BODY_BYTES // (1024 * 1024)
+
+
+def _match(path: str) -> dict[str, Callable[[IngestionHandler, _Body], None]] | None:
+    """Return the methods of the route that ends `path`: any prefix is accepted, like the API's base URL."""
+    segments = tuple(segment for segment in path.split("/") if segment)
+    for route, methods in IngestionHandler._routes.items():
+        if segments[-len(route) :] == route:
+            return methods
+    return None
+
+
+def _decode(body: _Body) -> _Payload:
+    """Decode a JSON body the way FastAPI does, refusing NaN and Infinity, which are not JSON."""
+    if body.raw is None:
+        return _Payload()
+    if not body.raw.strip():
+        return _Payload(problem={"loc": ["body"], "msg": "Field required", "type": "missing"})
+    try:
+        # the stored items are served to browsers, whose JSON.parse refuses NaN and Infinity
+        return _Payload(value=json.loads(body.raw, parse_constant=_refuse_constant))
+    except json.JSONDecodeError as error:
+        return _Payload(problem=_json_invalid(error.pos))
+    except UnicodeDecodeError as error:
+        return _Payload(problem=_json_invalid(error.start))
+    except _NonFiniteError as error:
+        return _Payload(problem=_json_invalid(max(body.raw.find(error.constant.encode()), 0)))
+    except RecursionError:
+        return _Payload(problem=_json_invalid(0))
+
+
+class _NonFiniteError(ValueError):
+    def __init__(self, constant: str) -> None:
+        super().__init__(constant)
+        self.constant = constant
+
+
+def _refuse_constant(constant: str) -> object:
+    raise _NonFiniteError(constant)
+
+
+def _json_invalid(position: int) -> dict[str, JSONValue]:
+    return {"loc": ["body", position], "msg": "JSON decode error", "type": "json_invalid"}
+
+
+def _content_length(header: str | None) -> int | None:
+    """Return the body's length: 0 without the header (a request without a body), None when malformed."""
+    if header is None:
+        return 0
+    text = header.strip()
+    if not (text.isascii() and text.isdigit()):
+        return None
+    return int(text)
+
+
+def _first(query: Mapping[str, list[str]], name: str) -> str | None:
+    values = query.get(name)
+    return values[0] if values else None
+
+
+def _limit(query: Mapping[str, list[str]]) -> tuple[int | None, dict[str, JSONValue] | None]:
+    """Return the `limit` query parameter, or the FastAPI-shaped problem with it."""
+    text = _first(query, "limit")
+    if text is None:
+        return None, None
+    try:
+        limit = int(text)
+    except ValueError:
+        return None, {
+            "loc": ["query", "limit"],
+            "msg": "Input should be a valid integer",
+            "type": "int_parsing",
+        }
+    if limit < 0:
+        return None, {
+            "loc": ["query", "limit"],
+            "msg": "Input should be greater than or equal to 0",
+            "type": "greater_than_equal",
+        }
+    return limit, None
+
+
+def _fault_request(value: object) -> tuple[list[Fault], float | None]:
+    """Return the faults and fail rate a `POST /_trubrics/faults` body asks for.
+
+    Raises:
+        ConfigurationError: the body is not `{"script": [...], "fail_rate": ...}` (both optional).
+    """
+    if not isinstance(value, dict):
+        raise ConfigurationError('The body must be a JSON object such as {"script": [{"status": 503}]}.')
+    unknown = sorted(set(value) - {"script", "fail_rate"})
+    if unknown:
+        raise ConfigurationError(
+            f"The body has no field {unknown[0]!r}; the fields are script and fail_rate."
+        )
+    script = value.get("script", [])
+    if not isinstance(script, list):
+        raise ConfigurationError("The script must be a JSON array of faults.")
+    faults = [Fault.from_json(item) for item in script]
+    fail_rate = value.get("fail_rate")
+    return faults, None if fail_rate is None else check_fail_rate(fail_rate)
+
+
+def _phrase(status: int) -> str:
+    try:
+        return f"HTTP {status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"HTTP {status}"

@@ -1,0 +1,340 @@
+"""`LocalServer`, the Trubrics-compatible ingestion server, and `serve_forever`, the CLI's entry.
+
+`LocalServer` owns the pieces (store, fault injector, request log) and the thread that serves HTTP;
+it is what tests and the demo start, and what a user without a Trubrics account points
+`TRUBRICS_HOST` at. Starting and stopping are idempotent and safe to call from any thread.
+
+This module never reads the environment and never prints, except in `serve_forever`, whose whole job
+is to tell the person at the terminal where the server is.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import socket
+import sqlite3
+import sys
+import threading
+from collections.abc import Iterable, Iterator
+from types import FrameType, TracebackType
+from typing import Any, Final, TextIO
+
+from trubrics_otel._config import ConfigurationError
+from trubrics_otel.server._faults import FaultInjector
+from trubrics_otel.server._http import IngestionHTTPServer, ServerState
+from trubrics_otel.server._request_log import ReceivedRequest, RequestLog
+from trubrics_otel.server._store import IN_MEMORY, EventStore
+
+__all__ = ["DEFAULT_PORT", "LocalServer", "serve_forever"]
+
+DEFAULT_PORT: Final = 8765
+"""The port `serve_forever` listens on unless told otherwise; 8000 and 8080 are too often taken."""
+
+
+class LocalServer:
+    """A local stand-in for the Trubrics ingestion API, serving HTTP in a daemon thread.
+
+    Example:
+        with LocalServer(api_keys={"test-key"}) as server:
+            client = TrubricsClient("test-key", server.url)
+            client.send([Event("u1", "Sign up")])
+            assert server.events()[0]["event"] == "Sign up"
+
+    Args:
+        host: the address to listen on; `"0.0.0.0"` or `"::"` for every interface.
+        port: the port; 0 picks a free one, read back from `port` once started.
+        api_keys: the accepted `x-api-key` values; `None` accepts any non-empty key, and an empty
+            collection refuses every key.
+        database: a SQLite file that keeps the items across restarts, or `":memory:"`.
+        fail_rate: the share of publish requests, 0 to 1, answered with a random 503.
+        seed: seeds those random failures, for runs that fail the same requests.
+
+    Raises:
+        ConfigurationError: an argument is malformed, or the database cannot be opened.
+    """
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        api_keys: Iterable[str] | None = None,
+        database: str | os.PathLike[str] = IN_MEMORY,
+        fail_rate: float = 0.0,
+        seed: int | None = None,
+    ) -> None:
+        self.host = _check_host(host)
+        self._requested_port = _check_port(port)
+        self._api_keys = _check_api_keys(api_keys)
+        self._database = _check_database(database)
+        self.faults = FaultInjector(fail_rate, seed)
+        """The faults staged in front of the publish endpoints; see `FaultInjector`."""
+        self._log = RequestLog()
+        self._store = _open_store(self._database)
+        self._lifecycle = threading.Lock()
+        self._httpd: IngestionHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._stopping = threading.Event()
+        self._bound_port: int | None = None
+
+    def __repr__(self) -> str:
+        where = self.url if self._bound_port is not None else f"{self.host}:{self._requested_port}"
+        return f"LocalServer({where}, running={self.running}, database={os.fspath(self._database)!r})"
+
+    def __enter__(self) -> LocalServer:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    # --- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> LocalServer:
+        """Bind and serve in a daemon thread; return the server. Starting a running server does nothing.
+
+        A stopped server starts again on a fresh port (unless one was given) with its database
+        reopened: a file database still holds its items, an in-memory one starts empty.
+
+        Raises:
+            OSError: the address cannot be bound (the port is taken, the host is not local, ...).
+        """
+        with self._lifecycle:
+            if self._httpd is not None:
+                return self
+            if self._store.closed:
+                self._store = _open_store(self._database)
+            self._stopping = threading.Event()
+            state = ServerState(self._store, self.faults, self._log, self._api_keys, self._stopping)
+            httpd = IngestionHTTPServer((self.host, self._requested_port), state, _family(self.host))
+            self._bound_port = int(httpd.server_address[1])
+            self._thread = threading.Thread(
+                target=httpd.serve,
+                name=f"trubrics-local-server:{self._bound_port}",
+                daemon=True,
+            )
+            self._httpd = httpd
+            self._thread.start()
+            return self
+
+    def stop(self) -> None:
+        """Stop serving, cut open connections and close the database. Idempotent."""
+        with self._lifecycle:
+            httpd, thread = self._httpd, self._thread
+            self._httpd = self._thread = None
+            self._stopping.set()  # a staged delay ends now instead of holding its connection open
+            if httpd is not None:
+                httpd.stop_serving()
+            if thread is not None:
+                thread.join()
+            if httpd is not None:
+                httpd.close_connections()
+                httpd.server_close()
+            self._store.close()
+
+    @property
+    def database(self) -> str | os.PathLike[str]:
+        """The SQLite database the items are stored in: a file path or `":memory:"`."""
+        return self._database
+
+    @property
+    def running(self) -> bool:
+        """Whether the server is started and not stopped."""
+        return self._httpd is not None
+
+    @property
+    def port(self) -> int:
+        """The port served on: the bound one once started (kept after `stop()`), else the one asked for."""
+        return self._bound_port if self._bound_port is not None else self._requested_port
+
+    @property
+    def url(self) -> str:
+        """The base URL a client uses as `TRUBRICS_HOST`, e.g. `http://127.0.0.1:54321`.
+
+        Raises:
+            RuntimeError: the server was asked for port 0 and has not been started, so it has no port yet.
+        """
+        if self.port == 0:
+            raise RuntimeError("The server has no port yet: call start() before reading its url.")
+        return f"http://{_connectable(self.host)}:{self.port}"
+
+    # --- what was received ----------------------------------------------------------------------
+
+    def events(
+        self, user_id: str | None = None, thread_id: str | None = None, *, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the accepted events, exactly as received, in arrival order.
+
+        The items are typed loosely (`Any` values) because a test reads nested fields straight away,
+        e.g. `server.events()[0]["properties"]["$thread_id"]`.
+
+        Args:
+            user_id: only this user's events.
+            thread_id: only the events whose `$thread_id` property is this.
+            limit: at most this many, the earliest first.
+
+        Raises:
+            StoreClosedError: (a `RuntimeError`) the server was stopped, which closed its database.
+        """
+        return self._store.items("events", user_id=user_id, thread_id=thread_id, limit=limit)
+
+    def llm_events(
+        self, user_id: str | None = None, thread_id: str | None = None, *, limit: int | None = None
+    ) -> list[dict[str, Any]]:
+        """Return the accepted LLM events, exactly as received, in arrival order; filters as `events()`."""
+        return self._store.items("llm_events", user_id=user_id, thread_id=thread_id, limit=limit)
+
+    @property
+    def requests(self) -> list[ReceivedRequest]:
+        """A snapshot of every request answered so far, oldest first, API keys redacted."""
+        return self._log.snapshot()
+
+    def clear(self) -> None:
+        """Delete the stored items and forget the logged requests; the staged faults stay.
+
+        Raises:
+            StoreClosedError: (a `RuntimeError`) the server was stopped, which closed its database.
+        """
+        self._store.clear()
+        self._log.clear()
+
+
+def serve_forever(
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    *,
+    api_keys: Iterable[str] | None = None,
+    database: str | os.PathLike[str] = IN_MEMORY,
+    fail_rate: float = 0.0,
+    seed: int | None = None,
+    stream: TextIO | None = None,
+    stop: threading.Event | None = None,
+) -> None:
+    """Run a `LocalServer` until Ctrl-C, SIGTERM or `stop` is set, printing where it listens.
+
+    Args:
+        host: the address to listen on.
+        port: the port; 0 picks a free one.
+        api_keys: the accepted keys; `None` (or empty) accepts any non-empty key.
+        database: a SQLite file that keeps the items across restarts, or `":memory:"`.
+        fail_rate: the share of publish requests, 0 to 1, answered with a random 503.
+        seed: seeds those random failures.
+        stream: where to print; default standard output.
+        stop: ends the call when set, from another thread (SIGTERM sets it too).
+
+    Raises:
+        ConfigurationError: an argument is malformed, or the database cannot be opened.
+        OSError: the address cannot be bound.
+    """
+    out = stream if stream is not None else sys.stdout
+    done = stop if stop is not None else threading.Event()
+    keys = list(api_keys) if api_keys else None
+    server = LocalServer(host, port, api_keys=keys, database=database, fail_rate=fail_rate, seed=seed)
+    with server, _set_on_sigterm(done):
+        print(_banner(server, keys), file=out, flush=True)
+        try:
+            # a timed wait keeps Ctrl-C responsive on every platform
+            while not done.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            pass
+    print("Stopped.", file=out, flush=True)
+
+
+def _banner(server: LocalServer, keys: list[str] | None) -> str:
+    accepted = (
+        "any non-empty x-api-key" if keys is None else f"{len(set(keys))} API key(s) given with --api-key"
+    )
+    database = os.fspath(server.database)
+    kept = "in memory, gone when the server stops" if database == IN_MEMORY else database
+    return "\n".join(
+        [
+            f"Trubrics-compatible ingestion server listening on {server.url}",
+            f"  point a client at it:  TRUBRICS_HOST={server.url}",
+            f"  accepts:               {accepted}",
+            f"  stores in:             {kept}",
+            f"  see what arrived:      {server.url}/events  {server.url}/llm_events",
+            "Press Ctrl-C to stop.",
+        ]
+    )
+
+
+@contextlib.contextmanager
+def _set_on_sigterm(done: threading.Event) -> Iterator[None]:
+    """Make SIGTERM set `done` (for `docker stop` and process managers), where signals can be handled."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def handle(signum: int, frame: FrameType | None) -> None:
+        done.set()
+
+    previous = signal.signal(signal.SIGTERM, handle)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+# --- argument checks ---------------------------------------------------------------------------
+
+
+def _check_host(host: object) -> str:
+    if not isinstance(host, str) or not host.strip():
+        raise ConfigurationError(f"The host must be a non-empty address such as '127.0.0.1', not {host!r}.")
+    return host.strip().strip("[]")
+
+
+def _check_port(port: object) -> int:
+    if isinstance(port, bool) or not isinstance(port, int) or not 0 <= port <= 65535:
+        raise ConfigurationError(
+            f"The port must be an integer from 0 to 65535 (0 picks a free one), not {port!r}."
+        )
+    return port
+
+
+def _check_api_keys(api_keys: Iterable[str] | None) -> frozenset[str] | None:
+    if api_keys is None:
+        return None
+    if isinstance(api_keys, (str, bytes)):
+        # a lone string would be taken apart into one-letter keys
+        raise ConfigurationError(
+            "api_keys must be a collection of keys such as {'key-1'}, not a single string."
+        )
+    keys = list(api_keys)
+    if not all(isinstance(key, str) and key.strip() for key in keys):
+        raise ConfigurationError("Every API key must be a non-empty string.")
+    return frozenset(key.strip() for key in keys)
+
+
+def _check_database(database: object) -> str | os.PathLike[str]:
+    if isinstance(database, str) and database:
+        return database
+    if isinstance(database, os.PathLike) and isinstance(os.fspath(database), str):
+        return database
+    raise ConfigurationError(f"The database must be a file path or ':memory:', not {database!r}.")
+
+
+def _open_store(database: str | os.PathLike[str]) -> EventStore:
+    try:
+        return EventStore(database)
+    except sqlite3.Error as error:
+        raise ConfigurationError(
+            f"Cannot open the SQLite database {os.fspath(database)!r}: {error}."
+        ) from None
+
+
+def _family(host: str) -> socket.AddressFamily:
+    return socket.AF_INET6 if ":" in host else socket.AF_INET
+
+
+def _connectable(host: str) -> str:
+    """Return an address a client can connect to: a wildcard becomes loopback, IPv6 gets brackets."""
+    if host == "0.0.0.0":  # noqa: S104 - recognised, not bound
+        return "127.0.0.1"
+    if host == "::":
+        return "[::1]"
+    return f"[{host}]" if ":" in host else host

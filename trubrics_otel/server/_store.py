@@ -1,0 +1,204 @@
+"""The local server's storage: accepted events and LLM events in SQLite, in arrival order.
+
+Each item is kept as the JSON text it arrived as, beside the columns a query filters on (user id, thread
+id, event name or assistant id, timestamp). One connection serves every handler thread behind a lock;
+a file database uses WAL so that another process (a notebook, `sqlite3` in a shell) can read it while
+the server writes.
+
+This module never validates: the handler stores only what `validate_payload` accepted.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+import sqlite3
+import threading
+from collections.abc import Mapping, Sequence
+from typing import Any, Final
+
+from trubrics_otel.events import THREAD_ID, JSONValue, Kind
+
+__all__ = ["EventStore", "StoreClosedError"]
+
+IN_MEMORY: Final = ":memory:"
+
+# kind -> (table, the column that names what happened)
+_TABLES: Final[dict[Kind, tuple[str, str]]] = {
+    "events": ("events", "event"),
+    "llm_events": ("llm_events", "assistant_id"),
+}
+
+_SCHEMA: Final = """
+CREATE TABLE IF NOT EXISTS {table} (
+    received    INTEGER PRIMARY KEY AUTOINCREMENT,  -- arrival order
+    received_at TEXT NOT NULL,                       -- the server's clock, ISO 8601 UTC
+    user_id     TEXT,
+    thread_id   TEXT,                                -- properties["$thread_id"]
+    {name}      TEXT,
+    timestamp   TEXT,
+    item        TEXT NOT NULL                        -- the item's JSON as received
+);
+CREATE INDEX IF NOT EXISTS {table}_user_id ON {table} (user_id);
+CREATE INDEX IF NOT EXISTS {table}_thread_id ON {table} (thread_id);
+"""
+
+
+class StoreClosedError(RuntimeError):
+    """The store was closed (the server stopped) while a request still wanted it."""
+
+
+class EventStore:
+    """Accepted items of both kinds, in one SQLite database.
+
+    Args:
+        database: a file path, or `":memory:"` for a database that lives as long as the store.
+
+    Raises:
+        sqlite3.Error: the database cannot be opened or is not a database.
+    """
+
+    def __init__(self, database: str | os.PathLike[str] = IN_MEMORY) -> None:
+        self._lock = threading.Lock()
+        self._connection: sqlite3.Connection | None = _connect(database)
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` was called."""
+        return self._connection is None
+
+    def add(self, kind: Kind, items: Sequence[Mapping[str, JSONValue]]) -> None:
+        """Store validated items of one kind, in order, in one transaction.
+
+        Raises:
+            StoreClosedError: the store is closed.
+        """
+        table, name = _TABLES[kind]
+        received_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="microseconds")
+        rows = [
+            (
+                received_at,
+                item.get("user_id"),
+                _thread_id(item),
+                item.get(name),
+                item.get("timestamp"),
+                _dump(item),
+            )
+            for item in items
+        ]
+        with self._lock:
+            connection = self._open()
+            with connection:
+                connection.executemany(
+                    f"INSERT INTO {table} (received_at, user_id, thread_id, {name}, timestamp, item) "  # noqa: S608 - table and column names come from _TABLES
+                    "VALUES (?, ?, ?, ?, ?, ?)",
+                    rows,
+                )
+
+    def items_json(
+        self,
+        kind: Kind,
+        *,
+        user_id: str | None = None,
+        thread_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[str]:
+        """Return the stored items of one kind as JSON texts, in arrival order, filtered.
+
+        Args:
+            kind: `"events"` or `"llm_events"`.
+            user_id: only the items of this user.
+            thread_id: only the items whose `$thread_id` property is this.
+            limit: at most this many, the earliest first.
+
+        Raises:
+            StoreClosedError: the store is closed.
+        """
+        table, _ = _TABLES[kind]
+        clauses, parameters = _filters(user_id, thread_id)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        query = f"SELECT item FROM {table}{where} ORDER BY received LIMIT ?"  # noqa: S608 - no user text in it
+        with self._lock:
+            rows = self._open().execute(query, [*parameters, -1 if limit is None else limit]).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def items(
+        self,
+        kind: Kind,
+        *,
+        user_id: str | None = None,
+        thread_id: str | None = None,
+        limit: int | None = None,
+    ) -> list[dict[str, Any]]:
+        """Return the stored items of one kind as dicts; the arguments are those of `items_json`."""
+        return [
+            json.loads(text)
+            for text in self.items_json(kind, user_id=user_id, thread_id=thread_id, limit=limit)
+        ]
+
+    def clear(self) -> None:
+        """Delete every stored item of both kinds.
+
+        Raises:
+            StoreClosedError: the store is closed.
+        """
+        with self._lock:
+            connection = self._open()
+            with connection:
+                for table, _ in _TABLES.values():
+                    connection.execute(f"DELETE FROM {table}")  # noqa: S608 - a fixed table name
+
+    def close(self) -> None:
+        """Close the database; an in-memory one is gone. Idempotent."""
+        with self._lock:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+    def _open(self) -> sqlite3.Connection:
+        if self._connection is None:
+            raise StoreClosedError("The local server's store is closed: the server was stopped.")
+        return self._connection
+
+
+def _connect(database: str | os.PathLike[str]) -> sqlite3.Connection:
+    # one connection shared by the handler threads; the store's lock serialises its use
+    connection = sqlite3.connect(database, check_same_thread=False)
+    try:
+        if os.fspath(database) != IN_MEMORY:
+            connection.execute("PRAGMA journal_mode=WAL")
+        for table, name in _TABLES.values():
+            connection.executescript(_SCHEMA.format(table=table, name=name))
+    except sqlite3.Error:
+        connection.close()
+        raise
+    return connection
+
+
+def _filters(user_id: str | None, thread_id: str | None) -> tuple[list[str], list[str]]:
+    clauses: list[str] = []
+    parameters: list[str] = []
+    if user_id is not None:
+        clauses.append("user_id = ?")
+        parameters.append(user_id)
+    if thread_id is not None:
+        clauses.append("thread_id = ?")
+        parameters.append(thread_id)
+    return clauses, parameters
+
+
+def _thread_id(item: Mapping[str, JSONValue]) -> str | None:
+    properties = item.get("properties")
+    if not isinstance(properties, dict):
+        return None
+    value = properties.get(THREAD_ID)
+    if value is None or isinstance(value, str):
+        return value
+    # a numeric thread id is still a thread: keep it findable by its text
+    return json.dumps(value)
+
+
+def _dump(item: Mapping[str, JSONValue]) -> str:
+    # key order and values survive a JSON round trip, so this is the item as the client sent it
+    return json.dumps(item, ensure_ascii=False, separators=(",", ":"))
