@@ -25,8 +25,13 @@ class Unprintable:
 
 def test_event_serialises_to_the_api_shape() -> None:
     """An event has exactly user_id, event, timestamp and properties, with $thread_id inside."""
-    event = Event("u1", "Sign up", timestamp=dt.datetime(2024, 10, 9, 13, 21, 46, 182000, dt.timezone.utc),
-                  properties={"plan": "pro"}, thread_id="t1")
+    event = Event(
+        "u1",
+        "Sign up",
+        timestamp=dt.datetime(2024, 10, 9, 13, 21, 46, 182000, dt.timezone.utc),
+        properties={"plan": "pro"},
+        thread_id="t1",
+    )
 
     assert event.to_json() == {
         "user_id": "u1",
@@ -138,7 +143,10 @@ def test_every_built_event_passes_validation() -> None:
 @pytest.mark.parametrize(
     ("value", "expected"),
     [
-        (dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=2))), "2024-01-01T10:00:00.000000+00:00"),
+        (
+            dt.datetime(2024, 1, 1, 12, tzinfo=dt.timezone(dt.timedelta(hours=2))),
+            "2024-01-01T10:00:00.000000+00:00",
+        ),
         (1_700_000_000_123_456_789, "2023-11-14T22:13:20.123456+00:00"),
         (0, "1970-01-01T00:00:00.000000+00:00"),
     ],
@@ -150,8 +158,12 @@ def test_format_timestamp_is_utc_with_an_offset(value: dt.datetime | int, expect
 
 def test_timestamp_strings_are_normalised() -> None:
     """An ISO string with Z or an offset is kept as the same moment in UTC."""
-    assert Event("u", "e", timestamp="2024-10-09T13:21:46.182Z").timestamp == "2024-10-09T13:21:46.182000+00:00"
-    assert Event("u", "e", timestamp="2024-10-09T15:00:00+02:00").timestamp == "2024-10-09T13:00:00.000000+00:00"
+    assert (
+        Event("u", "e", timestamp="2024-10-09T13:21:46.182Z").timestamp == "2024-10-09T13:21:46.182000+00:00"
+    )
+    assert (
+        Event("u", "e", timestamp="2024-10-09T15:00:00+02:00").timestamp == "2024-10-09T13:00:00.000000+00:00"
+    )
 
 
 def test_default_timestamp_is_now() -> None:

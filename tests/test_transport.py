@@ -227,7 +227,9 @@ def test_unauthorized_is_not_retried_and_reported_once(
     assert server.events() == []
 
 
-def test_missing_key_warns_once_at_construction(server: LocalServer, caplog: pytest.LogCaptureFixture) -> None:
+def test_missing_key_warns_once_at_construction(
+    server: LocalServer, caplog: pytest.LogCaptureFixture
+) -> None:
     """Without a key the client warns how to set one, and its sends are refused, not raised."""
     with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
         client = TrubricsClient(host=server.url)

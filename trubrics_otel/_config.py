@@ -151,10 +151,7 @@ def _flag(value: object) -> bool:
 
 
 def _names(value: object) -> tuple[str, ...]:
-    if isinstance(value, (list, tuple)):
-        items = [_text(item) for item in value]
-    else:
-        items = _text(value).split(",")
+    items = [_text(item) for item in value] if isinstance(value, (list, tuple)) else _text(value).split(",")
     return tuple(item.strip() for item in items if item.strip())
 
 
@@ -195,8 +192,8 @@ DEFAULT_USER_ID: Final = Setting[str](
     "TRUBRICS_DEFAULT_USER_ID",
     "anonymous",
     _nonempty_text,
-    "The user of a call or event that names none. Say who the user is with `trubrics_otel.context(user_id=...)`, "
-    "baggage `user.id`, or the `user.id` span attribute.",
+    "The user of a call or event that names none. Name the real user with "
+    "`trubrics_otel.context(user_id=...)`, baggage `user.id`, or the `user.id` span attribute.",
 )
 DEFAULT_ASSISTANT_ID: Final = Setting[str](
     "TRUBRICS_DEFAULT_ASSISTANT_ID",
