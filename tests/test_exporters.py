@@ -1,0 +1,316 @@
+"""The span exporter with a real TracerProvider, sending to the real local server."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+from opentelemetry import baggage
+from opentelemetry import context as otel_context
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor, SimpleSpanProcessor, SpanExportResult
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import Status, StatusCode
+
+import trubrics_otel
+from trubrics_otel import TrubricsSpanExporter, configure
+from trubrics_otel.context import install_context_processor
+from trubrics_otel.mapping.join import ContentJoin
+from trubrics_otel.server import LocalServer
+
+INPUT = json.dumps(
+    [
+        {"role": "system", "parts": [{"type": "text", "content": "Be brief."}]},
+        {"role": "user", "parts": [{"type": "text", "content": "Hello there"}]},
+    ]
+)
+OUTPUT = json.dumps(
+    [{"role": "assistant", "parts": [{"type": "text", "content": "Hi!"}], "finish_reason": "stop"}]
+)
+
+
+def genai_attributes(content: bool = True) -> dict[str, object]:
+    attributes: dict[str, object] = {
+        "gen_ai.operation.name": "chat",
+        "gen_ai.provider.name": "openai",
+        "gen_ai.request.model": "gpt-4o",
+        "gen_ai.response.model": "gpt-4o-2024-08-06",
+        "gen_ai.usage.input_tokens": 11,
+        "gen_ai.usage.output_tokens": 7,
+        "gen_ai.response.finish_reasons": ("stop",),
+    }
+    if content:
+        attributes["gen_ai.input.messages"] = INPUT
+        attributes["gen_ai.output.messages"] = OUTPUT
+    return attributes
+
+
+@pytest.fixture
+def provider() -> Iterator[TracerProvider]:
+    provider = TracerProvider(resource=Resource.create({"service.name": "checkout"}))
+    install_context_processor(provider)
+    yield provider
+    provider.shutdown()
+
+
+@pytest.fixture
+def exporter(server: LocalServer, api_key: str) -> Iterator[TrubricsSpanExporter]:
+    exporter = TrubricsSpanExporter(api_key, server.url, join=ContentJoin(window=60), stamp_context=False)
+    yield exporter
+    exporter.shutdown()
+
+
+def finished_spans(provider: TracerProvider, count: int, content: bool = True) -> list[ReadableSpan]:
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("test")
+    for index in range(count):
+        with tracer.start_as_current_span(f"chat gpt-4o {index}", attributes=genai_attributes(content)):
+            pass
+    return list(memory.get_finished_spans())
+
+
+def test_an_llm_span_becomes_one_llm_event(
+    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer
+) -> None:
+    """The span's prompt, answer, model, tokens, latency and ids arrive at the server."""
+    (span,) = finished_spans(provider, 1)
+
+    assert exporter.export([span]) is SpanExportResult.SUCCESS
+
+    (event,) = server.llm_events()
+    assert event["prompt"] == "Hello there"
+    assert event["generation"] == "Hi!"
+    assert event["assistant_id"] == "gpt-4o-2024-08-06"
+    assert event["user_id"] == "anonymous"
+    assert event["latency"] == pytest.approx((span.end_time - span.start_time) / 1e9)
+    properties = event["properties"]
+    assert properties["input_tokens"] == 11
+    assert properties["output_tokens"] == 7
+    assert properties["total_tokens"] == 18
+    assert properties["provider"] == "openai"
+    assert properties["service_name"] == "checkout"
+    assert properties["span_id"] == f"{span.context.span_id:016x}"
+    assert properties["finish_reasons"] == ["stop"]
+
+
+def test_1000_spans_arrive_as_1000_events_in_requests_of_100(
+    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer
+) -> None:
+    """A large batch is re-chunked: exactly one event per span, no request over 100."""
+    spans = finished_spans(provider, 1000)
+
+    assert exporter.export(spans[:600]) is SpanExportResult.SUCCESS
+    assert exporter.export(spans[600:]) is SpanExportResult.SUCCESS
+
+    assert len(server.llm_events()) == 1000
+    assert len({e["properties"]["span_id"] for e in server.llm_events()}) == 1000
+    counts = [r.item_count for r in server.requests if r.method == "POST"]
+    assert max(counts) == 100
+    assert sum(counts) == 1000
+
+
+def test_through_a_batch_span_processor(server: LocalServer, api_key: str) -> None:
+    """configure() adds a batch processor whose exports hold at most 100 spans."""
+    provider = TracerProvider()
+    exporter = configure(api_key, server.url, tracer_provider=provider, join=ContentJoin(window=60))
+    tracer = provider.get_tracer("test")
+    for _ in range(250):
+        with tracer.start_as_current_span("chat", attributes=genai_attributes()):
+            pass
+    provider.force_flush()
+
+    assert len(server.llm_events()) == 250
+    assert all(r.item_count <= 100 for r in server.requests)
+    assert exporter.client.stats().sent == 250
+    provider.shutdown()
+
+
+def test_a_span_marked_as_an_event_becomes_an_event(
+    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer
+) -> None:
+    """trubrics.event makes a product event with the user, thread and properties of the span."""
+    tracer = provider.get_tracer("test")
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    with tracer.start_as_current_span(
+        "signup",
+        attributes={
+            "trubrics.event": "Sign up",
+            "trubrics.user_id": "u7",
+            "trubrics.thread_id": "th",
+            "trubrics.properties.plan": "pro",
+        },
+    ):
+        pass
+
+    exporter.export(memory.get_finished_spans())
+
+    (event,) = server.events()
+    assert (event["user_id"], event["event"]) == ("u7", "Sign up")
+    assert event["properties"]["plan"] == "pro"
+    assert event["properties"]["$thread_id"] == "th"
+    assert server.llm_events() == []
+
+
+def test_other_spans_send_nothing(
+    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer
+) -> None:
+    """HTTP, database and agent spans produce no request at all."""
+    tracer = provider.get_tracer("test")
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    with tracer.start_as_current_span("GET /", attributes={"http.request.method": "GET"}):
+        pass
+    with tracer.start_as_current_span("invoke_agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
+        pass
+
+    assert exporter.export(memory.get_finished_spans()) is SpanExportResult.SUCCESS
+    assert server.requests == []
+
+
+def test_context_stamps_user_thread_and_properties_on_every_span(
+    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer
+) -> None:
+    """Spans started inside trubrics_otel.context() carry its user, thread and properties."""
+    tracer = provider.get_tracer("test")
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    with (
+        trubrics_otel.context(user_id="u1", thread_id="t1", properties={"plan": "pro"}),
+        tracer.start_as_current_span("handler"),
+        trubrics_otel.context(properties={"step": 2}),
+        tracer.start_as_current_span("chat", attributes=genai_attributes()),
+    ):
+        pass
+
+    exporter.export(memory.get_finished_spans())
+
+    (event,) = server.llm_events()
+    assert event["user_id"] == "u1"
+    assert event["properties"]["$thread_id"] == "t1"
+    assert event["properties"]["plan"] == "pro"
+    assert event["properties"]["step"] == 2
+
+
+def test_baggage_user_and_session_are_honoured(
+    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer
+) -> None:
+    """Baggage user.id and session.id reach the event like trubrics_otel.context() does."""
+    tracer = provider.get_tracer("test")
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    ctx = baggage.set_baggage("session.id", "s9", baggage.set_baggage("user.id", "b1"))
+    token = otel_context.attach(ctx)
+    try:
+        with tracer.start_as_current_span("chat", attributes=genai_attributes()):
+            pass
+    finally:
+        otel_context.detach(token)
+
+    exporter.export(memory.get_finished_spans())
+
+    (event,) = server.llm_events()
+    assert (event["user_id"], event["properties"]["$thread_id"]) == ("b1", "s9")
+
+
+def test_a_call_without_content_waits_then_goes_with_a_placeholder(
+    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer
+) -> None:
+    """With no text on the span, the call is held, and flush sends it with the placeholder."""
+    spans = finished_spans(provider, 1, content=False)
+
+    assert exporter.export(spans) is SpanExportResult.SUCCESS
+    assert server.llm_events() == []
+
+    assert exporter.force_flush()
+    (event,) = server.llm_events()
+    assert event["prompt"] == event["generation"] == "[content not recorded]"
+    assert event["properties"]["input_tokens"] == 11
+    assert exporter.client.stats().incomplete == 1
+
+
+def test_calls_without_content_can_be_dropped(
+    provider: TracerProvider, server: LocalServer, api_key: str
+) -> None:
+    """drop_without_content drops such calls and counts each drop."""
+    exporter = TrubricsSpanExporter(
+        api_key, server.url, content_wait=0, drop_without_content=True, stamp_context=False
+    )
+    exporter.export(finished_spans(provider, 3, content=False))
+
+    assert server.requests == []
+    assert exporter.client.stats().dropped == {"no_content": 3}
+    exporter.shutdown()
+
+
+def test_failed_delivery_returns_failure(provider: TracerProvider, server: LocalServer, api_key: str) -> None:
+    """When the host keeps failing, export says FAILURE instead of raising."""
+    from trubrics_otel import TrubricsClient
+
+    client = TrubricsClient(api_key, server.url, retry_deadline=0.05)
+    exporter = TrubricsSpanExporter(client=client, join=ContentJoin(window=60), stamp_context=False)
+    server.faults.fail_rate = 1.0
+
+    assert exporter.export(finished_spans(provider, 2)) is SpanExportResult.FAILURE
+    assert client.stats().failed == 2
+
+
+def test_shutdown_is_idempotent_and_final(
+    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer
+) -> None:
+    """After shutdown, export fails fast and a second shutdown does nothing."""
+    spans = finished_spans(provider, 1, content=False)
+    exporter.export(spans)
+    exporter.shutdown()
+    exporter.shutdown()
+
+    assert len(server.llm_events()) == 1  # the held call was released on shutdown
+    assert exporter.export(spans) is SpanExportResult.FAILURE
+
+
+def test_default_user_warning_is_given_once(
+    provider: TracerProvider, exporter: TrubricsSpanExporter, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Spans without a user are sent as the default user, with one warning saying how to fix it."""
+    with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
+        exporter.export(finished_spans(provider, 2))
+        exporter.export(finished_spans(provider, 2))
+
+    warnings = [r for r in caplog.records if "name no user" in r.getMessage()]
+    assert len(warnings) == 1
+    assert "trubrics_otel.context(user_id=...)" in warnings[0].getMessage()
+
+
+def test_error_status_is_a_property(
+    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer
+) -> None:
+    """A failed call carries error and error_message."""
+    tracer = provider.get_tracer("test")
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    with tracer.start_as_current_span("chat", attributes=genai_attributes()) as span:
+        span.set_status(Status(StatusCode.ERROR, "rate limited"))
+
+    exporter.export(memory.get_finished_spans())
+
+    properties = server.llm_events()[0]["properties"]
+    assert (properties["error"], properties["error_message"]) == (True, "rate limited")
+
+
+def test_batch_processor_delivers_in_exports_of_at_most_100(server: LocalServer, api_key: str) -> None:
+    """Even when the processor's batches are larger, no request carries more than 100 events."""
+    provider = TracerProvider()
+    exporter = TrubricsSpanExporter(api_key, server.url, join=ContentJoin(window=60), stamp_context=False)
+    provider.add_span_processor(BatchSpanProcessor(exporter, max_export_batch_size=512))
+    tracer = provider.get_tracer("test")
+    for _ in range(300):
+        with tracer.start_as_current_span("chat", attributes=genai_attributes()):
+            pass
+    provider.shutdown()
+
+    assert len(server.llm_events()) == 300
+    assert max(r.item_count or 0 for r in server.requests) == 100

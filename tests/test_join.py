@@ -1,0 +1,99 @@
+"""The content join: a call and its content meet by span id, within a window, within a memory bound."""
+
+from __future__ import annotations
+
+from trubrics_otel.mapping import Findings, LLMCall, SpanData
+from trubrics_otel.mapping.join import Content, ContentJoin
+
+
+def call(span_id: str, prompt: str | None = None, generation: str | None = None) -> LLMCall:
+    span = SpanData("chat", "t" * 32, span_id, 0, 10, {})
+    return LLMCall(span, Findings(kind="llm", prompt=prompt, generation=generation))
+
+
+def key(span_id: str) -> tuple[str, str]:
+    return ("t" * 32, span_id)
+
+
+def test_a_complete_call_passes_straight_through() -> None:
+    """A call that carries its text is ready at once and nothing is held."""
+    join = ContentJoin(window=5)
+
+    assert join.add_call(call("a", "p", "g"), now=0) == [call("a", "p", "g")]
+    assert len(join) == 0
+
+
+def test_content_first_then_call() -> None:
+    """Content that arrives before its span completes the call when it comes."""
+    join = ContentJoin(window=5)
+
+    assert join.add_content(key("a"), Content(prompt="hi"), now=0) == []
+    assert join.add_content(key("a"), Content(generation="hello"), now=1) == []
+    (ready,) = join.add_call(call("a"), now=2)
+
+    assert (ready.findings.prompt, ready.findings.generation) == ("hi", "hello")
+    assert len(join) == 0
+
+
+def test_call_first_then_content() -> None:
+    """A call held for its text is released as soon as both halves are there."""
+    join = ContentJoin(window=5)
+
+    assert join.add_call(call("a"), now=0) == []
+    assert join.add_content(key("a"), Content(prompt="hi"), now=1) == []
+    (ready,) = join.add_content(key("a"), Content(generation="hello"), now=2)
+
+    assert (ready.findings.prompt, ready.findings.generation) == ("hi", "hello")
+
+
+def test_the_spans_own_text_wins() -> None:
+    """Text on the span is never replaced by text from logs."""
+    join = ContentJoin(window=5)
+    join.add_call(call("a", prompt="span prompt"), now=0)
+
+    (ready,) = join.add_content(key("a"), Content("log prompt", "log answer"), now=1)
+
+    assert (ready.findings.prompt, ready.findings.generation) == ("span prompt", "log answer")
+
+
+def test_window_closes_on_an_incomplete_call() -> None:
+    """A call whose content never comes is released when its window closes, not before."""
+    join = ContentJoin(window=5)
+    join.add_call(call("a"), now=0)
+    join.add_call(call("b"), now=3)
+
+    assert join.next_deadline() == 5
+    assert join.expired(now=4.9) == []
+    assert [c.span.span_id for c in join.expired(now=5)] == ["a"]
+    assert [c.span.span_id for c in join.expired(now=8)] == ["b"]
+    assert join.next_deadline() is None
+
+
+def test_orphan_content_is_forgotten_when_its_window_closes() -> None:
+    """Content whose span never comes is let go after the window."""
+    join = ContentJoin(window=5)
+    join.add_content(key("x"), Content("p", "g"), now=0)
+
+    assert join.expired(now=6) == []
+    assert len(join) == 0
+
+
+def test_memory_is_bounded() -> None:
+    """Past max_pending the oldest held call is released early."""
+    join = ContentJoin(window=60, max_pending=3)
+    released = []
+    for index in range(5):
+        released += join.add_call(call(str(index)), now=index)
+
+    assert [c.span.span_id for c in released] == ["0", "1"]
+    assert len(join) == 3
+
+
+def test_drain_releases_everything() -> None:
+    """Flush releases every held call, complete or not."""
+    join = ContentJoin(window=60)
+    join.add_call(call("a"), now=0)
+    join.add_content(key("z"), Content("p"), now=0)
+
+    assert [c.span.span_id for c in join.drain()] == ["a"]
+    assert len(join) == 0

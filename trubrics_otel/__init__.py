@@ -1,0 +1,35 @@
+"""Send AI and product analytics to Trubrics from OpenTelemetry and Python logging.
+
+The data's way through the package: configuration (`_config`) → mapping (`mapping`: spans and log
+records become `Event` and `LLMEvent`) → batching (the exporters' processors, the logging handler's
+queue) → transport (`TrubricsClient`) → Trubrics or the local server (`trubrics_otel.server`).
+"""
+
+from trubrics_otel._config import ConfigurationError
+from trubrics_otel._setup import configure
+from trubrics_otel._stats import DeliveryStats
+from trubrics_otel._version import __version__
+from trubrics_otel.context import TrubricsContextSpanProcessor, context
+from trubrics_otel.events import Event, LLMEvent, format_timestamp, json_safe, validate_payload
+from trubrics_otel.exporters import TrubricsSpanExporter
+from trubrics_otel.mapping import MappingOptions, span_to_records
+from trubrics_otel.transport import SendResult, TrubricsClient
+
+__all__ = [
+    "ConfigurationError",
+    "DeliveryStats",
+    "Event",
+    "LLMEvent",
+    "MappingOptions",
+    "SendResult",
+    "TrubricsClient",
+    "TrubricsContextSpanProcessor",
+    "TrubricsSpanExporter",
+    "__version__",
+    "configure",
+    "context",
+    "format_timestamp",
+    "json_safe",
+    "span_to_records",
+    "validate_payload",
+]

@@ -1,0 +1,60 @@
+"""`configure()`: one call that sends an application's LLM spans to Trubrics.
+
+It adds to the TracerProvider already installed (or installs one) the span processor that stamps
+`trubrics_otel.context()` onto spans, and a `BatchSpanProcessor` of at most 100 spans per export around a
+`TrubricsSpanExporter`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from opentelemetry import trace
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+
+from trubrics_otel.context import install_context_processor
+from trubrics_otel.events import MAX_BATCH_SIZE
+from trubrics_otel.exporters import TrubricsSpanExporter
+
+__all__ = ["configure"]
+
+
+def configure(
+    api_key: str | None = None,
+    host: str | None = None,
+    *,
+    tracer_provider: TracerProvider | None = None,
+    service_name: str | None = None,
+    schedule_delay_millis: float | None = None,
+    **exporter_options: Any,
+) -> TrubricsSpanExporter:
+    """Send this process's LLM spans to Trubrics; return the exporter (for `client.stats()`).
+
+    Args:
+        api_key: the project's API key (`TRUBRICS_API_KEY`).
+        host: the API's base URL (`TRUBRICS_HOST`).
+        tracer_provider: the provider to add to. By default the global one if it is an SDK
+            TracerProvider; otherwise a new one is made and set as the global provider.
+        service_name: `service.name` of a provider made here.
+        schedule_delay_millis: the batch processor's delay between exports (`OTEL_BSP_SCHEDULE_DELAY`).
+        **exporter_options: any keyword argument of `TrubricsSpanExporter`.
+    """
+    provider = tracer_provider
+    if provider is None:
+        current = trace.get_tracer_provider()
+        if isinstance(current, TracerProvider):
+            provider = current
+        else:
+            resource = Resource.create({"service.name": service_name} if service_name else {})
+            provider = TracerProvider(resource=resource)
+            trace.set_tracer_provider(provider)
+    install_context_processor(provider)
+    exporter = TrubricsSpanExporter(api_key, host, stamp_context=False, **exporter_options)
+    provider.add_span_processor(
+        BatchSpanProcessor(
+            exporter, max_export_batch_size=MAX_BATCH_SIZE, schedule_delay_millis=schedule_delay_millis
+        )
+    )
+    return exporter

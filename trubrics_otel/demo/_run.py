@@ -1,0 +1,143 @@
+"""`trubrics-otel demo`: a short chat, traced, exported, and shown as it arrived at the server.
+
+It starts the local server (or uses `TRUBRICS_HOST` when set) and a fake OpenAI-compatible model on
+127.0.0.1, then runs two users' conversations. With `openai` and OpenTelemetry's
+`opentelemetry-instrumentation-openai-v2` installed (`pip install 'trubrics-otel[demo]'`) the calls go
+through the real client and instrumentation; otherwise each call is a plain HTTP request wrapped in a span
+that carries the OpenTelemetry GenAI attributes, as an instrumentation would set them.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from collections.abc import Callable, Iterator
+from typing import TextIO
+
+import requests
+from opentelemetry.sdk.resources import Resource
+from opentelemetry.sdk.trace import TracerProvider
+
+import trubrics_otel
+from trubrics_otel._setup import configure
+from trubrics_otel.cli import EXIT_DELIVERED, EXIT_UNREACHABLE, check, print_table
+from trubrics_otel.demo.fake_openai import FakeOpenAI
+from trubrics_otel.server import LocalServer
+
+__all__ = ["CONVERSATIONS", "run_demo"]
+
+CONVERSATIONS = (
+    ("ada", "thread-ada-1", ("What is OpenTelemetry?", "And how does Trubrics use it?")),
+    ("grace", "thread-grace-1", ("Summarise our sign-up funnel", "Which step loses most users?")),
+)
+"""(user, thread, prompts): the chats the demo runs."""
+
+MODEL = "gpt-4o-mini"
+
+Chat = Callable[[list[dict[str, str]]], str]
+
+
+@contextlib.contextmanager
+def _ingestion_host() -> Iterator[tuple[str, str | None, LocalServer | None]]:
+    """Yield (host, api key, server): TRUBRICS_HOST if set, else a fresh local server."""
+    configured = os.environ.get("TRUBRICS_HOST")
+    if configured:
+        yield configured, None, None
+        return
+    key = f"demo-{secrets.token_hex(8)}"
+    with LocalServer(api_keys={key}) as server:
+        yield server.url, key, server
+
+
+def run_demo(out: TextIO) -> int:
+    """Run the demo, writing what it does to `out`; return the process exit code."""
+    with _ingestion_host() as (host, key, server), FakeOpenAI(delay=0.02) as model:
+        print(f"Trubrics host: {'local server at ' if server else ''}{host}", file=out)
+        outcome = check(host, key)
+        print(outcome.message, file=out)
+        if outcome.code != EXIT_DELIVERED:
+            return outcome.code
+        provider = TracerProvider(resource=Resource.create({"service.name": "trubrics-otel-demo"}))
+        exporter = configure(key, host, tracer_provider=provider)
+        chat, how = _chat_function(provider, model)
+        print(f"Chatting with a fake model at {model.base_url} {how}.", file=out)
+        for user, thread, prompts in CONVERSATIONS:
+            history: list[dict[str, str]] = [{"role": "system", "content": "You are a helpful analyst."}]
+            with trubrics_otel.context(user_id=user, thread_id=thread, properties={"demo": True}):
+                for prompt in prompts:
+                    history.append({"role": "user", "content": prompt})
+                    history.append({"role": "assistant", "content": chat(history)})
+        provider.force_flush()
+        provider.shutdown()
+        stats = exporter.client.stats()
+        print(f"Delivered {stats.sent} LLM events in {stats.requests} requests; lost {stats.lost}.", file=out)
+        if server is not None:
+            print(file=out)
+            _print_llm_events(server, out)
+        return EXIT_DELIVERED if stats.lost == 0 else EXIT_UNREACHABLE
+
+
+def _print_llm_events(server: LocalServer, out: TextIO) -> None:
+    rows = [
+        [
+            event["user_id"],
+            str(event.get("properties", {}).get("$thread_id", "")),
+            event["assistant_id"],
+            event["prompt"],
+            event["generation"],
+            f"{event.get('latency') or 0:.3f} s",
+        ]
+        for event in server.llm_events()
+    ]
+    print_table(rows, ["user", "thread", "assistant", "prompt", "generation", "latency"], out)
+
+
+def _chat_function(provider: TracerProvider, model: FakeOpenAI) -> tuple[Chat, str]:
+    """Return a chat call traced by the real instrumentation when installed, else by hand."""
+    try:
+        import openai  # noqa: PLC0415 - optional: the [demo] extra
+        from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor  # noqa: PLC0415
+    except ImportError:
+        return _traced_by_hand(provider, model), "(spans with OpenTelemetry GenAI attributes)"
+    os.environ.setdefault("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_ONLY")
+    OpenAIInstrumentor().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
+    client = openai.OpenAI(base_url=model.base_url, api_key="demo")
+
+    def chat(messages: list[dict[str, str]]) -> str:
+        answer = client.chat.completions.create(model=MODEL, messages=messages)  # type: ignore[arg-type]
+        return answer.choices[0].message.content or ""
+
+    return chat, "through openai and opentelemetry-instrumentation-openai-v2"
+
+
+def _traced_by_hand(provider: TracerProvider, model: FakeOpenAI) -> Chat:
+    tracer = provider.get_tracer("trubrics_otel.demo")
+    session = requests.Session()
+
+    def chat(messages: list[dict[str, str]]) -> str:
+        with tracer.start_as_current_span(f"chat {MODEL}") as span:
+            body = session.post(
+                f"{model.base_url}/chat/completions", json={"model": MODEL, "messages": messages}, timeout=10
+            ).json()
+            answer = body["choices"][0]["message"]["content"]
+            span.set_attributes(
+                {
+                    "gen_ai.operation.name": "chat",
+                    "gen_ai.provider.name": "openai",
+                    "gen_ai.request.model": MODEL,
+                    "gen_ai.response.model": body["model"],
+                    "gen_ai.usage.input_tokens": body["usage"]["prompt_tokens"],
+                    "gen_ai.usage.output_tokens": body["usage"]["completion_tokens"],
+                    "gen_ai.input.messages": json.dumps([_parts(m) for m in messages]),
+                    "gen_ai.output.messages": json.dumps([_parts({"role": "assistant", "content": answer})]),
+                }
+            )
+            return str(answer)
+
+    return chat
+
+
+def _parts(message: dict[str, str]) -> dict[str, object]:
+    return {"role": message["role"], "parts": [{"type": "text", "content": message["content"]}]}

@@ -1,0 +1,254 @@
+"""OpenTelemetry exporters that send what the mapping recognises to Trubrics.
+
+`TrubricsSpanExporter` is a `SpanExporter`: the SDK's `BatchSpanProcessor` hands it finished spans, it
+converts each into plain `SpanData` (the only place that touches SDK span objects), asks the mapping
+what the span is, and sends the resulting records through the shared transport. A model call whose span
+lacks its text waits a short, bounded time in the content join for log records that carry it.
+
+`export()` never raises. It returns SUCCESS when every record was delivered or refused for its own
+content, FAILURE when delivery failed.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Sequence
+
+from opentelemetry import trace
+from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
+from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
+
+from trubrics_otel import _config
+from trubrics_otel.context import install_context_processor
+from trubrics_otel.events import Record
+from trubrics_otel.mapping import LLMCall, MappingOptions, SpanData, SpanEventData, interpret
+from trubrics_otel.mapping.join import ContentJoin
+from trubrics_otel.transport import TrubricsClient
+
+__all__ = ["TrubricsSpanExporter", "span_data"]
+
+_logger = logging.getLogger("trubrics_otel.exporters")
+
+_STATUS = {StatusCode.UNSET: "UNSET", StatusCode.OK: "OK", StatusCode.ERROR: "ERROR"}
+
+
+def span_data(span: ReadableSpan) -> SpanData:
+    """Return an SDK span as the plain data the mapping reads."""
+    context = span.context
+    parent = span.parent
+    resource = span.resource
+    scope = span.instrumentation_scope
+    start = span.start_time or 0
+    return SpanData(
+        name=span.name,
+        trace_id=format_trace_id(context.trace_id) if context else "",
+        span_id=format_span_id(context.span_id) if context else "",
+        start_time=start,
+        end_time=span.end_time or start,
+        attributes=span.attributes or {},
+        parent_span_id=format_span_id(parent.span_id) if parent else None,
+        events=tuple(SpanEventData(e.name, e.timestamp, e.attributes or {}) for e in span.events),
+        resource=resource.attributes if resource is not None else {},
+        status_code=_STATUS.get(span.status.status_code, "UNSET"),  # type: ignore[arg-type]
+        status_message=span.status.description,
+        scope=scope.name if scope is not None else None,
+    )
+
+
+class TrubricsSpanExporter(SpanExporter):
+    """Sends LLM spans as Trubrics LLM events and spans marked `trubrics.event` as events.
+
+    Every argument is optional: without any, everything comes from `TRUBRICS_*` environment variables,
+    which is how `OTEL_TRACES_EXPORTER=trubrics` builds it.
+
+    Args:
+        api_key: the project's API key (`TRUBRICS_API_KEY`).
+        host: the API's base URL (`TRUBRICS_HOST`).
+        client: a `TrubricsClient` to share with other exporters; `api_key` and `host` are then unused.
+        default_user_id: the user of a span that names none (`TRUBRICS_DEFAULT_USER_ID`).
+        default_assistant_id: the assistant of a call that names no model (`TRUBRICS_DEFAULT_ASSISTANT_ID`).
+        missing_content: placeholder for text the span lacks (`TRUBRICS_MISSING_CONTENT`).
+        drop_without_content: drop calls without text instead (`TRUBRICS_DROP_WITHOUT_CONTENT`).
+        content_wait: seconds a call without text waits for its content logs (`TRUBRICS_CONTENT_WAIT`).
+        copy_attributes: more attributes to copy into properties (`TRUBRICS_COPY_ATTRIBUTES`).
+        join: the content join to share with a `TrubricsLogExporter`; by default the process-wide one.
+        stamp_context: add the span processor that stamps `trubrics_otel.context()` and baggage onto
+            spans to the global TracerProvider (what zero-code set-up needs).
+        clock: a monotonic clock in seconds; tests pass a fake one.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        host: str | None = None,
+        *,
+        client: TrubricsClient | None = None,
+        default_user_id: str | None = None,
+        default_assistant_id: str | None = None,
+        missing_content: str | None = None,
+        drop_without_content: bool | None = None,
+        content_wait: float | None = None,
+        copy_attributes: Sequence[str] | None = None,
+        join: ContentJoin | None = None,
+        stamp_context: bool = True,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.options = MappingOptions(
+            default_user_id=_config.DEFAULT_USER_ID.resolve(default_user_id),
+            default_assistant_id=_config.DEFAULT_ASSISTANT_ID.resolve(default_assistant_id),
+            missing_content=_config.MISSING_CONTENT.resolve(missing_content),
+            drop_without_content=_config.DROP_WITHOUT_CONTENT.resolve(drop_without_content),
+            copy_attributes=_config.COPY_ATTRIBUTES.resolve(copy_attributes),
+        )
+        wait = _config.CONTENT_WAIT.resolve(content_wait)
+        self._client = client if client is not None else TrubricsClient(api_key, host)
+        self._owns_client = client is None
+        self._join = join if join is not None else shared_join(wait)
+        self._clock = clock
+        self._shutdown = False
+        self._warned_default_user = False
+        self._releaser = _Releaser(self._join, self._release, clock)
+        if stamp_context:
+            install_context_processor(trace.get_tracer_provider())
+
+    @property
+    def client(self) -> TrubricsClient:
+        """The transport this exporter sends through; `client.stats()` tells what happened."""
+        return self._client
+
+    def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
+        """Translate a batch of finished spans and send the records. Never raises."""
+        if self._shutdown:
+            return SpanExportResult.FAILURE
+        try:
+            records = self._translate(spans)
+        except Exception:  # a mapping bug must cost the batch's records, never the app
+            _logger.exception("Trubrics: could not translate a batch of %d spans", len(spans))
+            self._client.ledger.dropped("mapping_error", len(spans), "the span mapping failed")
+            return SpanExportResult.FAILURE
+        if not records:
+            return SpanExportResult.SUCCESS
+        return SpanExportResult.SUCCESS if self._client.send(records).ok else SpanExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Send every call still waiting for its content."""
+        if self._shutdown:
+            return True
+        return self._release(self._join.drain(), timeout_millis / 1000)
+
+    def shutdown(self) -> None:
+        """Release held calls, stop, and close the transport if this exporter made it. Idempotent."""
+        if self._shutdown:
+            return
+        self.force_flush()
+        self._shutdown = True
+        self._releaser.stop()
+        if self._owns_client:
+            self._client.shutdown()
+
+    def _translate(self, spans: Sequence[ReadableSpan]) -> list[Record]:
+        records: list[Record] = []
+        ready: list[LLMCall] = []
+        now = self._clock()
+        for span in spans:
+            found = interpret(span_data(span), self.options)
+            if isinstance(found, LLMCall):
+                ready.extend(self._join.add_call(found, now) if self._join.window > 0 else [found])
+            elif found is not None:
+                records.append(found)
+        ready.extend(self._join.expired(now))
+        records.extend(self._llm_events(ready))
+        if len(self._join):
+            self._releaser.wake()
+        self._warn_default_user(records)
+        return records
+
+    def _llm_events(self, calls: Sequence[LLMCall]) -> list[Record]:
+        events: list[Record] = []
+        for call in calls:
+            event = call.to_event(self.options)
+            if event is not None:
+                events.append(event)
+            else:
+                self._client.ledger.dropped(
+                    "no_content", 1, "the model call carried no prompt or generation (drop_without_content)"
+                )
+            if not call.has_content and event is not None:
+                self._client.ledger.incomplete(1)
+        return events
+
+    def _release(self, calls: Sequence[LLMCall], deadline: float | None = None) -> bool:
+        events = self._llm_events(calls)
+        return not events or self._client.send(events, deadline=deadline).ok
+
+    def _warn_default_user(self, records: Sequence[Record]) -> None:
+        if self._warned_default_user:
+            return
+        if any(record.user_id == self.options.default_user_id for record in records):
+            self._warned_default_user = True
+            _logger.warning(
+                "Trubrics: some spans name no user, so their events are sent as user %r. Wrap each request "
+                "in `with trubrics_otel.context(user_id=...)`, set baggage `user.id`, or set the `user.id` "
+                "span attribute; TRUBRICS_DEFAULT_USER_ID changes the fallback.",
+                self.options.default_user_id,
+            )
+
+
+class _Releaser:
+    """Sends held calls when their window closes, even when no new spans arrive to trigger it."""
+
+    def __init__(
+        self, join: ContentJoin, release: Callable[[Sequence[LLMCall]], bool], clock: Callable[[], float]
+    ) -> None:
+        self._join = join
+        self._release = release
+        self._clock = clock
+        self._wake = threading.Event()
+        self._stopped = False
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def wake(self) -> None:
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="trubrics-content-join", daemon=True)
+                self._thread.start()
+        self._wake.set()
+
+    def stop(self) -> None:
+        self._stopped = True
+        self._wake.set()
+
+    def _run(self) -> None:
+        while not self._stopped:
+            deadline = self._join.next_deadline()
+            if deadline is None:
+                self._wake.clear()
+                if self._join.next_deadline() is None:
+                    self._wake.wait()
+                continue
+            delay = deadline - self._clock()
+            if delay > 0:
+                self._wake.clear()
+                self._wake.wait(delay)
+                continue
+            try:
+                self._release(self._join.expired(self._clock()))
+            except Exception:  # the releaser must outlive any single bad call
+                _logger.exception("Trubrics: could not send held model calls")
+
+
+_shared_joins: dict[float, ContentJoin] = {}
+_shared_lock = threading.Lock()
+
+
+def shared_join(window: float) -> ContentJoin:
+    """Return the process-wide content join, so exporters built apart (zero-code) still meet."""
+    with _shared_lock:
+        join = _shared_joins.get(window)
+        if join is None:
+            join = _shared_joins[window] = ContentJoin(window)
+        return join

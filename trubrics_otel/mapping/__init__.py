@@ -1,0 +1,241 @@
+"""Pure translation of spans into Trubrics records: attributes in, events out.
+
+Each attribute convention has one recogniser (a module of this package) that reads what it knows off a
+`SpanData` into `Findings`. `combine` merges them field by field: for each field the first recogniser in
+that field's precedence list that found a value wins. The precedence below is the only place where
+conventions meet.
+
+- user_id: trubrics, otel_general (`user.id`, `enduser.id`), langfuse, openllmetry, openinference, genai
+  (`gen_ai.user`), vercel.
+- thread_id: trubrics, genai (`gen_ai.conversation.id`), otel_general (`session.id`), langfuse,
+  openllmetry, openinference, vercel.
+- every other field (kind, prompt, generation, models, provider, tokens, ...): trubrics, genai,
+  openllmetry, openinference, pydantic_ai, langfuse, vercel.
+- properties: all merged; a higher recogniser's key replaces a lower one's.
+
+`interpret` decides what a span is: an `LLMCall` (one per model call; wrappers, embeddings and
+retrievals are not), an `Event` (a span carrying `trubrics.event`), or nothing. An `LLMCall` may lack
+its text when the instrumentation keeps content in log records; `LLMCall.to_event` fills the gap with a
+placeholder, and `LLMCall.with_content` is how the log join completes it.
+
+Nothing here performs I/O or touches SDK objects.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from typing import Final
+
+from trubrics_otel.events import Event, LLMEvent, Record
+from trubrics_otel.mapping import (
+    genai,
+    langfuse,
+    openinference,
+    openllmetry,
+    otel_general,
+    pydantic_ai,
+    trubrics_keys,
+    vercel,
+)
+from trubrics_otel.mapping._model import Findings, SpanData, SpanEventData
+
+__all__ = [
+    "PRECEDENCE",
+    "RECOGNISERS",
+    "Findings",
+    "LLMCall",
+    "MappingOptions",
+    "SpanData",
+    "SpanEventData",
+    "combine",
+    "interpret",
+    "recognise_all",
+    "span_to_records",
+]
+
+Recogniser = Callable[[SpanData], "Findings | None"]
+
+RECOGNISERS: Final[dict[str, Recogniser]] = {
+    "trubrics": trubrics_keys.recognise,
+    "genai": genai.recognise,
+    "openllmetry": openllmetry.recognise,
+    "openinference": openinference.recognise,
+    "pydantic_ai": pydantic_ai.recognise,
+    "langfuse": langfuse.recognise,
+    "vercel": vercel.recognise,
+    "otel_general": otel_general.recognise,
+}
+"""Every recogniser by name, in the default precedence."""
+
+_DEFAULT_ORDER: Final = tuple(RECOGNISERS)
+
+PRECEDENCE: Final[dict[str, tuple[str, ...]]] = {
+    "user_id": ("trubrics", "otel_general", "langfuse", "openllmetry", "openinference", "genai", "vercel"),
+    "thread_id": ("trubrics", "genai", "otel_general", "langfuse", "openllmetry", "openinference", "vercel"),
+}
+"""Fields whose precedence differs from the default order of `RECOGNISERS`."""
+
+_FIELDS: Final = tuple(f.name for f in fields(Findings) if f.name != "properties")
+
+
+def recognise_all(span: SpanData) -> dict[str, Findings]:
+    """Run every recogniser on the span; return what each found, by name."""
+    found = {}
+    for name, recognise in RECOGNISERS.items():
+        findings = recognise(span)
+        if findings is not None:
+            found[name] = findings
+    return found
+
+
+def combine(found: Mapping[str, Findings]) -> Findings:
+    """Merge findings field by field in the documented precedence."""
+    result = Findings()
+    for name in _FIELDS:
+        for source in PRECEDENCE.get(name, _DEFAULT_ORDER):
+            findings = found.get(source)
+            value = None if findings is None else getattr(findings, name)
+            if value is not None:
+                setattr(result, name, value)
+                break
+    for source in reversed(_DEFAULT_ORDER):
+        findings = found.get(source)
+        if findings is not None:
+            result.properties.update(findings.properties)
+    return result
+
+
+@dataclass(frozen=True)
+class MappingOptions:
+    """How recognised spans become records.
+
+    Args:
+        default_user_id: the user of a call or event that names none.
+        default_assistant_id: the assistant of a call that names no model.
+        missing_content: the text sent in place of a prompt or generation the span does not carry.
+        drop_without_content: drop calls whose prompt and generation never arrive, instead of sending
+            them with the placeholder.
+        copy_attributes: more span attributes to copy into properties, by exact name or by prefix
+            (a name ending in `.` or `*`).
+    """
+
+    default_user_id: str = "anonymous"
+    default_assistant_id: str = "unknown-assistant"
+    missing_content: str = "[content not recorded]"
+    drop_without_content: bool = False
+    copy_attributes: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class LLMCall:
+    """A recognised model call: what its span says, before its text is settled."""
+
+    span: SpanData
+    findings: Findings
+    extra_properties: Mapping[str, object] = field(default_factory=dict)
+
+    @property
+    def has_content(self) -> bool:
+        """Whether both the prompt and the generation are known."""
+        return self.findings.prompt is not None and self.findings.generation is not None
+
+    def with_content(self, prompt: str | None, generation: str | None) -> LLMCall:
+        """Return the call with text found elsewhere (content logs); the span's own text wins."""
+        findings = replace(
+            self.findings,
+            prompt=self.findings.prompt if self.findings.prompt is not None else prompt,
+            generation=self.findings.generation if self.findings.generation is not None else generation,
+        )
+        return replace(self, findings=findings)
+
+    def to_event(self, options: MappingOptions) -> LLMEvent | None:
+        """Return the LLM event, with placeholders for missing text (or None if such calls are dropped)."""
+        found = self.findings
+        if not self.has_content and options.drop_without_content:
+            return None
+        span = self.span
+        properties = _properties(span, found, options)
+        properties.update(self.extra_properties)
+        return LLMEvent(
+            found.user_id or options.default_user_id,
+            found.assistant_id or found.response_model or found.request_model or options.default_assistant_id,
+            found.prompt if found.prompt is not None else options.missing_content,
+            found.generation if found.generation is not None else options.missing_content,
+            timestamp=span.end_time,
+            latency=max(span.end_time - span.start_time, 0) / 1e9,
+            properties=properties,
+            thread_id=found.thread_id,
+        )
+
+
+def interpret(span: SpanData, options: MappingOptions) -> LLMCall | Event | None:
+    """Return what the span is for Trubrics: a model call, a product event, or nothing."""
+    found = combine(recognise_all(span))
+    if found.kind == "llm":
+        return LLMCall(span, found)
+    if found.kind == "event" and found.event_name is not None:
+        return Event(
+            found.user_id or options.default_user_id,
+            found.event_name,
+            timestamp=span.end_time,
+            properties=_properties(span, found, options),
+            thread_id=found.thread_id,
+        )
+    return None
+
+
+def span_to_records(span: SpanData, options: MappingOptions | None = None) -> list[Record]:
+    """Return the records one span becomes on its own (missing text replaced by the placeholder)."""
+    options = options or MappingOptions()
+    found = interpret(span, options)
+    if isinstance(found, LLMCall):
+        event = found.to_event(options)
+        return [] if event is None else [event]
+    return [] if found is None else [found]
+
+
+_TOKEN_FIELDS: Final = (
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cache_read_tokens",
+    "reasoning_tokens",
+)
+
+
+def _properties(span: SpanData, found: Findings, options: MappingOptions) -> dict[str, object]:
+    properties: dict[str, object] = {}
+    for name in ("provider", "operation", "request_model", "response_model", *_TOKEN_FIELDS):
+        value = getattr(found, name)
+        if value is not None:
+            properties[name] = value
+    if found.total_tokens is None and found.input_tokens is not None and found.output_tokens is not None:
+        properties["total_tokens"] = found.input_tokens + found.output_tokens
+    if found.finish_reasons:
+        properties["finish_reasons"] = list(found.finish_reasons)
+    if span.status_code == "ERROR":
+        properties["error"] = True
+        if span.status_message:
+            properties["error_message"] = span.status_message
+    properties["trace_id"] = span.trace_id
+    properties["span_id"] = span.span_id
+    if span.parent_span_id:
+        properties["parent_span_id"] = span.parent_span_id
+    service = span.resource.get("service.name")
+    if service is not None:
+        properties["service_name"] = service
+    if options.copy_attributes:
+        properties.update(_copied(span.attributes, options.copy_attributes))
+    properties.update(found.properties)
+    return properties
+
+
+def _copied(attributes: Mapping[str, object], wanted: tuple[str, ...]) -> dict[str, object]:
+    prefixes = tuple(name.rstrip("*") for name in wanted if name.endswith((".", "*")))
+    exact = frozenset(name for name in wanted if not name.endswith((".", "*")))
+    return {
+        key: value
+        for key, value in attributes.items()
+        if key in exact or (prefixes and key.startswith(prefixes))
+    }

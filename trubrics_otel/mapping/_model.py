@@ -1,0 +1,261 @@
+"""The plain data the mapping works on: a span as attributes, ids and times, and what a convention finds.
+
+Nothing here imports the OpenTelemetry SDK or performs I/O: recognisers are pure functions from a
+`SpanData` to `Findings`, so they are fast and can be tested with tables of attribute dicts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Literal
+
+__all__ = [
+    "Findings",
+    "Message",
+    "SpanData",
+    "SpanEventData",
+    "ToolCall",
+    "assistant_text",
+    "indexed",
+    "last_user_text",
+    "load_json",
+    "parse_parts_messages",
+    "to_int",
+    "to_text",
+]
+
+Kind = Literal["llm", "event", "other"]
+"""What a span is: a model call (one LLM event), a product event, or something that sends nothing
+(a wrapper around a model call, an embedding, a retrieval, a tool run)."""
+
+
+@dataclass(frozen=True)
+class SpanEventData:
+    """An event recorded on a span (OpenTelemetry's `Span.add_event`)."""
+
+    name: str
+    timestamp: int
+    attributes: Mapping[str, object]
+
+
+@dataclass(frozen=True)
+class SpanData:
+    """A finished span as plain data. Ids are lower-case hex; times are epoch nanoseconds."""
+
+    name: str
+    trace_id: str
+    span_id: str
+    start_time: int
+    end_time: int
+    attributes: Mapping[str, object]
+    parent_span_id: str | None = None
+    events: Sequence[SpanEventData] = ()
+    resource: Mapping[str, object] = field(default_factory=dict)
+    status_code: Literal["UNSET", "OK", "ERROR"] = "UNSET"
+    status_message: str | None = None
+    scope: str | None = None
+
+
+@dataclass(frozen=True)
+class ToolCall:
+    """A tool (function) call the model asked for instead of, or besides, answering in text."""
+
+    name: str
+    arguments: str = ""
+
+    def render(self) -> str:
+        """Return the call as people read it: `get_weather({"city": "Paris"})`."""
+        return f"{self.name}({self.arguments})"
+
+
+@dataclass(frozen=True)
+class Message:
+    """One chat message reduced to what analytics needs: who spoke, their text, their tool calls."""
+
+    role: str
+    text: str = ""
+    tool_calls: tuple[ToolCall, ...] = ()
+
+
+@dataclass
+class Findings:
+    """What one convention reads off a span. `None` means "this convention says nothing about it".
+
+    Recognisers fill what they know; `combine` in `trubrics_otel.mapping` merges them field by field in
+    a documented precedence.
+    """
+
+    kind: Kind | None = None
+    event_name: str | None = None
+    prompt: str | None = None
+    generation: str | None = None
+    assistant_id: str | None = None
+    request_model: str | None = None
+    response_model: str | None = None
+    provider: str | None = None
+    operation: str | None = None
+    user_id: str | None = None
+    thread_id: str | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    total_tokens: int | None = None
+    cache_read_tokens: int | None = None
+    reasoning_tokens: int | None = None
+    finish_reasons: tuple[str, ...] | None = None
+    properties: dict[str, object] = field(default_factory=dict)
+
+
+# --- helpers the recognisers share --------------------------------------------------------------
+
+
+def to_text(value: object) -> str | None:
+    """Return a non-empty string form of an attribute value, or None."""
+    if value is None:
+        return None
+    text = value if isinstance(value, str) else str(value)
+    return text or None
+
+
+def to_int(value: object) -> int | None:
+    """Return an attribute value as an int (token counts arrive as ints, floats or strings), or None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, int):
+        return value
+    try:
+        return int(float(value))  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+def load_json(value: object) -> object:
+    """Return a JSON string decoded, a structure as it is, and None for anything undecodable."""
+    if isinstance(value, str):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return None
+    return value
+
+
+def indexed(attributes: Mapping[str, object], prefix: str) -> list[dict[str, object]]:
+    """Gather flattened attributes `{prefix}{i}.{rest}` into a list of dicts ordered by `i`.
+
+    `indexed(a, "gen_ai.prompt.")` turns `gen_ai.prompt.0.role` and `gen_ai.prompt.0.content` into
+    `[{"role": ..., "content": ...}]`. Gaps (the SDK drops the earliest attributes past its limit) are
+    skipped.
+    """
+    found: dict[int, dict[str, object]] = {}
+    size = len(prefix)
+    for key, value in attributes.items():
+        if not key.startswith(prefix):
+            continue
+        number, _, rest = key[size:].partition(".")
+        if number.isdigit() and rest:
+            found.setdefault(int(number), {})[rest] = value
+    return [found[index] for index in sorted(found)]
+
+
+def parse_parts_messages(value: object) -> list[Message]:
+    """Parse GenAI messages (`[{role, parts: [{type, content | name, arguments}]}]`, JSON or structure).
+
+    Also accepts the older flat shape `{role, content, tool_calls}`, which several instrumentations
+    still emit inside the same attributes.
+    """
+    data = load_json(value)
+    if isinstance(data, Mapping):
+        data = [data]
+    if not isinstance(data, list):
+        return []
+    return [message for item in data if (message := _message(item)) is not None]
+
+
+def _message(item: object) -> Message | None:
+    if not isinstance(item, Mapping):
+        return None
+    role = to_text(item.get("role")) or ""
+    parts = item.get("parts")
+    if isinstance(parts, list):
+        texts = [str(part.get("content")) for part in parts if _is_text_part(part)]
+        calls = tuple(_tool_call(part) for part in parts if _is_tool_part(part))
+        return Message(role, "\n".join(texts), calls)
+    content = item.get("content")
+    text = content_text(content)
+    raw_calls = item.get("tool_calls")
+    calls = tuple(_tool_call(call) for call in raw_calls) if isinstance(raw_calls, list) else ()
+    return Message(role, text, calls)
+
+
+def content_text(content: object) -> str:
+    """Return the text of a message's `content`: a string, or a list of text parts joined."""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        texts = []
+        for part in content:
+            if isinstance(part, str):
+                texts.append(part)
+            elif isinstance(part, Mapping) and part.get("type", "text") in (
+                "text",
+                "input_text",
+                "output_text",
+            ):
+                text = part.get("text", part.get("content"))
+                if isinstance(text, str):
+                    texts.append(text)
+        return "\n".join(texts)
+    return "" if content is None else str(content)
+
+
+def _is_text_part(part: object) -> bool:
+    return (
+        isinstance(part, Mapping) and part.get("type", "text") == "text" and part.get("content") is not None
+    )
+
+
+def _is_tool_part(part: object) -> bool:
+    return isinstance(part, Mapping) and part.get("type") == "tool_call"
+
+
+def _tool_call(data: object) -> ToolCall:
+    if not isinstance(data, Mapping):
+        return ToolCall(str(data))
+    function = data.get("function")
+    source = function if isinstance(function, Mapping) else data
+    name = to_text(source.get("name")) or "tool"
+    arguments = source.get("arguments")
+    if arguments is None:
+        rendered = ""
+    elif isinstance(arguments, str):
+        rendered = arguments
+    else:
+        rendered = json.dumps(arguments, sort_keys=True, default=str)
+    return ToolCall(name, rendered)
+
+
+def last_user_text(messages: Iterable[Message]) -> str | None:
+    """Return the text of the last user message, or None when there is none."""
+    last = None
+    for message in messages:
+        if message.role in ("user", "human"):
+            last = message
+    return last.text if last is not None else None
+
+
+def assistant_text(messages: Iterable[Message]) -> str | None:
+    """Return the assistant's answer: its text, else its tool calls rendered, else None."""
+    texts: list[str] = []
+    calls: list[str] = []
+    for message in messages:
+        if message.role not in ("assistant", "model", "ai", ""):
+            continue
+        if message.text:
+            texts.append(message.text)
+        calls.extend(call.render() for call in message.tool_calls)
+    if texts:
+        return "\n".join(texts)
+    if calls:
+        return "\n".join(calls)
+    return None

@@ -1,0 +1,144 @@
+"""A model call's span and its content, matched by span id, bounded in time and in memory.
+
+Some instrumentations keep the prompt and generation out of the span and emit them as log records that
+share the span's trace and span ids. A call whose span lacks its text waits here for at most `window`
+seconds; content that arrives before its span waits the same. Whichever half comes second completes the
+call. When the window closes on a call without its content, the call is released as it is (the caller
+sends it with a placeholder and counts it). At most `max_pending` calls and contents are kept; past that
+the oldest is released early.
+
+Pure bookkeeping: the caller passes the time in, so it is tested without sleeping.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import TypeVar
+
+from trubrics_otel.mapping import LLMCall
+
+__all__ = ["Content", "ContentJoin"]
+
+SpanKey = tuple[str, str]
+"""(trace id, span id), both lower-case hex."""
+
+
+@dataclass(frozen=True)
+class Content:
+    """Text found outside a span for that span's call."""
+
+    prompt: str | None = None
+    generation: str | None = None
+
+    def merge(self, other: Content) -> Content:
+        """Return this content completed by `other`; text already known is kept."""
+        return Content(
+            self.prompt if self.prompt is not None else other.prompt,
+            self.generation if self.generation is not None else other.generation,
+        )
+
+
+class ContentJoin:
+    """Holds calls waiting for their content and content waiting for its call.
+
+    Args:
+        window: seconds either half waits for the other.
+        max_pending: the most calls plus contents kept at once.
+    """
+
+    def __init__(self, window: float, max_pending: int = 10_000) -> None:
+        self.window = window
+        self.max_pending = max_pending
+        self._lock = threading.Lock()
+        # insertion-ordered, so the oldest entry is first: (deadline, call) and (deadline, content)
+        self._calls: OrderedDict[SpanKey, tuple[float, LLMCall]] = OrderedDict()
+        self._contents: OrderedDict[SpanKey, tuple[float, Content]] = OrderedDict()
+
+    def __len__(self) -> int:
+        with self._lock:
+            return len(self._calls) + len(self._contents)
+
+    def add_call(self, call: LLMCall, now: float) -> list[LLMCall]:
+        """Offer a call; return the calls ready to send (this one if complete, and any evicted)."""
+        key = (call.span.trace_id, call.span.span_id)
+        with self._lock:
+            waiting = self._contents.pop(key, None)
+            if waiting is not None:
+                call = call.with_content(waiting[1].prompt, waiting[1].generation)
+            if call.has_content:
+                return [call]
+            self._calls[key] = (now + self.window, call)
+            return self._evict()
+
+    def add_content(self, key: SpanKey, content: Content, now: float) -> list[LLMCall]:
+        """Offer content for the call of span `key`; return the calls ready to send."""
+        with self._lock:
+            held = self._calls.get(key)
+            if held is not None:
+                call = held[1].with_content(content.prompt, content.generation)
+                if call.has_content:
+                    del self._calls[key]
+                    return [call]
+                self._calls[key] = (held[0], call)
+                return []
+            earlier = self._contents.pop(key, None)
+            merged = content if earlier is None else earlier[1].merge(content)
+            deadline = now + self.window if earlier is None else earlier[0]
+            self._contents[key] = (deadline, merged)
+            return self._evict()
+
+    def expired(self, now: float) -> list[LLMCall]:
+        """Release the calls whose window has closed, and forget content whose call never came."""
+        with self._lock:
+            released = _pop_due(self._calls, now)
+            _pop_due(self._contents, now)
+            return released
+
+    def drain(self) -> list[LLMCall]:
+        """Release every held call at once (flush and shutdown)."""
+        with self._lock:
+            calls = [call for _, call in self._calls.values()]
+            self._calls.clear()
+            self._contents.clear()
+            return calls
+
+    def next_deadline(self) -> float | None:
+        """When the earliest window closes, or None when nothing is held."""
+        with self._lock:
+            deadlines = [
+                entries[next(iter(entries))][0] for entries in (self._calls, self._contents) if entries
+            ]
+            return min(deadlines) if deadlines else None
+
+    def _evict(self) -> list[LLMCall]:
+        released: list[LLMCall] = []
+        while len(self._calls) + len(self._contents) > self.max_pending:
+            if self._contents and (not self._calls or _older(self._contents, self._calls)):
+                self._contents.popitem(last=False)
+            else:
+                released.append(self._calls.popitem(last=False)[1][1])
+        return released
+
+
+_Held = TypeVar("_Held")
+
+
+def _pop_due(entries: OrderedDict[SpanKey, tuple[float, _Held]], now: float) -> list[_Held]:
+    due: list[_Held] = []
+    # entries are in arrival order and every window is the same length, so deadlines ascend
+    while entries:
+        key = next(iter(entries))
+        deadline, item = entries[key]
+        if deadline > now:
+            break
+        del entries[key]
+        due.append(item)
+    return due
+
+
+def _older(
+    first: OrderedDict[SpanKey, tuple[float, Content]], second: OrderedDict[SpanKey, tuple[float, LLMCall]]
+) -> bool:
+    return first[next(iter(first))][0] <= second[next(iter(second))][0]

@@ -1,0 +1,159 @@
+"""Langfuse's span keys: its SDK's `langfuse.*` attributes, and what its ingestion accepts from others.
+
+| key | finding |
+|---|---|
+| `langfuse.observation.type` | `generation`: a model call; `span`, `event`, `agent`, `tool`, ...: not |
+| `langfuse.observation.model.name` | request model |
+| `langfuse.observation.input` (messages, `{"messages": ...}`, or a string) | prompt |
+| `langfuse.observation.output` (a message, messages, or a string) | generation |
+| `langfuse.observation.usage_details` (JSON) | token counts, cached input and reasoning tokens |
+| `langfuse.user.id`, else metadata `langfuse_user_id` | user |
+| `langfuse.session.id`, else metadata `langfuse_session_id` | thread |
+| `langfuse.observation.metadata`, `langfuse.trace.metadata` | properties (short scalar values only) |
+| `langfuse.observation.prompt.name`, `.version` | properties `prompt_name`, `prompt_version` |
+| `langfuse.trace.name`, `langfuse.trace.tags` | properties `trace_name`, `tags` |
+| `langfuse.environment`, `langfuse.release` | properties `environment`, `release` |
+
+Metadata is one JSON object in current SDKs and one attribute per key (`.metadata.<key>`) in SDK 3.x;
+an observation's keys win over its trace's. The SDK also writes `user.id` and `session.id`, which
+`otel_general` reads.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from trubrics_otel.mapping._model import (
+    Findings,
+    SpanData,
+    assistant_text,
+    last_user_text,
+    load_json,
+    parse_parts_messages,
+    to_int,
+    to_text,
+)
+
+__all__ = ["recognise"]
+
+OBSERVATION_METADATA: Final = "langfuse.observation.metadata"
+TRACE_METADATA: Final = "langfuse.trace.metadata"
+
+_PROPERTY_KEYS: Final = {
+    "langfuse.observation.prompt.name": "prompt_name",
+    "langfuse.observation.prompt.version": "prompt_version",
+    "langfuse.trace.name": "trace_name",
+    "langfuse.trace.tags": "tags",
+    "langfuse.environment": "environment",
+    "langfuse.release": "release",
+}
+_INPUT_KEYS: Final = ("input", "input_tokens", "prompt_tokens")
+_OUTPUT_KEYS: Final = ("output", "output_tokens", "completion_tokens")
+_TOTAL_KEYS: Final = ("total", "total_tokens")
+_CACHE_READ_KEYS: Final = (
+    "input_cached_tokens",
+    "input_cache_read",
+    "cache_read_input_tokens",
+    "cached_tokens",
+)
+_REASONING_KEYS: Final = ("output_reasoning_tokens", "output_reasoning", "reasoning_tokens")
+_MAX_PROPERTY_TEXT: Final = 256
+
+
+def recognise(span: SpanData) -> Findings | None:
+    """Read Langfuse's keys; None when the span has no `langfuse.*` key."""
+    attributes = span.attributes
+    if not any(key.startswith("langfuse.") for key in attributes):
+        return None
+    metadata = _metadata(attributes, TRACE_METADATA)
+    metadata.update(_metadata(attributes, OBSERVATION_METADATA))
+    findings = Findings(
+        user_id=to_text(attributes.get("langfuse.user.id"))
+        or to_text(metadata.pop("langfuse_user_id", None)),
+        thread_id=to_text(attributes.get("langfuse.session.id"))
+        or to_text(metadata.pop("langfuse_session_id", None)),
+        properties={name: value for name, value in metadata.items() if _is_small(value)},
+    )
+    for key, name in _PROPERTY_KEYS.items():
+        value = attributes.get(key)
+        if value is not None:
+            findings.properties[name] = list(value) if isinstance(value, (list, tuple)) else value
+    observation_type = to_text(attributes.get("langfuse.observation.type"))
+    if observation_type is None:
+        return findings
+    if observation_type != "generation":
+        findings.kind = "other"
+        return findings
+    findings.kind = "llm"
+    findings.request_model = to_text(attributes.get("langfuse.observation.model.name"))
+    findings.prompt = _prompt(attributes.get("langfuse.observation.input"))
+    findings.generation = _generation(attributes.get("langfuse.observation.output"))
+    usage = load_json(attributes.get("langfuse.observation.usage_details"))
+    if isinstance(usage, Mapping):
+        findings.input_tokens = _first_int(usage, _INPUT_KEYS)
+        findings.output_tokens = _first_int(usage, _OUTPUT_KEYS)
+        findings.total_tokens = _first_int(usage, _TOTAL_KEYS)
+        findings.cache_read_tokens = _first_int(usage, _CACHE_READ_KEYS)
+        findings.reasoning_tokens = _first_int(usage, _REASONING_KEYS)
+    return findings
+
+
+def _metadata(attributes: Mapping[str, object], key: str) -> dict[str, object]:
+    """Return metadata written as one JSON object (current SDKs) or one attribute per key (SDK 3.x)."""
+    whole = load_json(attributes.get(key))
+    found: dict[str, object] = dict(whole) if isinstance(whole, Mapping) else {}
+    prefix = key + "."
+    for name, value in attributes.items():
+        if name.startswith(prefix):
+            found[name[len(prefix) :]] = value
+    return found
+
+
+def _is_small(value: object) -> bool:
+    if isinstance(value, str):
+        return len(value) <= _MAX_PROPERTY_TEXT
+    return isinstance(value, (bool, int, float))
+
+
+def _first_int(values: Mapping[str, object], keys: tuple[str, ...]) -> int | None:
+    for key in keys:
+        number = to_int(values.get(key))
+        if number is not None:
+            return number
+    return None
+
+
+def _decoded(value: object) -> object:
+    # Langfuse writes strings as they are and everything else as JSON, so text that is not JSON is text.
+    if isinstance(value, str):
+        decoded = load_json(value)
+        return value if decoded is None else decoded
+    return value
+
+
+def _prompt(value: object) -> str | None:
+    data = _decoded(value)
+    if isinstance(data, str):
+        return to_text(data)
+    if isinstance(data, Mapping):
+        if "messages" in data:
+            data = data["messages"]
+        else:
+            for key in ("prompt", "input", "query", "question"):
+                if isinstance(data.get(key), str):
+                    return to_text(data.get(key))
+    if isinstance(data, (list, Mapping)):
+        return last_user_text(message for message in parse_parts_messages(data) if message.text)
+    return None
+
+
+def _generation(value: object) -> str | None:
+    data = _decoded(value)
+    if isinstance(data, str):
+        return to_text(data)
+    if isinstance(data, Mapping) and isinstance(data.get("choices"), list):
+        data = [choice.get("message") for choice in data["choices"] if isinstance(choice, Mapping)]
+    if isinstance(data, (list, Mapping)):
+        return assistant_text(parse_parts_messages(data))
+    return None

@@ -1,0 +1,214 @@
+"""OpenInference (Arize Phoenix) keys: `openinference.span.kind`, `llm.*`, `input.value` / `output.value`.
+
+| key | finding |
+|---|---|
+| `openinference.span.kind` | `LLM`: a model call; `CHAIN`, `AGENT`, `TOOL`, `EMBEDDING`, ...: not |
+| `llm.request.model_name`, else `model` in `llm.invocation_parameters` | request model |
+| `llm.response.model_name`, else `llm.model_name` | response model (see below) |
+| `llm.provider`, else `llm.system` | provider |
+| `llm.input_messages.{i}.message.content` (or `.contents.{j}.message_content.text`) | prompt |
+| `llm.output_messages.{i}.message.*`, with `.tool_calls.{k}.tool_call.function.*` | generation |
+| `llm.prompts.{i}.prompt.text`, `llm.choices.{i}.completion.text` | the same, for completion calls |
+| `input.value`, `output.value` (JSON request and response, or plain text) | the same, as a last resort |
+| `llm.token_count.prompt` / `completion` / `total` | token counts |
+| `llm.token_count.prompt_details.cache_read` | cached input tokens |
+| `llm.token_count.completion_details.reasoning` | reasoning tokens |
+| `llm.finish_reason` | finish reason |
+| `metadata` (JSON) `user_id`, `session_id` | user and thread |
+| `metadata` (JSON), other keys | properties (short scalar values only) |
+| `tag.tags` | property `tags` |
+
+OpenAI's instrumentation puts the *response* model in `llm.model_name` (and in `gen_ai.request.model`
+when it also writes GenAI keys); the request model is only in `llm.invocation_parameters`. `user.id` and
+`session.id`, which `using_attributes` sets, are general keys read by `otel_general`. A value hidden by
+`OPENINFERENCE_HIDE_*` reads `__REDACTED__` and counts as absent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+from trubrics_otel.mapping._model import (
+    Findings,
+    Message,
+    SpanData,
+    ToolCall,
+    assistant_text,
+    content_text,
+    indexed,
+    last_user_text,
+    load_json,
+    parse_parts_messages,
+    to_int,
+    to_text,
+)
+
+__all__ = ["recognise"]
+
+REDACTED: Final = "__REDACTED__"
+"""What OpenInference writes in place of a value it was told to hide."""
+
+_NOT_CALL_KINDS: Final = frozenset(
+    {"CHAIN", "AGENT", "TOOL", "EMBEDDING", "RETRIEVER", "RERANKER", "GUARDRAIL", "EVALUATOR", "PROMPT"}
+)
+_MAX_PROPERTY_TEXT: Final = 256
+
+
+def recognise(span: SpanData) -> Findings | None:
+    """Read OpenInference's keys; None when the span has no `openinference.span.kind`."""
+    attributes = span.attributes
+    span_kind = attributes.get("openinference.span.kind")
+    if span_kind is None:
+        return None
+    findings = _metadata_findings(attributes)
+    span_kind = str(span_kind).upper()
+    if span_kind in _NOT_CALL_KINDS:
+        findings.kind = "other"
+        return findings
+    if span_kind != "LLM":
+        return findings
+    findings.kind = "llm"
+    findings.request_model = to_text(attributes.get("llm.request.model_name")) or _invocation_model(
+        attributes.get("llm.invocation_parameters")
+    )
+    findings.response_model = to_text(attributes.get("llm.response.model_name")) or to_text(
+        attributes.get("llm.model_name")
+    )
+    findings.provider = to_text(attributes.get("llm.provider")) or to_text(attributes.get("llm.system"))
+    findings.input_tokens = to_int(attributes.get("llm.token_count.prompt"))
+    findings.output_tokens = to_int(attributes.get("llm.token_count.completion"))
+    findings.total_tokens = to_int(attributes.get("llm.token_count.total"))
+    findings.cache_read_tokens = to_int(attributes.get("llm.token_count.prompt_details.cache_read"))
+    findings.reasoning_tokens = to_int(attributes.get("llm.token_count.completion_details.reasoning"))
+    reason = attributes.get("llm.finish_reason")
+    if isinstance(reason, (list, tuple)):
+        findings.finish_reasons = tuple(str(item) for item in reason) or None
+    elif (text := to_text(reason)) is not None:
+        findings.finish_reasons = (text,)
+    findings.prompt = _prompt(attributes)
+    findings.generation = _generation(attributes)
+    return findings
+
+
+def _metadata_findings(attributes: Mapping[str, object]) -> Findings:
+    findings = Findings()
+    metadata = load_json(attributes.get("metadata"))
+    if isinstance(metadata, Mapping):
+        findings.user_id = to_text(metadata.get("user_id"))
+        findings.thread_id = to_text(metadata.get("session_id"))
+        findings.properties = {
+            str(name): value
+            for name, value in metadata.items()
+            if name not in ("user_id", "session_id") and _is_small(value)
+        }
+    tags = attributes.get("tag.tags")
+    if isinstance(tags, (list, tuple)) and tags:
+        findings.properties["tags"] = [str(tag) for tag in tags]
+    return findings
+
+
+def _is_small(value: object) -> bool:
+    if isinstance(value, str):
+        return len(value) <= _MAX_PROPERTY_TEXT
+    return isinstance(value, (bool, int, float))
+
+
+def _invocation_model(value: object) -> str | None:
+    parameters = load_json(value)
+    if not isinstance(parameters, Mapping):
+        return None
+    return to_text(parameters.get("model")) or to_text(parameters.get("model_name"))
+
+
+def _prompt(attributes: Mapping[str, object]) -> str | None:
+    messages = _messages(indexed(attributes, "llm.input_messages."))
+    if messages:
+        return _visible(last_user_text(message for message in messages if message.text))
+    prompts = [to_text(item.get("prompt.text")) for item in indexed(attributes, "llm.prompts.")]
+    if prompts and prompts[-1] is not None:
+        return _visible(prompts[-1])
+    value = _visible(to_text(attributes.get("input.value")))
+    if value is None:
+        return None
+    request = _json_value(value, attributes.get("input.mime_type"))
+    if request is None:
+        return value
+    if isinstance(request, Mapping):
+        if "messages" in request:
+            return last_user_text(
+                message for message in parse_parts_messages(request["messages"]) if message.text
+            )
+        return to_text(request.get("prompt")) if isinstance(request.get("prompt"), str) else None
+    return None
+
+
+def _generation(attributes: Mapping[str, object]) -> str | None:
+    messages = _messages(indexed(attributes, "llm.output_messages."))
+    if messages:
+        return _visible(assistant_text(messages))
+    choices = [to_text(item.get("completion.text")) for item in indexed(attributes, "llm.choices.")]
+    if any(choices):
+        return "\n".join(choice for choice in choices if choice)
+    value = _visible(to_text(attributes.get("output.value")))
+    if value is None:
+        return None
+    response = _json_value(value, attributes.get("output.mime_type"))
+    if response is None:
+        return value
+    return _response_text(response)
+
+
+def _json_value(value: str, mime_type: object) -> object:
+    """Return a JSON value decoded, or None when the value is plain text."""
+    if mime_type == "application/json" or (mime_type is None and value[:1] in "[{"):
+        return load_json(value)
+    return None
+
+
+def _response_text(response: object) -> str | None:
+    if not isinstance(response, Mapping):
+        return None
+    choices = response.get("choices")
+    if isinstance(choices, list):
+        # a chat completion: each choice holds a message; a text completion holds `text`
+        messages = [choice.get("message") for choice in choices if isinstance(choice, Mapping)]
+        answer = assistant_text(parse_parts_messages([m for m in messages if isinstance(m, Mapping)]))
+        if answer is not None:
+            return answer
+        texts = [choice.get("text") for choice in choices if isinstance(choice, Mapping)]
+        return "\n".join(text for text in texts if isinstance(text, str)) or None
+    if "content" in response:
+        # an Anthropic message: content blocks
+        return content_text(response["content"]) or None
+    return None
+
+
+def _visible(text: str | None) -> str | None:
+    return None if text == REDACTED else text
+
+
+def _messages(items: Iterable[Mapping[str, object]]) -> list[Message]:
+    return [_message(item) for item in items]
+
+
+def _message(item: Mapping[str, object]) -> Message:
+    role = to_text(item.get("message.role")) or ""
+    text = to_text(item.get("message.content"))
+    if text is None:
+        parts = indexed(item, "message.contents.")
+        texts = [
+            str(part["message_content.text"])
+            for part in parts
+            if part.get("message_content.type", "text") == "text"
+            and part.get("message_content.text") is not None
+        ]
+        text = "\n".join(texts)
+    calls = tuple(
+        ToolCall(
+            to_text(call.get("tool_call.function.name")) or "tool",
+            to_text(call.get("tool_call.function.arguments")) or "",
+        )
+        for call in indexed(item, "message.tool_calls.")
+    )
+    return Message(role, text, calls)

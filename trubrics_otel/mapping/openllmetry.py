@@ -1,0 +1,95 @@
+"""OpenLLMetry (Traceloop) keys beyond GenAI's: its `llm.*` request facts and traceloop-sdk's context.
+
+| key | finding |
+|---|---|
+| `llm.request.type` | operation; `chat`, `completion`: a model call; `embedding`, `rerank`: not |
+| `traceloop.span.kind` `workflow`, `task`, `agent`, `tool` | a wrapper around model calls, not one |
+| `llm.usage.total_tokens` | total tokens |
+| `llm.response.finish_reason`, `llm.response.stop_reason` | finish reason |
+| `traceloop.association.properties.user_id` | user |
+| `traceloop.association.properties.session_id` | thread (also `thread_id`, `chat_id`, `conversation_id`) |
+| `traceloop.association.properties.<name>` | property `<name>` (short scalar values only) |
+| `traceloop.workflow.name` | property `workflow_name` |
+| `llm.user` | user: the OpenAI `user=` argument, before OpenLLMetry wrote `gen_ai.user` |
+
+The indexed `gen_ai.prompt.{i}.*` / `gen_ai.completion.{i}.*` content and `gen_ai.usage.prompt_tokens` that
+OpenLLMetry wrote until 0.47 are GenAI keys, read by `genai`. `traceloop.entity.input` / `output` on
+workflow and task spans repeat the calls inside them and are never read.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Final
+
+from trubrics_otel.mapping._model import Findings, Kind, SpanData, to_int, to_text
+
+__all__ = ["recognise"]
+
+ASSOCIATION_PREFIX: Final = "traceloop.association.properties."
+
+_REQUEST_KINDS: Final[Mapping[str, Kind]] = {
+    "chat": "llm",
+    "completion": "llm",
+    "embedding": "other",
+    "rerank": "other",
+}
+_WRAPPER_SPAN_KINDS: Final = frozenset({"workflow", "task", "agent", "tool"})
+_USER_KEYS: Final = ("user_id",)
+_THREAD_KEYS: Final = ("session_id", "thread_id", "chat_id", "conversation_id")
+_MAX_PROPERTY_TEXT: Final = 256
+
+
+def recognise(span: SpanData) -> Findings | None:
+    """Read OpenLLMetry's `llm.*` and `traceloop.*` keys; None when the span has none."""
+    attributes = span.attributes
+    request_type = to_text(attributes.get("llm.request.type"))
+    association: dict[str, object] = {}
+    traceloop = False
+    for key, value in attributes.items():
+        if key.startswith("traceloop."):
+            traceloop = True
+            if key.startswith(ASSOCIATION_PREFIX):
+                association[key[len(ASSOCIATION_PREFIX) :]] = value
+    llm_user = to_text(attributes.get("llm.user"))
+    if not traceloop and request_type is None and llm_user is None:
+        return None
+    findings = Findings(
+        operation=request_type,
+        user_id=_first_text(association, _USER_KEYS) or llm_user,
+        thread_id=_first_text(association, _THREAD_KEYS),
+        total_tokens=to_int(attributes.get("llm.usage.total_tokens")),
+        properties=_properties(association),
+    )
+    reason = to_text(attributes.get("llm.response.finish_reason")) or to_text(
+        attributes.get("llm.response.stop_reason")
+    )
+    if reason is not None:
+        findings.finish_reasons = (reason,)
+    workflow = to_text(attributes.get("traceloop.workflow.name"))
+    if workflow is not None:
+        findings.properties["workflow_name"] = workflow
+    if attributes.get("traceloop.span.kind") in _WRAPPER_SPAN_KINDS:
+        findings.kind = "other"
+    elif request_type is not None:
+        findings.kind = _REQUEST_KINDS.get(request_type)
+    return findings
+
+
+def _first_text(values: Mapping[str, object], keys: tuple[str, ...]) -> str | None:
+    for key in keys:
+        text = to_text(values.get(key))
+        if text is not None:
+            return text
+    return None
+
+
+def _properties(association: Mapping[str, object]) -> dict[str, object]:
+    taken = {*_USER_KEYS, *_THREAD_KEYS}
+    return {name: value for name, value in association.items() if name not in taken and _is_small(value)}
+
+
+def _is_small(value: object) -> bool:
+    if isinstance(value, str):
+        return len(value) <= _MAX_PROPERTY_TEXT
+    return isinstance(value, (bool, int, float))
