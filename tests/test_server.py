@@ -384,6 +384,29 @@ def test_a_wrong_method_is_405(server: LocalServer, method: str, path: str, allo
     assert response.json() == {"detail": "Method Not Allowed"}
 
 
+def test_a_chunked_body_is_refused_with_411(server: LocalServer) -> None:
+    """A body without a Content-Length is refused in JSON, and the connection is closed."""
+    connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+    connection.request(
+        "POST", "/publish_events", body=iter([b"[]"]), headers={"x-api-key": "test-key"}, encode_chunked=True
+    )
+    response = connection.getresponse()
+
+    assert response.status == 411
+    assert response.getheader("Connection") == "close"
+    assert "Content-Length" in json.loads(response.read())["detail"]
+    connection.close()
+
+
+def test_an_unknown_method_is_answered_in_json(server: LocalServer) -> None:
+    """A method HTTP servers do not know is a JSON 501, not the standard library's HTML page."""
+    response = requests.request("BREW", f"{server.url}/publish_events", timeout=5)
+
+    assert response.status_code == 501
+    assert response.headers["Content-Type"] == "application/json"
+    assert "BREW" in response.json()["detail"]
+
+
 # --- connections --------------------------------------------------------------------------------
 
 

@@ -322,10 +322,28 @@ class IngestionHandler(BaseHTTPRequestHandler):
         """The state this handler's server shares with its other handlers."""
         return cast("IngestionHTTPServer", self.server).state
 
+    def _drain_chunked(self) -> None:
+        """Read and discard a chunked body, up to the discard limit."""
+        total = 0
+        try:
+            while total <= _MAX_DISCARD_BYTES:
+                size = int(self.rfile.readline(65537).split(b";")[0].strip() or b"0", 16)
+                if size == 0:
+                    while self.rfile.readline(65537) not in (b"\r\n", b"\n", b""):
+                        pass
+                    return
+                total += size
+                self.rfile.read(size + 2)
+        except (OSError, ValueError):
+            return
+
     def _read_body(self) -> _Body | None:
         """Read the body to its end; return None when the connection cannot carry on (already answered)."""
         if "chunked" in (self.headers.get("Transfer-Encoding") or "").lower():
             self.close_connection = True
+            # read what the client sends before answering, or closing would reset the connection under
+            # a client still writing, and it would never see the answer
+            self._drain_chunked()
             self._answer(411, {"detail": "Send the body with a Content-Length header."})
             return None
         length = _content_length(self.headers.get("Content-Length"))

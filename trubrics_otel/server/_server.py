@@ -245,9 +245,7 @@ def serve_forever(
 
 
 def _banner(server: LocalServer, keys: list[str] | None) -> str:
-    accepted = (
-        "any non-empty x-api-key" if keys is None else f"{len(set(keys))} API key(s) given with --api-key"
-    )
+    accepted = "any non-empty x-api-key" if keys is None else f"only the {len(set(keys))} API key(s) given"
     database = os.fspath(server.database)
     kept = "in memory, gone when the server stops" if database == IN_MEMORY else database
     return "\n".join(
