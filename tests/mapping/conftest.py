@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from trubrics_otel.mapping import SpanData, SpanEventData
+from trubrics_otel.events import LLMEvent
+from trubrics_otel.mapping import SpanData, SpanEventData, span_to_records
 
 CAPTURES = Path(__file__).parent.parent / "data" / "captures"
 
@@ -33,9 +35,22 @@ def load_logs(name: str) -> list[tuple[str | None, str, object]]:
     return records
 
 
-def capture_names() -> list[str]:
-    """Return the name of every stored capture."""
-    return sorted(path.stem for path in CAPTURES.glob("*.json"))
+def llm_events(spans: list[SpanData]) -> list[LLMEvent]:
+    """Map each span on its own; return the LLM events, failing if any other record comes out."""
+    records = [record for span in spans for record in span_to_records(span)]
+    assert all(isinstance(record, LLMEvent) for record in records), records
+    return [record for record in records if isinstance(record, LLMEvent)]
+
+
+def as_json(event: LLMEvent) -> dict[str, Any]:
+    """Return the event as the API receives it."""
+    payload: dict[str, Any] = event.to_json()
+    return payload
+
+
+def texts(events: list[LLMEvent]) -> list[tuple[str, str]]:
+    """Return each event's (prompt, generation)."""
+    return [(event.prompt, event.generation) for event in events]
 
 
 def _span(raw: dict[str, Any]) -> SpanData:
@@ -55,6 +70,6 @@ def _span(raw: dict[str, Any]) -> SpanData:
     )
 
 
-def make_span(attributes: dict[str, object], name: str = "span", **fields: Any) -> SpanData:
+def make_span(attributes: Mapping[str, object], name: str = "span", **fields: Any) -> SpanData:
     """Return a span with these attributes and placeholder ids and times."""
     return SpanData(name, "0" * 31 + "1", "0" * 15 + "2", 1_000_000_000, 3_000_000_000, attributes, **fields)

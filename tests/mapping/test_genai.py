@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
+from typing import Any
 
 import pytest
 
-from trubrics_otel.events import LLMEvent
-from trubrics_otel.mapping import Findings, SpanEventData, span_to_records
+from trubrics_otel.mapping import Findings, SpanEventData
 from trubrics_otel.mapping.genai import content_from_events, finish_reasons, recognise
 
-from .conftest import load_capture, load_logs, make_span
+from .conftest import llm_events, load_capture, load_logs, make_span, texts
 
 PLACEHOLDER = "[content not recorded]"
 
@@ -23,7 +24,7 @@ def tool_call(name: str, arguments: object) -> dict[str, object]:
     return {"type": "tool_call", "id": "call_1", "name": name, "arguments": arguments}
 
 
-def found(attributes: dict[str, object], **fields: object) -> Findings | None:
+def found(attributes: Mapping[str, object], **fields: Any) -> Findings | None:
     return recognise(make_span(attributes, **fields))
 
 
@@ -506,37 +507,41 @@ def test_content_from_events_skips_unknown_and_undecodable_events() -> None:
     assert content.outputs == ()
 
 
-@pytest.mark.parametrize(
-    ("capture", "expected"),
-    [
-        (
-            "openai-v2-span_only-chat",
-            [("Say hello to the analytics team", "Echo: Say hello to the analytics team")],
-        ),
-        ("openai-v2-span_and_event-stream", [("Stream a short greeting", "Echo: Stream a short greeting")]),
-        (
-            "openai-v2-span_and_event-tool",
-            [
-                ("What is the weather in Paris?", 'get_weather({"city": "Paris"})'),
-                ("What is the weather in Paris?", "Tool result: Sunny, 21C"),
-            ],
-        ),
-        ("openai-v2-span_only-error", [("This one fails", PLACEHOLDER)]),
-        ("openai-v2-event_only-chat", [(PLACEHOLDER, PLACEHOLDER)]),
-        ("openai-v2-no_content-tool", [(PLACEHOLDER, PLACEHOLDER), (PLACEHOLDER, PLACEHOLDER)]),
-        ("openai-v2-legacy-content_true-stream", [(PLACEHOLDER, PLACEHOLDER)]),
-        ("openai-v2-span_only-embeddings", []),
-        ("openai-v2-legacy-content_false-embeddings", []),
+CONTENT_ON_SPAN = ("span_only", "span_and_event")
+CONTENT_ELSEWHERE = ("event_only", "no_content", "legacy-content_true", "legacy-content_false")
+NOTHING = (PLACEHOLDER, PLACEHOLDER)
+WITH_TEXT = {
+    "chat": [("Say hello to the analytics team", "Echo: Say hello to the analytics team")],
+    "stream": [("Stream a short greeting", "Echo: Stream a short greeting")],
+    "tool": [
+        ("What is the weather in Paris?", 'get_weather({"city": "Paris"})'),
+        ("What is the weather in Paris?", "Tool result: Sunny, 21C"),
     ],
-)
-def test_span_to_records_gives_one_llm_event_per_call(capture: str, expected: list[tuple[str, str]]) -> None:
-    """Through the whole mapping each model call is one LLM event; embeddings are none."""
-    records = [record for span in load_capture(capture) for record in span_to_records(span)]
+    "error": [("This one fails", PLACEHOLDER)],
+    "embeddings": [],
+}
+WITHOUT_TEXT = {
+    "chat": [NOTHING],
+    "stream": [NOTHING],
+    "tool": [NOTHING, NOTHING],
+    "error": [NOTHING],
+    "embeddings": [],
+}
+OPENAI_V2 = [
+    *[(f"openai-v2-{mode}-{case}", texts) for mode in CONTENT_ON_SPAN for case, texts in WITH_TEXT.items()],
+    *[
+        (f"openai-v2-{mode}-{case}", texts)
+        for mode in CONTENT_ELSEWHERE
+        for case, texts in WITHOUT_TEXT.items()
+    ],
+]
 
-    assert all(isinstance(record, LLMEvent) for record in records)
-    assert [(record.prompt, record.generation) for record in records] == expected  # type: ignore[union-attr]
-    assert {record.assistant_id for record in records} <= {
-        "gpt-4o-2024-08-06",
-        "gpt-4o-mini-2024-08-06",
-        "gpt-4o",
-    }  # type: ignore[union-attr]
+
+@pytest.mark.parametrize(("capture", "expected"), OPENAI_V2)
+def test_span_to_records_gives_one_llm_event_per_call(capture: str, expected: list[tuple[str, str]]) -> None:
+    """Through the whole mapping each model call is one LLM event (text or placeholder); embeddings none."""
+    records = llm_events(load_capture(capture))
+
+    assert texts(records) == expected
+    models = {"gpt-4o-2024-08-06", "gpt-4o-mini-2024-08-06", "gpt-4o"}
+    assert {record.assistant_id for record in records} <= models

@@ -64,21 +64,18 @@ _MAX_PROPERTY_TEXT: Final = 256
 def recognise(span: SpanData) -> Findings | None:
     """Read Langfuse's keys; None when the span has no `langfuse.*` key."""
     attributes = span.attributes
-    if not any(key.startswith("langfuse.") for key in attributes):
+    if not _has_key_prefix(attributes, "langfuse."):
         return None
+    # an observation's metadata is more specific than its trace's, so it wins
     metadata = _metadata(attributes, TRACE_METADATA)
     metadata.update(_metadata(attributes, OBSERVATION_METADATA))
+    user_id = to_text(metadata.pop("langfuse_user_id", None))
+    thread_id = to_text(metadata.pop("langfuse_session_id", None))
     findings = Findings(
-        user_id=to_text(attributes.get("langfuse.user.id"))
-        or to_text(metadata.pop("langfuse_user_id", None)),
-        thread_id=to_text(attributes.get("langfuse.session.id"))
-        or to_text(metadata.pop("langfuse_session_id", None)),
-        properties={name: value for name, value in metadata.items() if _is_small(value)},
+        user_id=to_text(attributes.get("langfuse.user.id")) or user_id,
+        thread_id=to_text(attributes.get("langfuse.session.id")) or thread_id,
+        properties=_properties(attributes, metadata),
     )
-    for key, name in _PROPERTY_KEYS.items():
-        value = attributes.get(key)
-        if value is not None:
-            findings.properties[name] = list(value) if isinstance(value, (list, tuple)) else value
     observation_type = to_text(attributes.get("langfuse.observation.type"))
     if observation_type is None:
         return findings
@@ -108,6 +105,15 @@ def _metadata(attributes: Mapping[str, object], key: str) -> dict[str, object]:
         if name.startswith(prefix):
             found[name[len(prefix) :]] = value
     return found
+
+
+def _properties(attributes: Mapping[str, object], metadata: Mapping[str, object]) -> dict[str, object]:
+    properties = {name: value for name, value in metadata.items() if _is_small(value)}
+    for key, name in _PROPERTY_KEYS.items():
+        value = attributes.get(key)
+        if value is not None:
+            properties[name] = list(value) if isinstance(value, (list, tuple)) else value
+    return properties
 
 
 def _is_small(value: object) -> bool:
@@ -157,3 +163,9 @@ def _generation(value: object) -> str | None:
     if isinstance(data, (list, Mapping)):
         return assistant_text(parse_parts_messages(data))
     return None
+
+
+def _has_key_prefix(attributes: Mapping[str, object], *prefixes: str) -> bool:
+    # one C-level join and substring search costs a fraction of a Python loop over the keys
+    keys = "\n" + "\n".join(attributes)
+    return any("\n" + prefix in keys for prefix in prefixes)

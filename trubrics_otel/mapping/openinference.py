@@ -161,7 +161,7 @@ def _generation(attributes: Mapping[str, object]) -> str | None:
 
 def _json_value(value: str, mime_type: object) -> object:
     """Return a JSON value decoded, or None when the value is plain text."""
-    if mime_type == "application/json" or (mime_type is None and value[:1] in "[{"):
+    if mime_type == "application/json" or (mime_type is None and value.startswith(("[", "{"))):
         return load_json(value)
     return None
 
@@ -195,6 +195,9 @@ def _messages(items: Iterable[Mapping[str, object]]) -> list[Message]:
 def _message(item: Mapping[str, object]) -> Message:
     role = to_text(item.get("message.role")) or ""
     text = to_text(item.get("message.content"))
+    if len(item) <= 2 and text is not None:
+        # the common message is a role and a content: nothing more to gather
+        return Message(role, text)
     if text is None:
         parts = indexed(item, "message.contents.")
         texts = [

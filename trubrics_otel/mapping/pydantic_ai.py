@@ -36,28 +36,35 @@ from trubrics_otel.mapping.genai import content_from_events, prompt_text
 
 __all__ = ["recognise"]
 
-_AGENT_KEYS: Final = ("agent_name", "pydantic_ai.all_messages", "all_messages_events", "final_result")
-_TOOL_KEYS: Final = ("tool_arguments", "tool_response")
+_AGENT_KEYS: Final = frozenset(
+    {"agent_name", "pydantic_ai.all_messages", "all_messages_events", "final_result"}
+)
+_TOOL_KEYS: Final = frozenset({"tool_arguments", "tool_response"})
 _STREAM_LOG_TEMPLATE: Final = "streaming response"
 _USER_KEYS: Final = ("user_id",)
 _THREAD_KEYS: Final = ("session_id", "thread_id")
+_TAKEN: Final = frozenset({*_USER_KEYS, *_THREAD_KEYS})
 _MAX_PROPERTY_TEXT: Final = 256
 
 
 def recognise(span: SpanData) -> Findings | None:
     """Read pydantic-ai's and Logfire's own keys; None when the span has none."""
     attributes = span.attributes
-    if attributes.get("gen_ai.operation.name") == "invoke_agent" or any(
-        key in attributes for key in _AGENT_KEYS
-    ):
+    if _is_agent_run(attributes):
         return _agent_run(attributes)
     if "request_data" in attributes:
         return _logfire_call(attributes)
     if "events" in attributes:
         return _model_request(attributes)
-    if any(key in attributes for key in _TOOL_KEYS):
+    if not attributes.keys().isdisjoint(_TOOL_KEYS):
         return Findings(kind="other")
     return None
+
+
+def _is_agent_run(attributes: Mapping[str, object]) -> bool:
+    return attributes.get("gen_ai.operation.name") == "invoke_agent" or not attributes.keys().isdisjoint(
+        _AGENT_KEYS
+    )
 
 
 def _agent_run(attributes: Mapping[str, object]) -> Findings:
@@ -66,9 +73,8 @@ def _agent_run(attributes: Mapping[str, object]) -> Findings:
     if isinstance(metadata, Mapping):
         findings.user_id = _first_text(metadata, _USER_KEYS)
         findings.thread_id = _first_text(metadata, _THREAD_KEYS)
-        taken = {*_USER_KEYS, *_THREAD_KEYS}
         findings.properties = {
-            str(name): value for name, value in metadata.items() if name not in taken and _is_small(value)
+            str(name): value for name, value in metadata.items() if name not in _TAKEN and _is_small(value)
         }
     return findings
 
@@ -100,10 +106,8 @@ def _named(events: Iterable[object]) -> Iterable[tuple[str, object]]:
 def _logfire_call(attributes: Mapping[str, object]) -> Findings:
     request = load_json(attributes.get("request_data"))
     request = request if isinstance(request, Mapping) else {}
-    is_stream_log = attributes.get("logfire.span_type") == "log" and str(
-        attributes.get("logfire.msg_template", "")
-    ).startswith(_STREAM_LOG_TEMPLATE)
-    if request.get("stream") is True and not is_stream_log:
+    if request.get("stream") is True and not _is_stream_log(attributes):
+        # a stream's answer and usage arrive on the "streaming response" record, which is the call
         return Findings(kind="other")
     findings = Findings(kind="llm", request_model=to_text(request.get("model")))
     messages = request.get("messages")
@@ -115,6 +119,15 @@ def _logfire_call(attributes: Mapping[str, object]) -> Findings:
     if isinstance(response, Mapping):
         _read_response(response, findings)
     return findings
+
+
+def _is_stream_log(attributes: Mapping[str, object]) -> bool:
+    template = attributes.get("logfire.msg_template")
+    return (
+        attributes.get("logfire.span_type") == "log"
+        and isinstance(template, str)
+        and template.startswith(_STREAM_LOG_TEMPLATE)
+    )
 
 
 def _read_response(response: Mapping[str, object], findings: Findings) -> None:

@@ -54,6 +54,7 @@ CALL_OPERATIONS: Final = frozenset(
 
 _USER_KEYS: Final = ("userId", "user_id")
 _THREAD_KEYS: Final = ("sessionId", "threadId", "session_id", "thread_id")
+_TAKEN: Final = frozenset({*_USER_KEYS, *_THREAD_KEYS})
 _MAX_PROPERTY_TEXT: Final = 256
 
 
@@ -65,18 +66,13 @@ def recognise(span: SpanData) -> Findings | None:
         if not span.name.startswith("ai.") or "ai.model.id" not in attributes:
             return None
         operation = span.name
-    metadata = {
-        key[len(METADATA_PREFIX) :]: value
-        for key, value in attributes.items()
-        if key.startswith(METADATA_PREFIX)
-    }
-    taken = {*_USER_KEYS, *_THREAD_KEYS}
+    metadata = _metadata(attributes)
     findings = Findings(
         operation=operation,
         user_id=_first_text(metadata, _USER_KEYS),
         thread_id=_first_text(metadata, _THREAD_KEYS),
         properties={
-            name: value for name, value in metadata.items() if name not in taken and _is_small(value)
+            name: value for name, value in metadata.items() if name not in _TAKEN and _is_small(value)
         },
     )
     function_id = to_text(attributes.get("ai.telemetry.functionId"))
@@ -104,6 +100,11 @@ def recognise(span: SpanData) -> Findings | None:
         or _tool_calls(attributes.get("ai.response.toolCalls"))
     )
     return findings
+
+
+def _metadata(attributes: Mapping[str, object]) -> dict[str, object]:
+    size = len(METADATA_PREFIX)
+    return {key[size:]: value for key, value in attributes.items() if key.startswith(METADATA_PREFIX)}
 
 
 def _prompt(attributes: Mapping[str, object]) -> str | None:
