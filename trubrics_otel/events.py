@@ -26,6 +26,7 @@ __all__ = [
     "THREAD_ID",
     "Event",
     "JSONValue",
+    "Kind",
     "LLMEvent",
     "Problem",
     "Record",
@@ -60,8 +61,18 @@ def json_safe(value: object) -> JSONValue:
     return _safe(value, 0, set())
 
 
+_PLAIN: Final = frozenset({str, int, bool, type(None)})
+
+
 def _safe(value: object, depth: int, active: set[int]) -> JSONValue:
-    if value is None or isinstance(value, (bool, str)):
+    kind = type(value)
+    if kind in _PLAIN:  # the common case, decided with one set lookup
+        return value  # type: ignore[return-value]
+    if kind is float:
+        return _finite(value)  # type: ignore[arg-type]
+    if kind is dict or kind is list:
+        return _nested(value, depth, active)
+    if isinstance(value, (bool, str)):
         return value
     if isinstance(value, int):
         return int(value)  # an IntEnum or a bool-like int subclass becomes a plain int
@@ -70,19 +81,31 @@ def _safe(value: object, depth: int, active: set[int]) -> JSONValue:
     if depth >= _MAX_DEPTH:
         return "<too deep>"
     if isinstance(value, (Mapping, list, tuple, set, frozenset)):
-        if id(value) in active:
-            return "<cycle>"
-        active.add(id(value))
-        try:
-            return _container(value, depth + 1, active)
-        finally:
-            active.discard(id(value))
+        return _nested(value, depth, active)
     return _scalar(value)
 
 
+def _nested(value: object, depth: int, active: set[int]) -> JSONValue:
+    if depth >= _MAX_DEPTH:
+        return "<too deep>"
+    if id(value) in active:
+        return "<cycle>"
+    active.add(id(value))
+    try:
+        return _container(value, depth + 1, active)
+    finally:
+        active.discard(id(value))
+
+
 def _container(value: object, depth: int, active: set[int]) -> JSONValue:
-    if isinstance(value, Mapping):
-        return {_key(key): _safe(item, depth, active) for key, item in value.items()}
+    if type(value) is dict or isinstance(value, Mapping):
+        plain = _PLAIN
+        return {
+            key if type(key) is str else _key(key): item
+            if type(item) in plain
+            else _safe(item, depth, active)
+            for key, item in value.items()
+        }
     if isinstance(value, (set, frozenset)):
         items = [_safe(item, depth, active) for item in value]
         return sorted(items, key=_sort_key)
@@ -159,9 +182,22 @@ def format_timestamp(value: _dt.datetime | int | None = None) -> str:
     elif isinstance(value, _dt.datetime):
         moment = value.astimezone(_dt.timezone.utc)
     else:
-        seconds, nanos = divmod(int(value), 1_000_000_000)
-        moment = _EPOCH + _dt.timedelta(seconds=seconds, microseconds=nanos // 1000)
+        return _from_nanos(int(value))
     return moment.isoformat(timespec="microseconds")
+
+
+_last_second: tuple[int, str] = (0, "1970-01-01T00:00:00")
+
+
+def _from_nanos(nanos: int) -> str:
+    """Format epoch nanoseconds; the text of the whole second is reused, as a batch's spans share it."""
+    global _last_second  # noqa: PLW0603 - a one-entry cache; replacing the tuple is atomic
+    seconds, rest = divmod(nanos, 1_000_000_000)
+    cached_second, prefix = _last_second
+    if seconds != cached_second:
+        prefix = (_EPOCH + _dt.timedelta(seconds=seconds)).isoformat()[:19]
+        _last_second = (seconds, prefix)
+    return f"{prefix}.{rest // 1000:06d}+00:00"
 
 
 def _timestamp(value: object) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan
@@ -48,14 +48,28 @@ def span_data(span: ReadableSpan) -> SpanData:
         span_id=format_span_id(context.span_id) if context else "",
         start_time=start,
         end_time=span.end_time or start,
-        attributes=span.attributes or {},
+        attributes=_plain(getattr(span, "_attributes", None)) or span.attributes or {},
         parent_span_id=format_span_id(parent.span_id) if parent else None,
-        events=tuple(SpanEventData(e.name, e.timestamp, e.attributes or {}) for e in span.events),
+        events=tuple(SpanEventData(e.name, e.timestamp, _plain(e.attributes) or {}) for e in span.events)
+        if getattr(span, "_events", True)
+        else (),
         resource=resource.attributes if resource is not None else {},
         status_code=_STATUS.get(span.status.status_code, "UNSET"),  # type: ignore[arg-type]
         status_message=span.status.description,
         scope=scope.name if scope is not None else None,
     )
+
+
+def _plain(attributes: object) -> Mapping[str, object] | None:
+    """Return the SDK's attributes as the plain dict inside them, when they are the SDK's own class.
+
+    Ended spans never change, so the mapping may read that dict directly: every lookup is then a C dict
+    lookup instead of a Python `Mapping.get` (the mapping reads dozens of keys per span).
+    """
+    inner = getattr(attributes, "_dict", None)
+    if type(inner) is dict:
+        return inner
+    return attributes if type(attributes) is dict else None
 
 
 class TrubricsSpanExporter(SpanExporter):
@@ -123,15 +137,20 @@ class TrubricsSpanExporter(SpanExporter):
         """Translate a batch of finished spans and send the records. Never raises."""
         if self._shutdown:
             return SpanExportResult.FAILURE
+        return _result(self._send(self._translate_safely(spans)))
+
+    def _translate_safely(self, spans: Sequence[ReadableSpan]) -> list[Record] | None:
         try:
-            records = self._translate(spans)
+            return self._translate(spans)
         except Exception:  # a mapping bug must cost the batch's records, never the app
             _logger.exception("Trubrics: could not translate a batch of %d spans", len(spans))
             self._client.ledger.dropped("mapping_error", len(spans), "the span mapping failed")
-            return SpanExportResult.FAILURE
-        if not records:
-            return SpanExportResult.SUCCESS
-        return SpanExportResult.SUCCESS if self._client.send(records).ok else SpanExportResult.FAILURE
+            return None
+
+    def _send(self, records: list[Record] | None) -> bool:
+        if records is None:
+            return False
+        return not records or self._client.send(records).ok
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Send every call still waiting for its content."""
@@ -195,6 +214,10 @@ class TrubricsSpanExporter(SpanExporter):
                 "span attribute; TRUBRICS_DEFAULT_USER_ID changes the fallback.",
                 self.options.default_user_id,
             )
+
+
+def _result(ok: bool) -> SpanExportResult:
+    return SpanExportResult.SUCCESS if ok else SpanExportResult.FAILURE
 
 
 class _Releaser:

@@ -411,6 +411,8 @@ def _invalid_items(response: requests.Response, count: int) -> dict[int, str]:
         if not isinstance(problem, dict):
             return {}
         loc = problem.get("loc")
+        if problem.get("type") == "json_invalid":
+            return {}  # its position counts characters, not records
         if not isinstance(loc, list) or len(loc) < 2 or not isinstance(loc[1], int):
             return {}  # a problem with the body as a whole: no item to blame
         index = loc[1]

@@ -9,7 +9,8 @@ conventions meet.
   (`gen_ai.user`), vercel.
 - thread_id: trubrics, genai (`gen_ai.conversation.id`), otel_general (`session.id`), langfuse,
   openllmetry, openinference, vercel.
-- every other field (kind, prompt, generation, models, provider, tokens, ...): trubrics, genai,
+- kind: trubrics, pydantic_ai, genai, openllmetry, openinference, langfuse, vercel.
+- every other field (prompt, generation, models, provider, tokens, ...): trubrics, genai,
   openllmetry, openinference, pydantic_ai, langfuse, vercel.
 - properties: all merged; a higher recogniser's key replaces a lower one's.
 
@@ -24,7 +25,7 @@ Nothing here performs I/O or touches SDK objects.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, fields, replace
+from dataclasses import dataclass, field, replace
 from typing import Final
 
 from trubrics_otel.events import Event, LLMEvent, Record
@@ -71,12 +72,12 @@ RECOGNISERS: Final[dict[str, Recogniser]] = {
 _DEFAULT_ORDER: Final = tuple(RECOGNISERS)
 
 PRECEDENCE: Final[dict[str, tuple[str, ...]]] = {
+    # pydantic-ai knows which of Logfire's two stream spans is the call; GenAI alone would take both
+    "kind": ("trubrics", "pydantic_ai", "genai", "openllmetry", "openinference", "langfuse", "vercel"),
     "user_id": ("trubrics", "otel_general", "langfuse", "openllmetry", "openinference", "genai", "vercel"),
     "thread_id": ("trubrics", "genai", "otel_general", "langfuse", "openllmetry", "openinference", "vercel"),
 }
 """Fields whose precedence differs from the default order of `RECOGNISERS`."""
-
-_FIELDS: Final = tuple(f.name for f in fields(Findings) if f.name != "properties")
 
 
 def recognise_all(span: SpanData) -> dict[str, Findings]:
@@ -91,19 +92,24 @@ def recognise_all(span: SpanData) -> dict[str, Findings]:
 
 def combine(found: Mapping[str, Findings]) -> Findings:
     """Merge findings field by field in the documented precedence."""
-    result = Findings()
-    for name in _FIELDS:
-        for source in PRECEDENCE.get(name, _DEFAULT_ORDER):
-            findings = found.get(source)
-            value = None if findings is None else getattr(findings, name)
-            if value is not None:
-                setattr(result, name, value)
-                break
+    merged: dict[str, object] = {}
+    properties: dict[str, object] = {}
+    # lowest precedence first, so that each higher recogniser overwrites what it also found
     for source in reversed(_DEFAULT_ORDER):
         findings = found.get(source)
         if findings is not None:
-            result.properties.update(findings.properties)
-    return result
+            merged.update({k: v for k, v in vars(findings).items() if v is not None})
+            properties.update(findings.properties)
+    for name, order in PRECEDENCE.items():
+        merged.pop(name, None)
+        for source in order:
+            findings = found.get(source)
+            value = None if findings is None else getattr(findings, name)
+            if value is not None:
+                merged[name] = value
+                break
+    merged["properties"] = properties
+    return Findings(**merged)  # type: ignore[arg-type]
 
 
 @dataclass(frozen=True)

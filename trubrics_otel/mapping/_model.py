@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal
+from typing import Literal, NamedTuple, TypeGuard
 
 __all__ = [
     "Findings",
@@ -19,6 +19,7 @@ __all__ = [
     "ToolCall",
     "assistant_text",
     "indexed",
+    "is_mapping",
     "last_user_text",
     "load_json",
     "parse_parts_messages",
@@ -58,8 +59,7 @@ class SpanData:
     scope: str | None = None
 
 
-@dataclass(frozen=True)
-class ToolCall:
+class ToolCall(NamedTuple):
     """A tool (function) call the model asked for instead of, or besides, answering in text."""
 
     name: str
@@ -70,8 +70,7 @@ class ToolCall:
         return f"{self.name}({self.arguments})"
 
 
-@dataclass(frozen=True)
-class Message:
+class Message(NamedTuple):
     """One chat message reduced to what analytics needs: who spoke, their text, their tool calls."""
 
     role: str
@@ -173,19 +172,30 @@ def parse_parts_messages(value: object) -> list[Message]:
 
 
 def _message(item: object) -> Message | None:
-    if not isinstance(item, Mapping):
+    if not is_mapping(item):
         return None
-    role = to_text(item.get("role")) or ""
+    role = item.get("role")
+    role = role if type(role) is str else to_text(role) or ""
     parts = item.get("parts")
-    if isinstance(parts, list):
-        texts = [str(part.get("content")) for part in parts if _is_text_part(part)]
-        calls = tuple(_tool_call(part) for part in parts if _is_tool_part(part))
-        return Message(role, "\n".join(texts), calls)
+    if type(parts) is list:
+        texts: list[str] = []
+        calls: list[ToolCall] = []
+        for part in parts:
+            if not is_mapping(part):
+                continue
+            kind = part.get("type", "text")
+            if kind == "text":
+                content = part.get("content")
+                if content is not None:
+                    texts.append(content if type(content) is str else str(content))
+            elif kind == "tool_call":
+                calls.append(_tool_call(part))
+        return Message(role, "\n".join(texts), tuple(calls))
     content = item.get("content")
     text = content_text(content)
     raw_calls = item.get("tool_calls")
-    calls = tuple(_tool_call(call) for call in raw_calls) if isinstance(raw_calls, list) else ()
-    return Message(role, text, calls)
+    found = tuple(_tool_call(call) for call in raw_calls) if isinstance(raw_calls, list) else ()
+    return Message(role, text, found)
 
 
 def content_text(content: object) -> str:
@@ -209,21 +219,16 @@ def content_text(content: object) -> str:
     return "" if content is None else str(content)
 
 
-def _is_text_part(part: object) -> bool:
-    return (
-        isinstance(part, Mapping) and part.get("type", "text") == "text" and part.get("content") is not None
-    )
-
-
-def _is_tool_part(part: object) -> bool:
-    return isinstance(part, Mapping) and part.get("type") == "tool_call"
+def is_mapping(value: object) -> TypeGuard[Mapping[str, object]]:
+    """Whether `value` is a mapping; decoded JSON gives plain dicts, which are checked first (fast)."""
+    return type(value) is dict or isinstance(value, Mapping)
 
 
 def _tool_call(data: object) -> ToolCall:
-    if not isinstance(data, Mapping):
+    if not is_mapping(data):
         return ToolCall(str(data))
     function = data.get("function")
-    source = function if isinstance(function, Mapping) else data
+    source = function if is_mapping(function) else data
     name = to_text(source.get("name")) or "tool"
     arguments = source.get("arguments")
     if arguments is None:
@@ -236,10 +241,10 @@ def _tool_call(data: object) -> ToolCall:
 
 
 def last_user_text(messages: Iterable[Message]) -> str | None:
-    """Return the text of the last user message, or None when there is none."""
+    """Return the text of the last user message that has text (a turn of tool results is no prompt)."""
     last = None
     for message in messages:
-        if message.role in ("user", "human"):
+        if message.role in ("user", "human") and message.text:
             last = message
     return last.text if last is not None else None
 
