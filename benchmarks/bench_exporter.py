@@ -1,0 +1,221 @@
+"""How fast TrubricsSpanExporter delivers, next to a raw JSON POST of the same events.
+
+Run: `.venv/bin/python benchmarks/bench_exporter.py [--spans 20000] [--repeats 3]`
+
+The local server runs in its own process (`trubrics-otel serve --database :memory:`). In the same run it
+measures, alternating and keeping the best of each:
+
+- baseline: the same LLM events as JSON, POSTed in arrays of 100 over one `requests.Session`
+  (serialisation included, mapping excluded: the floor any HTTP client pays);
+- exporter: `TrubricsSpanExporter.export()` of the pre-built SDK spans in one call (a large batch is
+  translated chunk by chunk while the previous chunk is on the wire), and in calls of 512 and of 100 spans,
+  as `BatchSpanProcessor` delivers them by default and with `max_export_batch_size=100` (mapping,
+  transport and HTTP included).
+
+Then it reports the mapping cost per span (`interpret()` on plain span data) for one real captured LLM
+span of each convention in tests/data/captures. Target: exporter rate >= 0.7x the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+import timeit
+from pathlib import Path
+
+import requests
+from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from trubrics_otel import TrubricsSpanExporter
+from trubrics_otel.exporters import span_data
+from trubrics_otel.mapping import LLMCall, MappingOptions, SpanData, SpanEventData, interpret
+from trubrics_otel.mapping.join import ContentJoin
+
+ROOT = Path(__file__).resolve().parent.parent
+CAPTURES = ROOT / "tests" / "data" / "captures"
+KEY = "bench-key"
+CONVENTIONS = {
+    "OTel GenAI (openai-v2)": "openai-v2-span_only-chat",
+    "OpenLLMetry": "openllmetry-attributes-chat",
+    "OpenInference": "openinference-chat",
+    "pydantic-ai": "pydantic-ai-chat",
+    "OpenLLMetry + traceloop-sdk": "traceloop-sdk-chat",
+}
+
+
+def start_server() -> tuple[subprocess.Popen[str], str]:
+    server = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "trubrics_otel.cli",
+            "serve",
+            "--port",
+            "0",
+            "--database",
+            ":memory:",
+            "--api-key",
+            KEY,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert server.stdout is not None
+    line = server.stdout.readline()
+    url = line.split(" on ", 1)[1].split(" ", 1)[0]
+    return server, url
+
+
+def build_spans(count: int) -> list[ReadableSpan]:
+    memory = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("bench")
+    for index in range(count):
+        attributes = {
+            "gen_ai.operation.name": "chat",
+            "gen_ai.provider.name": "openai",
+            "gen_ai.request.model": "gpt-4o",
+            "gen_ai.response.model": "gpt-4o-2024-08-06",
+            "gen_ai.usage.input_tokens": 42,
+            "gen_ai.usage.output_tokens": 17,
+            "gen_ai.response.finish_reasons": ("stop",),
+            "gen_ai.conversation.id": f"thread-{index % 50}",
+            "user.id": f"user-{index % 200}",
+            "gen_ai.input.messages": json.dumps(
+                [
+                    {
+                        "role": "system",
+                        "parts": [{"type": "text", "content": "You are a helpful assistant."}],
+                    },
+                    {"role": "user", "parts": [{"type": "text", "content": f"Question number {index}?"}]},
+                ]
+            ),
+            "gen_ai.output.messages": json.dumps(
+                [
+                    {
+                        "role": "assistant",
+                        "parts": [{"type": "text", "content": f"Answer number {index}."}],
+                        "finish_reason": "stop",
+                    },
+                ]
+            ),
+        }
+        with tracer.start_as_current_span("chat gpt-4o", attributes=attributes):
+            pass
+    return list(memory.get_finished_spans())
+
+
+def run_baseline(url: str, bodies: list[list[dict[str, object]]]) -> float:
+    session = requests.Session()
+    session.headers.update({"x-api-key": KEY, "Content-Type": "application/json"})
+    started = time.perf_counter()
+    for body in bodies:
+        response = session.post(f"{url}/publish_llm_events", data=json.dumps(body).encode(), timeout=30)
+        response.raise_for_status()
+    elapsed = time.perf_counter() - started
+    session.close()
+    return elapsed
+
+
+def run_exporter(url: str, spans: list[ReadableSpan], batch: int) -> float:
+    exporter = TrubricsSpanExporter(KEY, url, join=ContentJoin(window=60), stamp_context=False)
+    started = time.perf_counter()
+    for start in range(0, len(spans), batch):
+        exporter.export(spans[start : start + batch])
+    elapsed = time.perf_counter() - started
+    stats = exporter.client.stats()
+    exporter.shutdown()
+    assert stats.sent == len(spans), stats
+    assert stats.lost == 0, stats
+    return elapsed
+
+
+def capture_span(name: str) -> SpanData:
+    data = json.loads((CAPTURES / f"{name}.json").read_text())
+    options = MappingOptions()
+    for raw in data["spans"]:
+        span = SpanData(
+            name=raw["name"],
+            trace_id=raw["trace_id"],
+            span_id=raw["span_id"],
+            start_time=raw["start_time"],
+            end_time=raw["end_time"],
+            attributes=raw["attributes"],
+            parent_span_id=raw["parent_span_id"],
+            events=tuple(SpanEventData(e["name"], e["timestamp"], e["attributes"]) for e in raw["events"]),
+            resource=raw["resource"],
+            status_code=raw["status"]["status_code"],
+            status_message=raw["status"]["description"],
+            scope=raw["instrumentation_scope"]["name"],
+        )
+        if isinstance(interpret(span, options), LLMCall):
+            return span
+    raise LookupError(f"{name} has no LLM span")
+
+
+def mapping_costs() -> None:
+    options = MappingOptions()
+    print("\nmapping cost per span (interpret() on plain span data, best of 5):")
+    for label, name in CONVENTIONS.items():
+        span = capture_span(name)
+        number = 2000
+        timer = timeit.Timer(lambda span=span: interpret(span, options))  # type: ignore[misc]
+        best = min(timer.repeat(number=number, repeat=5)) / number
+        print(f"  {label:<30} {best * 1e6:7.1f} us/span")
+    unrelated = SpanData("GET /", "0" * 32, "0" * 16, 0, 1, {"http.request.method": "GET", "url.path": "/"})
+    best = min(timeit.repeat(lambda: interpret(unrelated, options), number=20000, repeat=5)) / 20000
+    print(f"  {'unrelated HTTP span':<30} {best * 1e6:7.1f} us/span")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--spans", type=int, default=20_000)
+    parser.add_argument("--repeats", type=int, default=3)
+    args = parser.parse_args()
+
+    spans = build_spans(args.spans)
+    options = MappingOptions()
+    events = []
+    for span in spans:
+        call = interpret(span_data(span), options)
+        assert isinstance(call, LLMCall)
+        event = call.to_event(options)
+        assert event is not None
+        events.append(event.to_json())
+    bodies = [events[start : start + 100] for start in range(0, len(events), 100)]
+
+    server, url = start_server()
+    try:
+        run_baseline(url, bodies[:20])  # warm the server and the connection pool
+        baseline = float("inf")
+        batches = {len(spans): float("inf"), 512: float("inf"), 100: float("inf")}
+        for _ in range(args.repeats):
+            baseline = min(baseline, run_baseline(url, bodies))
+            for batch, best in batches.items():
+                batches[batch] = min(best, run_exporter(url, spans, batch))
+    finally:
+        server.terminate()
+        server.wait(timeout=10)
+
+    base_rate = len(events) / baseline
+    print(
+        f"{len(events)} LLM events in requests of 100 to a local server in its own process "
+        f"(best of {args.repeats}):"
+    )
+    print(f"  raw JSON POST (baseline)             {baseline:6.2f} s  {base_rate:8.0f} events/s")
+    for batch, elapsed in batches.items():
+        rate = len(events) / elapsed
+        label = f"export() of {batch} spans per call"
+        print(f"  {label:<36} {elapsed:6.2f} s  {rate:8.0f} events/s  {rate / base_rate:5.2f}x")
+    print("  (target: >= 0.70x the baseline for export() of the 20,000 spans)")
+    mapping_costs()
+
+
+if __name__ == "__main__":
+    main()
