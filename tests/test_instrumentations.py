@@ -211,3 +211,43 @@ def test_pydantic_ai(model: FakeOpenAI, server: LocalServer, provider: TracerPro
         assert (event["user_id"], event["properties"]["$thread_id"]) == ("user-42", "thread-7")
         assert event["latency"] > 0
         assert event["properties"]["input_tokens"] > 0
+
+
+# --- content in log records: the span and log exporters together ---------------------------------
+
+
+def test_openai_v2_event_only_joins_content_logs_to_spans(
+    client: openai.OpenAI, server: LocalServer, api_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With content only in log records, each call still makes exactly one complete LLM event."""
+    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
+
+    from trubrics_otel.exporters import TrubricsLogExporter
+
+    monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "EVENT_ONLY")
+    join = ContentJoin(window=60)
+    tracer_provider = TracerProvider()
+    install_context_processor(tracer_provider)
+    spans = TrubricsSpanExporter(api_key, server.url, join=join, stamp_context=False)
+    tracer_provider.add_span_processor(BatchSpanProcessor(spans, max_export_batch_size=100))
+    logger_provider = LoggerProvider()
+    logs = TrubricsLogExporter(api_key, server.url, join=join)
+    logger_provider.add_log_record_processor(BatchLogRecordProcessor(logs))
+
+    instrumentor = OpenAIInstrumentor()
+    instrumentor.instrument(tracer_provider=tracer_provider, logger_provider=logger_provider)
+    try:
+        with trubrics_otel.context(user_id="user-42", thread_id="thread-7"):
+            chat_twice(client)
+    finally:
+        instrumentor.uninstrument()
+    logger_provider.force_flush()
+    tracer_provider.force_flush()
+
+    events = sorted(server.llm_events(), key=lambda event: event["timestamp"])
+    assert_chat_events(events, "user-42", "thread-7")
+    assert spans.client.stats().incomplete == 0
+    tracer_provider.shutdown()
+    logger_provider.shutdown()

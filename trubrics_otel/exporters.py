@@ -5,6 +5,11 @@ converts each into plain `SpanData` (the only place that touches SDK span object
 what the span is, and sends the resulting records through the shared transport. A model call whose span
 lacks its text waits a short, bounded time in the content join for log records that carry it.
 
+`TrubricsLogExporter` is the logs SDK's `LogRecordExporter`: log records whose attributes carry
+recognised keys become events and LLM events, and GenAI content records (`gen_ai.user.message`,
+`gen_ai.choice`, `gen_ai.client.inference.operation.details`, ...) complete the call of the span they
+name, through the same process-wide content join.
+
 `export()` never raises. It returns SUCCESS when every record was delivered or refused for its own
 content, FAILURE when delivery failed.
 """
@@ -15,8 +20,19 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from typing import Any, Final
 
 from opentelemetry import trace
+
+try:
+    from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
+except ImportError:  # SDKs before 1.39 name them LogExporter and LogExportResult, and pass LogData
+    from opentelemetry.sdk._logs.export import (
+        LogExporter as LogRecordExporter,
+    )
+    from opentelemetry.sdk._logs.export import (  # type: ignore[assignment]
+        LogExportResult as LogRecordExportResult,
+    )
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
@@ -25,10 +41,12 @@ from trubrics_otel import _config
 from trubrics_otel.context import install_context_processor
 from trubrics_otel.events import Record
 from trubrics_otel.mapping import LLMCall, MappingOptions, SpanData, SpanEventData, interpret
-from trubrics_otel.mapping.join import ContentJoin
+from trubrics_otel.mapping.genai import content_from_events
+from trubrics_otel.mapping.join import Content, ContentJoin
+from trubrics_otel.mapping.logs import log_to_record
 from trubrics_otel.transport import TrubricsClient
 
-__all__ = ["TrubricsSpanExporter", "span_data"]
+__all__ = ["TrubricsLogExporter", "TrubricsSpanExporter", "span_data"]
 
 _logger = logging.getLogger("trubrics_otel.exporters")
 
@@ -132,6 +150,18 @@ class TrubricsSpanExporter(SpanExporter):
     def client(self) -> TrubricsClient:
         """The transport this exporter sends through; `client.stats()` tells what happened."""
         return self._client
+
+    @property
+    def join(self) -> ContentJoin:
+        """Where calls wait for their content, shared with the log exporter."""
+        return self._join
+
+    def events_of(self, calls: Sequence[LLMCall]) -> list[Record]:
+        """Return the LLM events of calls released by the join, counting those sent without text."""
+        events = self._llm_events(calls)
+        if len(self._join):
+            self._releaser.wake()
+        return events
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
         """Translate a batch of finished spans and send the records. Never raises."""
@@ -275,3 +305,102 @@ def shared_join(window: float) -> ContentJoin:
         if join is None:
             join = _shared_joins[window] = ContentJoin(window)
         return join
+
+
+CONTENT_EVENTS: Final = frozenset(
+    {
+        "gen_ai.client.inference.operation.details",
+        "gen_ai.system.message",
+        "gen_ai.user.message",
+        "gen_ai.assistant.message",
+        "gen_ai.tool.message",
+        "gen_ai.choice",
+    }
+)
+"""Log records that carry a model call's content rather than an event of their own."""
+
+
+class TrubricsLogExporter(LogRecordExporter):
+    """Sends log records with recognised keys as events, and joins GenAI content records to their calls.
+
+    Takes the same arguments as `TrubricsSpanExporter` (all optional, all from `TRUBRICS_*` when absent),
+    which is how `OTEL_LOGS_EXPORTER=trubrics` builds it. In one process it shares the content join with
+    the span exporter, so a call whose span and content records arrive apart still makes one LLM event.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        host: str | None = None,
+        *,
+        client: TrubricsClient | None = None,
+        join: ContentJoin | None = None,
+        clock: Callable[[], float] = time.monotonic,
+        **options: Any,
+    ) -> None:
+        # the span exporter owns option resolution; reuse it so both read the same settings
+        self._spans = TrubricsSpanExporter(
+            api_key, host, client=client, join=join, stamp_context=False, clock=clock, **options
+        )
+        self._clock = clock
+        self._shutdown = False
+
+    @property
+    def client(self) -> TrubricsClient:
+        """The transport this exporter sends through."""
+        return self._spans.client
+
+    def export(self, batch: Sequence[Any]) -> LogRecordExportResult:
+        """Translate a batch of log records (or `LogData` from SDKs before 1.39) and send. Never raises."""
+        if self._shutdown:
+            return LogRecordExportResult.FAILURE
+        try:
+            records = self._translate(batch)
+        except Exception:  # a mapping bug must cost the batch's records, never the app
+            _logger.exception("Trubrics: could not translate a batch of %d log records", len(batch))
+            self.client.ledger.dropped("mapping_error", len(batch), "the log mapping failed")
+            return LogRecordExportResult.FAILURE
+        ok = not records or self.client.send(records).ok
+        return LogRecordExportResult.SUCCESS if ok else LogRecordExportResult.FAILURE
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Send every call still waiting for its content."""
+        return self._spans.force_flush(timeout_millis)
+
+    def shutdown(self) -> None:
+        """Release held calls and stop. Idempotent."""
+        if not self._shutdown:
+            self._shutdown = True
+            self._spans.shutdown()
+
+    def _translate(self, batch: Sequence[Any]) -> list[Record]:
+        options = self._spans.options
+        records: list[Record] = []
+        contents: dict[tuple[str, str], list[tuple[str, object]]] = {}
+        for item in batch:
+            log = getattr(item, "log_record", item)
+            attributes = dict(log.attributes or {})
+            name = getattr(log, "event_name", None) or attributes.get("event.name")
+            if name in CONTENT_EVENTS:
+                if log.span_id:
+                    key = (format_trace_id(log.trace_id), format_span_id(log.span_id))
+                    payload = log.body if log.body is not None else attributes
+                    contents.setdefault(key, []).append((str(name), payload))
+                else:
+                    self.client.ledger.dropped(
+                        "unjoinable_content", 1, "a GenAI content record names no span to join it to"
+                    )
+                continue
+            body = log.body
+            message = body if isinstance(body, str) else str(name or "")
+            record = log_to_record(message, attributes, log.timestamp or log.observed_timestamp, options)
+            if record is not None:
+                records.append(record)
+        now = self._clock()
+        ready: list[LLMCall] = []
+        for key, events in contents.items():
+            found = content_from_events(events)
+            ready.extend(self._spans.join.add_content(key, Content(found.prompt, found.generation), now))
+        ready.extend(self._spans.join.expired(now))
+        records.extend(self._spans.events_of(ready))
+        return records

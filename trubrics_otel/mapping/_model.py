@@ -166,7 +166,8 @@ def parse_parts_messages(value: object) -> list[Message]:
     data = load_json(value)
     if isinstance(data, Mapping):
         data = [data]
-    if not isinstance(data, list):
+    # log attributes hold sequences as tuples: the SDK freezes them
+    if not isinstance(data, (list, tuple)):
         return []
     return [message for item in data if (message := _message(item)) is not None]
 
@@ -177,7 +178,7 @@ def _message(item: object) -> Message | None:
     role = item.get("role")
     role = role if type(role) is str else to_text(role) or ""
     parts = item.get("parts")
-    if type(parts) is list:
+    if type(parts) is list or type(parts) is tuple:
         texts: list[str] = []
         calls: list[ToolCall] = []
         for part in parts:

@@ -240,7 +240,7 @@ def _strings(values: Iterable[object]) -> tuple[str, ...]:
 
 
 def _message_finish_reasons(raw: object) -> tuple[str, ...]:
-    if not isinstance(raw, list):
+    if not isinstance(raw, (list, tuple)):
         return ()
     return _strings(item.get("finish_reason") for item in raw if isinstance(item, Mapping))
 

@@ -1,0 +1,259 @@
+"""Pure translation of a log record into a Trubrics record: a message and attributes in, one record out.
+
+A log record (the `extra=` of Python logging, a structlog event dict, the attributes of an OpenTelemetry
+log record) becomes a record when it carries one of these keys:
+
+| key | meaning |
+|---|---|
+| `user_id` | who; the record becomes an event named `event`, else by its message |
+| `event` | the event's name (the record is an event even without a user: the default user is used) |
+| `prompt`, `generation` | the record is one model call: an LLM event |
+| `assistant_id` | the assistant of the call; else the model the conventions name, else the default |
+| `thread_id` | the conversation, sent as the `$thread_id` property |
+| `properties` | a mapping merged into the properties |
+| `latency` | seconds the call took (a number or a `timedelta`) |
+| `timestamp` | when: a datetime, ISO 8601 text, or epoch s, ms, µs or ns (default: the record's time) |
+| `prompt_event_name`, `generation_event_name` | custom names of the two events an LLM event becomes |
+
+…or one of the keys the span conventions know (`trubrics.*`, `user.id`, `session.id`,
+`gen_ai.input.messages`, `gen_ai.output.messages`, `gen_ai.request.model`, `gen_ai.conversation.id`, ...):
+the same recognisers that read spans (`trubrics_otel.mapping.recognise_all`) read the record's attributes,
+so a log record is understood exactly as a span with those attributes would be.
+
+None of the keys is the name of a `logging.LogRecord` attribute, so each can be passed as `extra=`
+(`makeRecord` refuses `name`, `msg`, `args`, `message`, `filename`, ... with a `KeyError`).
+
+The record's other keys without a dot become properties unless `extras_as_properties` is off; keys that
+start with `_` are private and never sent, and dotted keys are left to the conventions (copy more with
+`MappingOptions.copy_attributes`).
+
+`is_candidate` is the cheap test the logging handler and the structlog processor run in the caller's
+thread; `log_to_record` does the real work later, on the delivery thread. Nothing here performs I/O.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Iterable, Mapping
+from typing import Final
+
+from trubrics_otel.events import Event, LLMEvent
+from trubrics_otel.mapping import MappingOptions, combine, recognise_all
+from trubrics_otel.mapping._model import Findings, SpanData, to_text
+
+__all__ = [
+    "RECOGNISED_KEYS",
+    "TRIGGER_KEYS",
+    "is_candidate",
+    "log_to_record",
+]
+
+TRIGGER_KEYS: Final = frozenset({"user_id", "event", "prompt", "generation"})
+"""Plain keys that make a log record a Trubrics record on their own."""
+
+RECOGNISED_KEYS: Final = TRIGGER_KEYS | frozenset(
+    {
+        "assistant_id",
+        "thread_id",
+        "properties",
+        "latency",
+        "timestamp",
+        "prompt_event_name",
+        "generation_event_name",
+    }
+)
+"""Every plain key the mapping reads; the rest of a record's keys are properties."""
+
+_PROPERTY_FIELDS: Final = (
+    "provider",
+    "operation",
+    "request_model",
+    "response_model",
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cache_read_tokens",
+    "reasoning_tokens",
+)
+
+
+_NOTHING: Final = Findings()
+
+
+def is_candidate(keys: Iterable[object]) -> bool:
+    """Whether a record with these attribute keys may become a Trubrics record; cheap, and never wrong.
+
+    True when a key is one of `TRIGGER_KEYS` or is dotted (the conventions' namespaced keys). A record
+    that passes may still map to nothing (a dotted key no convention knows); one that fails never maps
+    to anything the caller would want sent.
+    """
+    return any(key in TRIGGER_KEYS or (type(key) is str and "." in key) for key in keys)
+
+
+def log_to_record(
+    message: str,
+    attributes: Mapping[str, object],
+    timestamp_ns: int | None,
+    options: MappingOptions,
+    *,
+    extras_as_properties: bool = True,
+) -> Event | LLMEvent | None:
+    """Return the record a log record is for Trubrics, or None when it carries nothing recognised.
+
+    Args:
+        message: the record's rendered message (a structlog event's `event`); the event's name when the
+            record names none.
+        attributes: the record's own keys (`extra=`, the event dict without `event`, OTel attributes).
+        timestamp_ns: when the record was made, in epoch nanoseconds; None for now.
+        options: the defaults and placeholders the span mapping uses too.
+        extras_as_properties: copy the record's other keys into properties; False keeps only what the
+            mapping recognises.
+    """
+    found = _conventions(attributes, timestamp_ns)
+    prompt = _first_text(attributes.get("prompt"), found.prompt)
+    generation = _first_text(attributes.get("generation"), found.generation)
+    user_id = _first_text(attributes.get("user_id"), found.user_id)
+    event_name = _first_text(attributes.get("event"), found.event_name if found.kind == "event" else None)
+    if prompt is None and generation is None and user_id is None and event_name is None:
+        return None
+    when = _moment(attributes.get("timestamp"), timestamp_ns)
+    thread_id = _first_text(attributes.get("thread_id"), found.thread_id)
+    properties = _properties(attributes, found, options, extras_as_properties)
+    if prompt is not None or generation is not None:
+        if (prompt is None or generation is None) and options.drop_without_content:
+            return None
+        return LLMEvent(
+            user_id or options.default_user_id,
+            _first_text(
+                attributes.get("assistant_id"),
+                found.assistant_id,
+                found.response_model,
+                found.request_model,
+            )
+            or options.default_assistant_id,
+            prompt if prompt is not None else options.missing_content,
+            generation if generation is not None else options.missing_content,
+            timestamp=when,
+            latency=_seconds(attributes.get("latency")),
+            properties=properties,
+            thread_id=thread_id,
+            prompt_event_name=to_text(attributes.get("prompt_event_name")),
+            generation_event_name=to_text(attributes.get("generation_event_name")),
+        )
+    return Event(
+        user_id or options.default_user_id,
+        event_name if event_name is not None else message,
+        timestamp=when,
+        properties=properties,
+        thread_id=thread_id,
+    )
+
+
+def _conventions(attributes: Mapping[str, object], timestamp_ns: int | None) -> Findings:
+    """Read the record's attributes as the span recognisers would read a span's.
+
+    A record with only the plain keys skips them: no convention reads those keys but `user_id`, and the
+    plain key wins over any convention anyway.
+    """
+    if RECOGNISED_KEYS.issuperset(attributes):
+        return _NOTHING
+    moment = timestamp_ns or 0
+    span = SpanData(
+        name="",
+        trace_id="",
+        span_id="",
+        start_time=moment,
+        end_time=moment,
+        attributes=attributes,
+    )
+    return combine(recognise_all(span))
+
+
+def _first_text(*values: object) -> str | None:
+    for value in values:
+        text = to_text(value)
+        if text is not None:
+            return text
+    return None
+
+
+def _properties(
+    attributes: Mapping[str, object],
+    found: Findings,
+    options: MappingOptions,
+    extras_as_properties: bool,
+) -> dict[str, object]:
+    properties: dict[str, object] = {}
+    for name in _PROPERTY_FIELDS:
+        value = getattr(found, name)
+        if value is not None:
+            properties[name] = value
+    if found.total_tokens is None and found.input_tokens is not None and found.output_tokens is not None:
+        properties["total_tokens"] = found.input_tokens + found.output_tokens
+    if found.finish_reasons:
+        properties["finish_reasons"] = list(found.finish_reasons)
+    properties.update(found.properties)
+    if options.copy_attributes:
+        properties.update(_copied(attributes, options.copy_attributes))
+    if extras_as_properties:
+        properties.update(
+            (key, value)
+            for key, value in attributes.items()
+            if type(key) is str and key not in RECOGNISED_KEYS and "." not in key and key[:1] != "_"
+        )
+    explicit = attributes.get("properties")
+    if isinstance(explicit, Mapping):
+        properties.update(explicit)
+    elif explicit is not None and extras_as_properties:
+        properties["properties"] = explicit  # not a mapping: kept as one value rather than lost
+    return properties
+
+
+def _copied(attributes: Mapping[str, object], wanted: tuple[str, ...]) -> dict[str, object]:
+    prefixes = tuple(name.rstrip("*") for name in wanted if name.endswith((".", "*")))
+    exact = frozenset(name for name in wanted if not name.endswith((".", "*")))
+    return {
+        key: value
+        for key, value in attributes.items()
+        if key in exact or (prefixes and key.startswith(prefixes))
+    }
+
+
+def _moment(value: object, fallback_ns: int | None) -> _dt.datetime | int | None:
+    """Return a `timestamp` key as a datetime or epoch nanoseconds; the record's time when unusable."""
+    if isinstance(value, _dt.datetime):
+        return value
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return _epoch_ns(value) if value > 0 else fallback_ns
+    if isinstance(value, str):
+        text = value.strip()
+        if text.endswith(("Z", "z")):
+            text = text[:-1] + "+00:00"
+        try:
+            parsed = _dt.datetime.fromisoformat(text)
+        except ValueError:
+            return fallback_ns
+        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_dt.timezone.utc)
+    return fallback_ns
+
+
+def _epoch_ns(value: float) -> int:
+    """Epoch seconds, milliseconds, microseconds or nanoseconds, told apart by size, as nanoseconds."""
+    if value < 1e11:  # seconds until the year 5138
+        return int(value * 1e9)
+    if value < 1e14:
+        return int(value * 1e6)
+    if value < 1e17:
+        return int(value * 1e3)
+    return int(value)
+
+
+def _seconds(value: object) -> float | None:
+    if isinstance(value, _dt.timedelta):
+        return value.total_seconds()
+    if value is None or isinstance(value, bool):
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
