@@ -182,7 +182,8 @@ def test_other_keys_become_properties_unless_turned_off() -> None:
     kept = log_to_record("Sign up", attributes, NOW_NS, OPTIONS)
     only = log_to_record("Sign up", attributes, NOW_NS, OPTIONS, extras_as_properties=False)
 
-    assert kept is not None and only is not None
+    assert kept is not None
+    assert only is not None
     assert kept.properties == {"plan": "pro", "source": "ads"}
     assert only.properties == {"source": "ads"}
 
