@@ -1,0 +1,402 @@
+"""The bounded queue and the delivery thread behind the logging handler and the structlog processor.
+
+`BatchWorker.put()` is what runs in the application's thread: one bounded `deque.append`, never a lock
+on the way in, never blocking, never raising. When the queue is full the item is dropped and counted
+(`dropped["queue_full"]`, explained once through the client's ledger). A daemon thread turns queued items
+into records (the mapping runs there, not in the caller) and sends them through the shared
+`TrubricsClient` in groups of at most 100: as soon as a group is full, else when the oldest waiting item
+has waited `interval` seconds. It sleeps on an `Event` in between, so an idle worker costs nothing.
+
+What this module must never do:
+
+- wait for its own thread from its own thread, or while the calling thread holds `logging._lock`
+  (`logging.config.dictConfig` closes handlers with it held, and whatever the delivery needs, our thread
+  logging or an HTTP server in the same process, may need that lock): there, `flush()` and `close()`
+  only ask the worker to deliver everything now, and return at once;
+- let a record made while delivering come back as an item (`in_delivery()` tells the handler);
+- share a queue or thread with a forked child: the child starts empty, with a thread of its own.
+
+At interpreter exit, every worker gets one bounded flush (`flush_timeout` seconds; a closed one still
+delivering is waited for as long), so an application that never closes its handler still delivers what
+it logged.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import contextvars
+import logging
+import os
+import threading
+import time
+import weakref
+from collections.abc import Callable
+from typing import Any, Final, Generic, TypeVar
+
+from trubrics_otel._stats import DeliveryStats
+from trubrics_otel.events import MAX_BATCH_SIZE, Record
+from trubrics_otel.transport import TrubricsClient
+
+__all__ = ["DELIVERING", "BatchWorker", "in_delivery"]
+
+_logger = logging.getLogger("trubrics_otel.batching")
+
+T = TypeVar("T")
+
+QUEUE_FULL: Final = "queue_full"
+CLOSED: Final = "closed"
+MAPPING_ERROR: Final = "mapping_error"
+
+
+DELIVERING: Final = contextvars.ContextVar("trubrics_otel_delivering", default=False)
+"""True in the worker's thread and wherever records are being delivered: what is logged there must not
+become a record. (A ContextVar: each thread has its own, and reading it is cheaper than a thread-local.)"""
+
+
+def in_delivery() -> bool:
+    """Whether the current thread is delivering records: a log record made now must not become one."""
+    return DELIVERING.get()
+
+
+class _FlushMarker:
+    """Queued behind the items a `flush()` must see delivered; the worker sets it when it gets there."""
+
+    __slots__ = ("done",)
+
+    def __init__(self) -> None:
+        self.done = threading.Event()
+
+
+class BatchWorker(Generic[T]):
+    """A bounded queue of items and the daemon thread that converts and delivers them in batches.
+
+    Args:
+        client: the transport the records go through; its ledger counts this worker's drops too.
+        convert: turns one queued item into a record, or None when it is nothing for Trubrics. It runs
+            on the worker's thread; an exception costs that item only (`dropped["mapping_error"]`).
+        max_queue_size: the most items waiting; more are dropped and counted as `queue_full`.
+        interval: seconds an item may wait for its batch of `batch_size` to fill.
+        flush_timeout: seconds `close()` and the exit flush wait by default.
+        owns_client: shut the client down when the worker closes.
+        batch_size: the most records per `send()`.
+        clock: a monotonic clock in seconds; tests pass a fake one.
+        name: the worker thread's name.
+    """
+
+    def __init__(
+        self,
+        client: TrubricsClient,
+        convert: Callable[[T], Record | None],
+        *,
+        max_queue_size: int,
+        interval: float,
+        flush_timeout: float,
+        owns_client: bool = False,
+        batch_size: int = MAX_BATCH_SIZE,
+        clock: Callable[[], float] = time.monotonic,
+        name: str = "trubrics-log-worker",
+    ) -> None:
+        if max_queue_size < 1 or batch_size < 1 or interval <= 0 or flush_timeout < 0:
+            raise ValueError("BatchWorker needs a positive queue size, batch size and interval.")
+        self._client = client
+        self._convert = convert
+        self._max_queue_size = max_queue_size
+        self._interval = interval
+        self._flush_timeout = flush_timeout
+        self._owns_client = owns_client
+        self._batch_size = batch_size
+        self._clock = clock
+        self._name = name
+        self._closed = False
+        self._client_closed = False
+        self._fresh_state()
+        _workers.add(self)
+
+    def _fresh_state(self) -> None:
+        """Everything a forked child must not share with its parent."""
+        self._pid = os.getpid()
+        self._queue: collections.deque[T | _FlushMarker] = collections.deque()
+        self._wake = threading.Event()
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+        self._stopping = False
+        self._urgent = 0  # flush markers queued and not yet reached
+        self._lost: dict[str, int] = {}  # drops counted in put(), handed to the ledger by the worker
+
+    def __repr__(self) -> str:
+        return f"BatchWorker(name={self._name!r}, queued={len(self._queue)}, closed={self._closed})"
+
+    @property
+    def client(self) -> TrubricsClient:
+        """The transport this worker sends through."""
+        return self._client
+
+    @property
+    def closed(self) -> bool:
+        """Whether `close()` has been called."""
+        return self._closed
+
+    @property
+    def queued(self) -> int:
+        """Items waiting in the queue now."""
+        return len(self._queue)
+
+    def stats(self) -> DeliveryStats:
+        """Return the client's counters, with this worker's latest drops included."""
+        self._hand_over_losses()
+        return self._client.stats()
+
+    # --- the caller's side ----------------------------------------------------------------------
+
+    def put(self, item: T) -> bool:
+        """Queue an item for delivery; False when it was dropped. Never blocks and never raises."""
+        queue = self._queue
+        if len(queue) >= self._max_queue_size or self._closed:
+            self._count_lost(CLOSED if self._closed else QUEUE_FULL)
+            return False
+        queue.append(item)
+        size = len(queue)
+        # Wake the worker for the first item (it starts its interval) and for a full batch; a set
+        # Event needs nothing more, so the common case is a single attribute read.
+        if (size == 1 or size >= self._batch_size) and not self._wake.is_set():
+            self._wake_worker(item)
+        return True
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Deliver every item queued before this call; True when they were all sent in time.
+
+        Waits at most `timeout` seconds (default `flush_timeout`). From the worker's own thread, or while
+        the calling thread holds `logging._lock`, it asks for the delivery without waiting for it, and
+        returns whether nothing was left to deliver.
+        """
+        timeout = self._flush_timeout if timeout is None else timeout
+        self._check_fork()
+        if self._closed or (not self._queue and self._thread is None):
+            return not self._queue
+        marker = self._request_flush()
+        if self._must_not_wait():
+            return False
+        return marker.done.wait(timeout)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Deliver what is queued, stop the thread, and shut the client down if this worker made it.
+
+        Idempotent; items put afterwards are dropped and counted as `closed`. Waits at most `timeout`
+        seconds (default `flush_timeout`), and not at all where `flush()` would not wait: the worker then
+        delivers what is queued on its own before it ends. True when everything queued was delivered.
+        """
+        with self._lock:
+            if self._closed:
+                return not self._queue
+            self._closed = True
+        timeout = self._flush_timeout if timeout is None else timeout
+        self._check_fork()
+        self._stopping = True  # the worker delivers everything queued, then ends
+        self._wake.set()
+        thread = self._thread
+        if thread is None or not thread.is_alive():
+            self._close_client()
+        elif not self._must_not_wait():
+            thread.join(timeout)
+            self._close_client()  # idempotent; ends any retry the worker is still waiting on
+        self._hand_over_losses()
+        return not self._queue and (thread is None or not thread.is_alive())
+
+    def _count_lost(self, reason: str) -> None:
+        with self._lock:
+            self._lost[reason] = self._lost.get(reason, 0) + 1
+
+    def _wake_worker(self, item: T) -> None:
+        if self._pid != os.getpid():  # forked without the at-fork hooks: start afresh with this item
+            self._fresh_state()
+            self._queue.append(item)
+        self._ensure_thread()
+        self._wake.set()
+
+    def _ensure_thread(self) -> None:
+        thread = self._thread
+        if thread is not None and thread.is_alive():
+            return
+        with self._lock:
+            if self._thread is not None and self._thread.is_alive():
+                return
+            if self._stopping:
+                return
+            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            self._thread.start()
+
+    def _request_flush(self) -> _FlushMarker:
+        marker = _FlushMarker()
+        with self._lock:
+            self._urgent += 1
+        self._queue.append(marker)
+        self._ensure_thread()
+        self._wake.set()
+        return marker
+
+    def _must_not_wait(self) -> bool:
+        if threading.current_thread() is self._thread:
+            return True
+        return _holds_logging_lock()
+
+    def _check_fork(self) -> None:
+        if self._pid != os.getpid():
+            self._fresh_state()
+
+    def _close_client(self) -> None:
+        with self._lock:
+            if self._client_closed or not self._owns_client:
+                return
+            self._client_closed = True
+        self._client.shutdown()
+
+    # --- the worker's side ----------------------------------------------------------------------
+
+    def _run(self) -> None:
+        DELIVERING.set(True)  # everything this thread logs is about delivering
+        try:
+            while not self._stopping:
+                try:
+                    self._wait_for_batch()
+                    self._deliver_due()
+                except Exception:  # the worker must outlive any bug; the next batch may be fine
+                    _logger.exception("Trubrics: the log delivery thread hit an error and goes on")
+            self._deliver_due()
+        finally:
+            self._hand_over_losses()
+            if self._closed:
+                self._close_client()
+
+    def _wait_for_batch(self) -> None:
+        """Return when a batch is full, a flush or close is waiting, or the first item waited `interval`."""
+        deadline: float | None = None
+        while not self._stopping and not self._urgent:
+            self._wake.clear()
+            size = len(self._queue)
+            if size >= self._batch_size or self._urgent or self._stopping:
+                return
+            if size == 0:
+                deadline = None
+                self._wake.wait()  # idle: put() wakes us for the first item
+                continue
+            now = self._clock()
+            if deadline is None:
+                deadline = now + self._interval
+            if now >= deadline:
+                return
+            self._wake.wait(deadline - now)
+
+    def _deliver_due(self) -> None:
+        """Send batches while a full one is waiting or a flush or close asks for everything."""
+        while True:
+            items, marker = self._take()
+            if items:
+                self._send(items)
+            if marker is not None:
+                self._reached(marker)
+            queued = len(self._queue)
+            if not queued or (queued < self._batch_size and not self._urgent and not self._stopping):
+                return
+
+    def _take(self) -> tuple[list[T], _FlushMarker | None]:
+        """Pop up to a batch of items, stopping at a flush marker (returned, to be set once they are sent)."""
+        items: list[T] = []
+        queue = self._queue
+        while len(items) < self._batch_size:
+            try:
+                item = queue.popleft()
+            except IndexError:
+                break
+            if isinstance(item, _FlushMarker):
+                return items, item
+            items.append(item)
+        return items, None
+
+    def _send(self, items: list[T]) -> None:
+        """Convert and send items; a conversion that fails costs its item only."""
+        records: list[Record] = []
+        for item in items:
+            try:
+                record = self._convert(item)
+            except Exception as error:  # noqa: BLE001 - one odd record costs itself, never its batch
+                self._client.ledger.dropped(
+                    MAPPING_ERROR, 1, f"a log record could not be mapped: {type(error).__name__}: {error}"
+                )
+                continue
+            if record is not None:
+                records.append(record)
+        self._hand_over_losses()
+        if records:
+            self._client.send(records)
+
+    def _reached(self, marker: _FlushMarker) -> None:
+        with self._lock:
+            self._urgent -= 1
+        marker.done.set()
+
+    def _hand_over_losses(self) -> None:
+        with self._lock:
+            lost, self._lost = self._lost, {}
+        for reason, count in lost.items():
+            self._client.ledger.dropped(reason, count, _EXPLANATIONS[reason].format(self._max_queue_size))
+
+    # --- fork and exit --------------------------------------------------------------------------
+
+    def _after_fork_in_child(self) -> None:
+        self._fresh_state()
+
+    def _begin_exit_flush(self) -> Callable[[float], object] | None:
+        """Start this worker's exit flush; return what to wait on, or None when nothing is left."""
+        self._check_fork()
+        thread = self._thread
+        if thread is None or not thread.is_alive() or thread is threading.current_thread():
+            return None
+        if self._closed:
+            return thread.join  # closed without waiting (under logging's lock): still delivering
+        return self._request_flush().done.wait
+
+
+_EXPLANATIONS: Final = {
+    QUEUE_FULL: "the log queue held {} records already (TRUBRICS_LOG_QUEUE_SIZE); records come faster than "
+    "they can be delivered",
+    CLOSED: "the logging handler or structlog processor was already closed",
+}
+
+_workers: weakref.WeakSet[BatchWorker[Any]] = weakref.WeakSet()
+
+
+def _holds_logging_lock() -> bool:
+    """Whether the calling thread holds `logging._lock` (an RLock: dictConfig holds it while closing)."""
+    is_owned = getattr(getattr(logging, "_lock", None), "_is_owned", None)
+    try:
+        return bool(is_owned()) if is_owned is not None else False
+    except Exception:  # noqa: BLE001 - a private API: when in doubt, do not wait
+        return True
+
+
+def _renew_after_fork() -> None:
+    for worker in list(_workers):
+        worker._after_fork_in_child()
+
+
+def _flush_at_exit() -> None:
+    """Give every worker one bounded flush, all at once, before logging shuts down."""
+    waiting: list[tuple[BatchWorker[Any], Callable[[float], object]]] = []
+    for worker in list(_workers):
+        try:
+            wait = worker._begin_exit_flush()
+        except Exception:  # exit goes on for the other workers
+            _logger.debug("Trubrics: could not flush a log worker at exit", exc_info=True)
+            continue
+        if wait is not None:
+            waiting.append((worker, wait))
+    start = time.monotonic()
+    for worker, wait in waiting:
+        wait(max(worker._flush_timeout - (time.monotonic() - start), 0.0))
+        worker._hand_over_losses()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_after_fork)
+atexit.register(_flush_at_exit)
