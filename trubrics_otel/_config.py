@@ -23,6 +23,10 @@ __all__ = [
     "CONNECT_TIMEOUT",
     "DEFAULT_HOST",
     "HOST",
+    "LOG_EXTRAS",
+    "LOG_FLUSH_INTERVAL",
+    "LOG_FLUSH_TIMEOUT",
+    "LOG_QUEUE_SIZE",
     "READ_TIMEOUT",
     "RETRY_DEADLINE",
     "SETTINGS",
@@ -226,6 +230,49 @@ COPY_ATTRIBUTES: Final = Setting[tuple[str, ...]](
     "Comma-separated span attribute names to copy into properties; a name ending in `.` or `*` is a prefix.",
 )
 
+
+def _positive_int(value: object) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    else:
+        raise ValueError(f"must be a whole number, not {value!r}")
+    if number < 1:
+        raise ValueError(f"must be a positive whole number, not {value!r}")
+    return number
+
+
+LOG_QUEUE_SIZE: Final = Setting[int](
+    "TRUBRICS_LOG_QUEUE_SIZE",
+    10_000,
+    _positive_int,
+    "The most log records the logging handler (or the structlog processor) holds for delivery; past it, "
+    'records are dropped and counted as `dropped["queue_full"]`.',
+)
+LOG_FLUSH_INTERVAL: Final = Setting[float](
+    "TRUBRICS_LOG_FLUSH_INTERVAL",
+    1.0,
+    _positive_seconds,
+    "Seconds a log record waits for a batch of 100 to fill before it is sent anyway.",
+)
+LOG_FLUSH_TIMEOUT: Final = Setting[float](
+    "TRUBRICS_LOG_FLUSH_TIMEOUT",
+    5.0,
+    _non_negative_seconds,
+    "Seconds `flush()`, `close()` and the flush at interpreter exit wait for queued log records.",
+)
+LOG_EXTRAS: Final = Setting[bool](
+    "TRUBRICS_LOG_EXTRAS",
+    True,
+    _flag,
+    "`false` sends only the keys the logging handler recognises; by default a record's other `extra=` keys "
+    "become properties.",
+)
+
+
 SETTINGS: Final[tuple[Setting[Any], ...]] = (
     API_KEY,
     HOST,
@@ -238,6 +285,10 @@ SETTINGS: Final[tuple[Setting[Any], ...]] = (
     DROP_WITHOUT_CONTENT,
     CONTENT_WAIT,
     COPY_ATTRIBUTES,
+    LOG_QUEUE_SIZE,
+    LOG_FLUSH_INTERVAL,
+    LOG_FLUSH_TIMEOUT,
+    LOG_EXTRAS,
 )
 
 

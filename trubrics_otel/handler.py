@@ -1,0 +1,447 @@
+"""The two front doors of Python logging into Trubrics: a `logging.Handler` and a structlog processor.
+
+`TrubricsHandler` sits on any logger, the root one included: records that carry a recognised key (a user
+id, an event name, a prompt and generation, a `trubrics.*` or GenAI key; see `trubrics_otel.mapping.logs`)
+become events and LLM events, and every other record is ignored at the cost of a length comparison.
+`TrubricsStructlogProcessor` does the same inside structlog's own processor chain.
+
+What runs in the application's thread is kept to a test and an enqueue: the record (or a copy of the
+event dict) goes into a `BatchWorker`, whose thread maps and sends it. Neither front door ever raises,
+blocks, or turns its own delivery into records: records of the `trubrics_otel`, `urllib3` and `requests`
+loggers, and every record made while delivering, are ignored.
+
+When both front doors see the same structlog event (the processor in structlog's chain and the handler
+behind `render_to_log_kwargs` or `ProcessorFormatter.wrap_for_formatter`), the processor sends it and
+the handler recognises the record it becomes and lets it pass: the event is sent once.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping, MutableMapping, Sequence
+from typing import Any, Final
+
+from trubrics_otel import _config
+from trubrics_otel._stats import DeliveryStats
+from trubrics_otel.batching import DELIVERING, BatchWorker
+from trubrics_otel.events import LLMEvent, Record
+from trubrics_otel.mapping import MappingOptions
+from trubrics_otel.mapping.logs import is_candidate, log_to_record
+from trubrics_otel.transport import TrubricsClient
+
+__all__ = ["TrubricsHandler", "TrubricsStructlogProcessor"]
+
+_logger = logging.getLogger("trubrics_otel.handler")
+
+_BLANK_RECORD: Final = logging.LogRecord("", logging.NOTSET, "", 0, "", (), None).__dict__
+_PLAIN_SIZE: Final = len(_BLANK_RECORD)
+"""How many attributes a record without extras has: a longer one may carry some."""
+RECORD_ATTRIBUTES: Final = frozenset(_BLANK_RECORD) | {"message", "asctime", "taskName"}
+"""What every `LogRecord` has (computed, never typed out); any other attribute is an `extra=` key."""
+
+STRUCTLOG_KEYS: Final = frozenset(
+    {"event", "exc_info", "stack_info", "stacklevel", "_record", "_from_structlog"}
+)
+"""Event dict keys that are structlog's machinery, not the event's data."""
+
+IGNORED_LOGGERS: Final = ("trubrics_otel", "urllib3", "requests")
+"""Loggers whose records never become events: ours, and those of the HTTP stack we send with."""
+_IGNORED_NAMES: Final = frozenset(IGNORED_LOGGERS)
+_IGNORED_PREFIXES: Final = tuple(f"{name}." for name in IGNORED_LOGGERS)
+
+_EventDict = MutableMapping[str, Any]
+
+
+class _Claim(threading.local):
+    """Per thread: the event dict the structlog processor just queued, so the handler skips its record."""
+
+    event_dict: _EventDict | None = None
+    event: object = None
+
+
+class _Claims:
+    """Whether any structlog processor exists: until one does, the handler need not look for claims."""
+
+    active = False
+
+
+_claim = _Claim()
+_claims = _Claims()
+
+
+class _LogPipeline:
+    """What the handler and the processor share: settings, the mapping, and the worker that delivers."""
+
+    def __init__(
+        self,
+        convert: Callable[[Any, _LogPipeline], Record | None],
+        *,
+        api_key: str | None,
+        host: str | None,
+        client: TrubricsClient | None,
+        default_user_id: str | None,
+        default_assistant_id: str | None,
+        missing_content: str | None,
+        drop_without_content: bool | None,
+        copy_attributes: Sequence[str] | None,
+        extras_as_properties: bool | None,
+        queue_size: int | None,
+        flush_interval: float | None,
+        flush_timeout: float | None,
+        clock: Callable[[], float],
+        name: str,
+    ) -> None:
+        self.options = MappingOptions(
+            default_user_id=_config.DEFAULT_USER_ID.resolve(default_user_id),
+            default_assistant_id=_config.DEFAULT_ASSISTANT_ID.resolve(default_assistant_id),
+            missing_content=_config.MISSING_CONTENT.resolve(missing_content),
+            drop_without_content=_config.DROP_WITHOUT_CONTENT.resolve(drop_without_content),
+            copy_attributes=_config.COPY_ATTRIBUTES.resolve(copy_attributes),
+        )
+        self.extras_as_properties = _config.LOG_EXTRAS.resolve(extras_as_properties)
+        self.client = client if client is not None else TrubricsClient(api_key, host)
+        self.worker: BatchWorker[Any] = BatchWorker(
+            self.client,
+            lambda item: convert(item, self),
+            max_queue_size=_config.LOG_QUEUE_SIZE.resolve(queue_size),
+            interval=_config.LOG_FLUSH_INTERVAL.resolve(flush_interval),
+            flush_timeout=_config.LOG_FLUSH_TIMEOUT.resolve(flush_timeout),
+            owns_client=client is None,
+            clock=clock,
+            name=name,
+        )
+        self._errors = 0
+
+    def to_record(self, message: str, attributes: Mapping[str, object], timestamp_ns: int) -> Record | None:
+        """Map on the worker's thread, counting LLM events sent with a placeholder for their text."""
+        record = log_to_record(
+            message,
+            attributes,
+            timestamp_ns,
+            self.options,
+            extras_as_properties=self.extras_as_properties,
+        )
+        placeholder = self.options.missing_content
+        if isinstance(record, LLMEvent) and placeholder in (record.prompt, record.generation):
+            self.client.ledger.incomplete(1)
+        return record
+
+    def failed(self) -> bool:
+        """Count an unexpected error in the caller's thread; True the first time (to report it then)."""
+        self._errors += 1
+        self.client.ledger.dropped("handler_error", 1, "the logging handler failed on a record")
+        return self._errors == 1
+
+
+class TrubricsHandler(logging.Handler):
+    """A logging handler that sends records with a recognised key to Trubrics; it ignores all others.
+
+    `logging.getLogger().addHandler(TrubricsHandler())` is the whole set-up: every argument is optional
+    and defaults to its `TRUBRICS_*` environment variable. Then
+    `logger.info("Sign up", extra={"user_id": "u1"})` sends the event "Sign up" by user u1, and
+    `logger.info("chat", extra={"user_id": "u1", "prompt": p, "generation": g, "assistant_id": "gpt-4o"})`
+    an LLM event. The keys are listed in `trubrics_otel.mapping.logs`.
+
+    Args:
+        api_key: the project's API key (`TRUBRICS_API_KEY`).
+        host: the API's base URL (`TRUBRICS_HOST`).
+        client: a `TrubricsClient` to share with exporters; `api_key` and `host` are then unused, and
+            closing the handler leaves the client open.
+        level: the handler's level, as for any handler.
+        default_user_id: the user of a record that names none (`TRUBRICS_DEFAULT_USER_ID`).
+        default_assistant_id: the assistant of a call that names no model (`TRUBRICS_DEFAULT_ASSISTANT_ID`).
+        missing_content: placeholder for a prompt or generation the record lacks (`TRUBRICS_MISSING_CONTENT`).
+        drop_without_content: drop such calls instead (`TRUBRICS_DROP_WITHOUT_CONTENT`).
+        copy_attributes: dotted attributes to copy into properties (`TRUBRICS_COPY_ATTRIBUTES`).
+        extras_as_properties: send a record's other `extra=` keys as properties (`TRUBRICS_LOG_EXTRAS`).
+        queue_size: the most records waiting for delivery (`TRUBRICS_LOG_QUEUE_SIZE`).
+        flush_interval: seconds a record waits for its batch to fill (`TRUBRICS_LOG_FLUSH_INTERVAL`).
+        flush_timeout: seconds `flush()`, `close()` and the exit flush wait (`TRUBRICS_LOG_FLUSH_TIMEOUT`).
+        clock: a monotonic clock in seconds; tests pass a fake one.
+
+    Raises:
+        ConfigurationError: an argument is malformed.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        host: str | None = None,
+        *,
+        client: TrubricsClient | None = None,
+        level: int | str = logging.NOTSET,
+        default_user_id: str | None = None,
+        default_assistant_id: str | None = None,
+        missing_content: str | None = None,
+        drop_without_content: bool | None = None,
+        copy_attributes: Sequence[str] | None = None,
+        extras_as_properties: bool | None = None,
+        queue_size: int | None = None,
+        flush_interval: float | None = None,
+        flush_timeout: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        super().__init__(level)
+        self._pipeline = _LogPipeline(
+            _log_record_to_record,
+            api_key=api_key,
+            host=host,
+            client=client,
+            default_user_id=default_user_id,
+            default_assistant_id=default_assistant_id,
+            missing_content=missing_content,
+            drop_without_content=drop_without_content,
+            copy_attributes=copy_attributes,
+            extras_as_properties=extras_as_properties,
+            queue_size=queue_size,
+            flush_interval=flush_interval,
+            flush_timeout=flush_timeout,
+            clock=clock,
+            name="trubrics-logging-handler",
+        )
+        self._worker = self._pipeline.worker
+
+    def __repr__(self) -> str:
+        return f"<TrubricsHandler {self.client.host} ({logging.getLevelName(self.level)})>"
+
+    @property
+    def client(self) -> TrubricsClient:
+        """The transport this handler sends through."""
+        return self._pipeline.client
+
+    @property
+    def options(self) -> MappingOptions:
+        """The defaults and placeholders the mapping uses."""
+        return self._pipeline.options
+
+    def stats(self) -> DeliveryStats:
+        """Return what has happened to the records so far (sent, failed, dropped by reason, ...)."""
+        return self._worker.stats()
+
+    def handle(self, record: logging.LogRecord) -> bool:
+        """Queue the record if it carries a recognised key; ignore it cheaply otherwise.
+
+        Unlike `logging.Handler.handle`, it takes no lock (the queue is thread-safe), and a record
+        without extras, which is most of them, costs one length comparison.
+        """
+        attributes = record.__dict__
+        if len(attributes) == _PLAIN_SIZE:
+            return False  # no extras, so nothing to recognise (structlog's records carry two)
+        if self.filters:
+            checked = self.filter(record)
+            if not checked:
+                return False
+            if isinstance(checked, logging.LogRecord):  # Python 3.12+: a filter may replace the record
+                record, attributes = checked, checked.__dict__
+        if not (  # mapping.logs.TRIGGER_KEYS spelt out: four dict lookups beat any set operation
+            "user_id" in attributes
+            or "prompt" in attributes
+            or "event" in attributes
+            or "generation" in attributes
+            or _has_other_candidate(record)
+        ):
+            return False
+        ignored = _ignored_loggers.get(record.name)
+        if ignored is None:
+            ignored = _ignored_logger(record.name)
+        if ignored or DELIVERING.get():
+            return False  # never turn our own delivery into records: that way lie loops and deadlocks
+        if _claims.active and _claimed_by_processor(record.msg):
+            return False
+        try:
+            self._worker.put(record)
+        except Exception:  # noqa: BLE001 - the guard of last resort: logging never raises into the app
+            if self._pipeline.failed():
+                self.handleError(record)
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Queue the record for the delivery thread. Never raises; a full queue drops and counts it."""
+        try:
+            self._worker.put(record)
+        except Exception:  # noqa: BLE001 - the guard of last resort: logging never raises into the app
+            if self._pipeline.failed():
+                self.handleError(record)
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Deliver what is queued, waiting at most `timeout` seconds (default `flush_timeout`).
+
+        Call it before a process ends with `os._exit`, which skips the flush at exit. Under
+        `logging.config.dictConfig()`, which holds logging's lock, it does not wait: the delivery thread
+        sends everything at once instead. `stats()` tells what was sent.
+        """
+        self._worker.flush(timeout)
+
+    def close(self, timeout: float | None = None) -> None:
+        """Deliver what is queued, stop the delivery thread, and close the client if the handler made it.
+
+        Records that arrive afterwards are dropped and counted as `dropped["closed"]`.
+        """
+        try:
+            self._worker.close(timeout)
+        finally:
+            super().close()
+
+
+def _has_other_candidate(record: logging.LogRecord) -> bool:
+    """Whether a record without a plain trigger key is still one to queue (dotted keys, event dicts)."""
+    msg = record.msg
+    if type(msg) is dict:  # structlog's ProcessorFormatter.wrap_for_formatter: msg IS the event dict
+        return _is_event_dict_candidate(msg)
+    return is_candidate(record.__dict__.keys() - RECORD_ATTRIBUTES)
+
+
+_ignored_loggers: dict[str, bool] = {}
+
+
+def _ignored_logger(name: str) -> bool:
+    ignored = name in _IGNORED_NAMES or name.startswith(_IGNORED_PREFIXES)
+    _ignored_loggers[name] = ignored
+    return ignored
+
+
+def _log_record_to_record(record: logging.LogRecord, pipeline: _LogPipeline) -> Record | None:
+    """Map a queued `LogRecord` (on the worker's thread)."""
+    attributes = dict(record.__dict__)  # one atomic copy: another handler may still be adding to it
+    timestamp_ns = int(attributes["created"] * 1e9)
+    msg = attributes.get("msg")
+    if type(msg) is dict:
+        return _event_dict_to_record((msg, timestamp_ns), pipeline)
+    try:
+        message = record.getMessage()
+    except Exception:  # noqa: BLE001 - a bad %-format must not cost the event
+        message = str(msg)
+    extras = {key: value for key, value in attributes.items() if key not in RECORD_ATTRIBUTES}
+    return pipeline.to_record(message, extras, timestamp_ns)
+
+
+# --- structlog ---------------------------------------------------------------------------------
+
+
+def _is_event_dict_candidate(event_dict: Mapping[str, object]) -> bool:
+    return is_candidate(key for key in event_dict if key != "event")
+
+
+def _event_dict_to_record(item: tuple[Mapping[str, Any], int], pipeline: _LogPipeline) -> Record | None:
+    """Map a structlog event dict (on the worker's thread): its `event` is the message."""
+    event_dict, timestamp_ns = item
+    event = event_dict.get("event")
+    message = event if isinstance(event, str) else ("" if event is None else str(event))
+    attributes = {key: value for key, value in event_dict.items() if key not in STRUCTLOG_KEYS}
+    return pipeline.to_record(message, attributes, timestamp_ns)
+
+
+def _claimed_by_processor(msg: object) -> bool:
+    """Whether this record is a structlog event the processor already queued (in this thread).
+
+    `ProcessorFormatter.wrap_for_formatter` makes the very event dict the record's `msg`;
+    `render_to_log_kwargs` pops `event` out of it to make the `msg`. Either way the record points back
+    at what the processor saw, which a record from anywhere else cannot do.
+    """
+    claimed = _claim.event_dict
+    if claimed is None:
+        return False
+    event = _claim.event
+    if (
+        msg is claimed
+        or (msg is event and "event" not in claimed)
+        or (type(msg) is dict and "event" in msg and msg["event"] is event)
+    ):
+        _claim.event_dict = _claim.event = None
+        return True
+    return False
+
+
+class TrubricsStructlogProcessor:
+    """A structlog processor that sends events with a recognised key to Trubrics.
+
+    Add it to structlog's processors, after `structlog.contextvars.merge_contextvars` (so values bound
+    with `bind_contextvars` come along) and before the renderer:
+
+        structlog.configure(processors=[
+            structlog.contextvars.merge_contextvars,
+            structlog.processors.add_log_level,
+            TrubricsStructlogProcessor(),
+            structlog.processors.JSONRenderer(),
+        ])
+        structlog.get_logger().info("Sign up", user_id="u1")  # the event "Sign up" by u1
+
+    It queues a copy of the event dict and returns the dict unchanged; a thread of its own delivers, on
+    a timer even when the application is quiet. The event's `event` (the message) is the event's name;
+    the other keys are those of `trubrics_otel.mapping.logs`. It takes the same arguments as
+    `TrubricsHandler` (without `level`), and it needs nothing from structlog to be imported.
+    """
+
+    def __init__(
+        self,
+        api_key: str | None = None,
+        host: str | None = None,
+        *,
+        client: TrubricsClient | None = None,
+        default_user_id: str | None = None,
+        default_assistant_id: str | None = None,
+        missing_content: str | None = None,
+        drop_without_content: bool | None = None,
+        copy_attributes: Sequence[str] | None = None,
+        extras_as_properties: bool | None = None,
+        queue_size: int | None = None,
+        flush_interval: float | None = None,
+        flush_timeout: float | None = None,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._pipeline = _LogPipeline(
+            _event_dict_to_record,
+            api_key=api_key,
+            host=host,
+            client=client,
+            default_user_id=default_user_id,
+            default_assistant_id=default_assistant_id,
+            missing_content=missing_content,
+            drop_without_content=drop_without_content,
+            copy_attributes=copy_attributes,
+            extras_as_properties=extras_as_properties,
+            queue_size=queue_size,
+            flush_interval=flush_interval,
+            flush_timeout=flush_timeout,
+            clock=clock,
+            name="trubrics-structlog",
+        )
+        self._worker = self._pipeline.worker
+        _claims.active = True
+
+    def __repr__(self) -> str:
+        return f"<TrubricsStructlogProcessor {self.client.host}>"
+
+    def __call__(self, logger: object, method_name: str, event_dict: _EventDict) -> _EventDict:
+        """Queue a copy of the event dict if it carries a recognised key; return the dict unchanged."""
+        try:
+            if (
+                _is_event_dict_candidate(event_dict)
+                and not DELIVERING.get()
+                and self._worker.put((dict(event_dict), time.time_ns()))
+            ):
+                _claim.event_dict = event_dict
+                _claim.event = event_dict.get("event")
+        except Exception:  # the guard of last resort: logging never raises into the application
+            if self._pipeline.failed():
+                _logger.warning("Trubrics: the structlog processor failed on an event", exc_info=True)
+        return event_dict
+
+    @property
+    def client(self) -> TrubricsClient:
+        """The transport this processor sends through."""
+        return self._pipeline.client
+
+    def stats(self) -> DeliveryStats:
+        """Return what has happened to the events so far (sent, failed, dropped by reason, ...)."""
+        return self._worker.stats()
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Deliver what is queued within `timeout` seconds (default `flush_timeout`); True if all was sent."""
+        return self._worker.flush(timeout)
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Deliver what is queued, stop, and close the client if the processor made it. Idempotent."""
+        return self._worker.close(timeout)
