@@ -7,8 +7,10 @@ of loss is explained the first time it happens, then summarised at most once a m
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -69,6 +71,11 @@ class Ledger:
         self._dropped: dict[str, int] = {}
         # reason -> (time of the last report, records lost since it)
         self._reports: dict[str, tuple[float, int]] = {}
+        _ledgers.add(self)
+
+    def _renew_lock(self) -> None:
+        # a fork copies the lock as it was: held, if another thread held it at that moment
+        self._lock = threading.Lock()
 
     def sent(self, count: int) -> None:
         """Count records the API accepted."""
@@ -145,6 +152,18 @@ class Ledger:
                 REPORT_INTERVAL,
                 explanation,
             )
+
+
+_ledgers: weakref.WeakSet[Ledger] = weakref.WeakSet()
+
+
+def _renew_locks_after_fork() -> None:
+    for ledger in list(_ledgers):
+        ledger._renew_lock()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_locks_after_fork)
 
 
 def _verb(reason: str) -> str:
