@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Literal, NamedTuple, TypeGuard
+from functools import cached_property
+from typing import Final, Literal, NamedTuple, TypeGuard
 
 __all__ = [
     "Findings",
@@ -22,6 +23,7 @@ __all__ = [
     "is_mapping",
     "last_user_text",
     "load_json",
+    "parse_last_user_message",
     "parse_parts_messages",
     "to_int",
     "to_text",
@@ -32,7 +34,7 @@ Kind = Literal["llm", "event", "other"]
 (a wrapper around a model call, an embedding, a retrieval, a tool run)."""
 
 
-@dataclass(frozen=True)
+@dataclass
 class SpanEventData:
     """An event recorded on a span (OpenTelemetry's `Span.add_event`)."""
 
@@ -41,9 +43,13 @@ class SpanEventData:
     attributes: Mapping[str, object]
 
 
-@dataclass(frozen=True)
+@dataclass
 class SpanData:
-    """A finished span as plain data. Ids are lower-case hex; times are epoch nanoseconds."""
+    """A finished span as plain data. Ids are lower-case hex; times are epoch nanoseconds.
+
+    Treat it as read-only. It is not frozen only because a frozen dataclass's constructor costs several
+    times more, and one is built for every span exported.
+    """
 
     name: str
     trace_id: str
@@ -57,6 +63,19 @@ class SpanData:
     status_code: Literal["UNSET", "OK", "ERROR"] = "UNSET"
     status_message: str | None = None
     scope: str | None = None
+
+    @cached_property
+    def _key_text(self) -> str:
+        return "\n" + "\n".join(self.attributes)
+
+    def has_key_prefix(self, *prefixes: str) -> bool:
+        """Whether any attribute key starts with one of `prefixes`.
+
+        The keys are joined once per span and searched in C: several recognisers ask, and a Python
+        loop over every key for each of them would cost more than the rest of their work.
+        """
+        keys = self._key_text
+        return any("\n" + prefix in keys for prefix in prefixes)
 
 
 class ToolCall(NamedTuple):
@@ -170,6 +189,28 @@ def parse_parts_messages(value: object) -> list[Message]:
     if not isinstance(data, (list, tuple)):
         return []
     return [message for item in data if (message := _message(item)) is not None]
+
+
+def parse_last_user_message(value: object) -> list[Message]:
+    """Return, as a list of at most one, the last user message with text in GenAI messages.
+
+    The prompt is only ever that message, so a long conversation is read from its end and the rest is
+    never parsed.
+    """
+    data = load_json(value)
+    if isinstance(data, Mapping):
+        data = [data]
+    if not isinstance(data, (list, tuple)):
+        return []
+    for item in reversed(data):
+        if is_mapping(item) and item.get("role") in _USER_ROLES:
+            message = _message(item)
+            if message is not None and message.text:
+                return [message]
+    return []
+
+
+_USER_ROLES: Final = frozenset({"user", "human"})
 
 
 def _message(item: object) -> Message | None:

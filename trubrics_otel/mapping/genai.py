@@ -45,6 +45,7 @@ from trubrics_otel.mapping._model import (
     indexed,
     last_user_text,
     load_json,
+    parse_last_user_message,
     parse_parts_messages,
     to_int,
     to_text,
@@ -180,10 +181,22 @@ def _first_int(attributes: Mapping[str, object], *keys: str) -> int | None:
 
 def _read_content(span: SpanData, findings: Findings) -> None:
     attributes = span.attributes
-    content = _attribute_content(attributes)
-    findings.prompt = content.prompt
-    findings.generation = content.generation
-    reasons = finish_reasons(attributes.get("gen_ai.response.finish_reasons")) or content.finish_reasons
+    inputs = attributes.get("gen_ai.input.messages")
+    outputs = attributes.get("gen_ai.output.messages")
+    if inputs is not None or outputs is not None:
+        # the current conventions, and nearly every span: read just what is needed
+        messages = parse_last_user_message(inputs)
+        findings.prompt = messages[0].text if messages else None
+        raw_outputs = load_json(outputs)
+        findings.generation = assistant_text(parse_parts_messages(raw_outputs))
+        reasons = finish_reasons(attributes.get("gen_ai.response.finish_reasons")) or _message_finish_reasons(
+            raw_outputs
+        )
+    else:
+        content = _attribute_content(span)
+        findings.prompt = content.prompt
+        findings.generation = content.generation
+        reasons = finish_reasons(attributes.get("gen_ai.response.finish_reasons")) or content.finish_reasons
     if span.events and (findings.prompt is None or findings.generation is None):
         from_events = content_from_events(_event_payloads(span.events))
         if findings.prompt is None:
@@ -194,17 +207,11 @@ def _read_content(span: SpanData, findings: Findings) -> None:
     findings.finish_reasons = reasons or None
 
 
-def _attribute_content(attributes: Mapping[str, object]) -> MessageContent:
-    inputs = attributes.get("gen_ai.input.messages")
-    outputs = load_json(attributes.get("gen_ai.output.messages"))
-    if inputs is not None or outputs is not None:
-        return MessageContent(
-            tuple(parse_parts_messages(inputs)),
-            tuple(parse_parts_messages(outputs)),
-            _message_finish_reasons(outputs),
-        )
+def _attribute_content(span: SpanData) -> MessageContent:
+    """Read the older flattened `gen_ai.prompt.{i}.*` / `gen_ai.completion.{i}.*` messages."""
+    attributes = span.attributes
     # the SDK drops the earliest flattened attributes first, so index 0 may be gone: look for any
-    if not _has_key_prefix(attributes, "gen_ai.prompt.", "gen_ai.completion."):
+    if not span.has_key_prefix("gen_ai.prompt.", "gen_ai.completion."):
         return MessageContent()
     completions = indexed(attributes, "gen_ai.completion.")
     return MessageContent(
@@ -214,12 +221,6 @@ def _attribute_content(attributes: Mapping[str, object]) -> MessageContent:
     )
 
 
-def _has_key_prefix(attributes: Mapping[str, object], *prefixes: str) -> bool:
-    # one C-level join and substring search costs a fraction of a Python loop over the keys
-    keys = "\n" + "\n".join(attributes)
-    return any("\n" + prefix in keys for prefix in prefixes)
-
-
 def prompt_text(messages: Iterable[Message]) -> str | None:
     """Return the last user message that has text: a turn that only returns tool results is not a prompt."""
     return last_user_text(message for message in messages if message.text)
@@ -227,6 +228,8 @@ def prompt_text(messages: Iterable[Message]) -> str | None:
 
 def finish_reasons(value: object) -> tuple[str, ...]:
     """Return finish reasons from an array, a JSON array string, or a single string."""
+    if type(value) is tuple and all(type(item) is str and item for item in value):
+        return value  # what the SDK stores: already a tuple of strings
     if isinstance(value, str):
         decoded = load_json(value) if value.startswith("[") else None
         return _strings(decoded) if isinstance(decoded, list) else (value,)

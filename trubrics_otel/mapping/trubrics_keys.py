@@ -21,7 +21,7 @@ PROPERTY_PREFIX = "trubrics.properties."
 def recognise(span: SpanData) -> Findings | None:
     """Read `trubrics.*` keys; None when the span has none."""
     attributes = span.attributes
-    if not any(key.startswith("trubrics.") for key in attributes):
+    if not span.has_key_prefix("trubrics."):
         return None
     findings = Findings(
         event_name=to_text(attributes.get("trubrics.event")),
