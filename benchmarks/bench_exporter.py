@@ -48,7 +48,7 @@ CONVENTIONS = {
 }
 
 
-def start_server() -> tuple[subprocess.Popen[str], str]:
+def start_server(database: str) -> tuple[subprocess.Popen[str], str]:
     server = subprocess.Popen(
         [
             sys.executable,
@@ -58,7 +58,7 @@ def start_server() -> tuple[subprocess.Popen[str], str]:
             "--port",
             "0",
             "--database",
-            ":memory:",
+            database,
             "--api-key",
             KEY,
         ],
@@ -177,6 +177,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--spans", type=int, default=20_000)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--database",
+        default=":memory:",
+        help="where the server stores events: ':memory:' (default) or a SQLite file, as `serve` uses",
+    )
     args = parser.parse_args()
 
     spans = build_spans(args.spans)
@@ -190,7 +195,7 @@ def main() -> None:
         events.append(event.to_json())
     bodies = [events[start : start + 100] for start in range(0, len(events), 100)]
 
-    server, url = start_server()
+    server, url = start_server(args.database)
     try:
         run_baseline(url, bodies[:20])  # warm the server and the connection pool
         baseline = float("inf")
