@@ -292,6 +292,23 @@ SETTINGS: Final[tuple[Setting[Any], ...]] = (
 )
 
 
+def mapping_settings(
+    default_user_id: str | None = None,
+    default_assistant_id: str | None = None,
+    missing_content: str | None = None,
+    drop_without_content: bool | None = None,
+    copy_attributes: object = None,
+) -> dict[str, Any]:
+    """Resolve the settings of `MappingOptions`, which every exporter and handler takes alike."""
+    return {
+        "default_user_id": DEFAULT_USER_ID.resolve(default_user_id),
+        "default_assistant_id": DEFAULT_ASSISTANT_ID.resolve(default_assistant_id),
+        "missing_content": MISSING_CONTENT.resolve(missing_content),
+        "drop_without_content": DROP_WITHOUT_CONTENT.resolve(drop_without_content),
+        "copy_attributes": COPY_ATTRIBUTES.resolve(copy_attributes),
+    }
+
+
 def environment_table() -> str:
     """Return the Markdown table of every environment variable, as the README and docs show it."""
     rows = ["| variable | default | meaning |", "|---|---|---|"]

@@ -129,11 +129,9 @@ class TrubricsSpanExporter(SpanExporter):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.options = MappingOptions(
-            default_user_id=_config.DEFAULT_USER_ID.resolve(default_user_id),
-            default_assistant_id=_config.DEFAULT_ASSISTANT_ID.resolve(default_assistant_id),
-            missing_content=_config.MISSING_CONTENT.resolve(missing_content),
-            drop_without_content=_config.DROP_WITHOUT_CONTENT.resolve(drop_without_content),
-            copy_attributes=_config.COPY_ATTRIBUTES.resolve(copy_attributes),
+            **_config.mapping_settings(
+                default_user_id, default_assistant_id, missing_content, drop_without_content, copy_attributes
+            )
         )
         wait = _config.CONTENT_WAIT.resolve(content_wait)
         self._client = client if client is not None else TrubricsClient(api_key, host)

@@ -94,11 +94,9 @@ class _LogPipeline:
         name: str,
     ) -> None:
         self.options = MappingOptions(
-            default_user_id=_config.DEFAULT_USER_ID.resolve(default_user_id),
-            default_assistant_id=_config.DEFAULT_ASSISTANT_ID.resolve(default_assistant_id),
-            missing_content=_config.MISSING_CONTENT.resolve(missing_content),
-            drop_without_content=_config.DROP_WITHOUT_CONTENT.resolve(drop_without_content),
-            copy_attributes=_config.COPY_ATTRIBUTES.resolve(copy_attributes),
+            **_config.mapping_settings(
+                default_user_id, default_assistant_id, missing_content, drop_without_content, copy_attributes
+            )
         )
         self.extras_as_properties = _config.LOG_EXTRAS.resolve(extras_as_properties)
         self.client = client if client is not None else TrubricsClient(api_key, host)
