@@ -56,6 +56,49 @@ def test_the_spans_own_text_wins() -> None:
     assert (ready.findings.prompt, ready.findings.generation) == ("span prompt", "log answer")
 
 
+def test_later_prompt_wins_and_first_generation_stays() -> None:
+    """Merging in arrival order keeps the last prompt seen and the first generation."""
+    merged = Content("first", "answer").merge(Content("second", "other")).merge(Content(None, None))
+
+    assert merged == Content("second", "answer")
+
+
+def test_per_message_content_before_the_call_makes_the_last_user_message_the_prompt() -> None:
+    """Records of one call that arrive in several batches before the span give the last user message."""
+    join = ContentJoin(window=5)
+    for piece in (Content("Hello"), Content(None), Content("Say hello"), Content(generation="Echo")):
+        assert join.add_content(key("a"), piece, now=0) == []
+
+    (ready,) = join.add_call(call("a"), now=1)
+
+    assert (ready.findings.prompt, ready.findings.generation) == ("Say hello", "Echo")
+
+
+def test_per_message_content_after_the_call_makes_the_last_user_message_the_prompt() -> None:
+    """A held call takes the last prompt that came before its generation, not the first."""
+    join = ContentJoin(window=5)
+    join.add_call(call("a"), now=0)
+
+    assert join.add_content(key("a"), Content("Hello"), now=1) == []
+    assert join.add_content(key("a"), Content("Say hello"), now=2) == []
+    (ready,) = join.add_content(key("a"), Content(generation="Echo"), now=3)
+
+    assert (ready.findings.prompt, ready.findings.generation) == ("Say hello", "Echo")
+
+
+def test_the_spans_own_text_wins_over_every_piece() -> None:
+    """Text on the span stays however many pieces of content arrive."""
+    join = ContentJoin(window=5)
+    join.add_call(call("a", prompt="span prompt"), now=0)
+    join.add_content(key("a"), Content(generation="log answer"), now=1)
+    join.add_content(key("b"), Content("log prompt"), now=1)
+
+    (ready,) = join.add_call(call("b", generation="span answer"), now=2)
+
+    assert (ready.findings.prompt, ready.findings.generation) == ("log prompt", "span answer")
+    assert len(join) == 0
+
+
 def test_window_closes_on_an_incomplete_call() -> None:
     """A call whose content never comes is released when its window closes, not before."""
     join = ContentJoin(window=5)
@@ -67,6 +110,17 @@ def test_window_closes_on_an_incomplete_call() -> None:
     assert [c.span.span_id for c in join.expired(now=5)] == ["a"]
     assert [c.span.span_id for c in join.expired(now=8)] == ["b"]
     assert join.next_deadline() is None
+
+
+def test_a_call_released_by_its_window_keeps_the_content_it_got() -> None:
+    """A call whose generation never comes is released with the prompt its logs gave."""
+    join = ContentJoin(window=5)
+    join.add_call(call("a"), now=0)
+    join.add_content(key("a"), Content("hi"), now=1)
+
+    (released,) = join.expired(now=5)
+
+    assert (released.findings.prompt, released.findings.generation) == ("hi", None)
 
 
 def test_orphan_content_is_forgotten_when_its_window_closes() -> None:
@@ -89,11 +143,34 @@ def test_memory_is_bounded() -> None:
     assert len(join) == 3
 
 
-def test_drain_releases_everything() -> None:
-    """Flush releases every held call, complete or not."""
+def test_drain_releases_every_call() -> None:
+    """Flush releases every held call, complete or not, with the content it got."""
     join = ContentJoin(window=60)
     join.add_call(call("a"), now=0)
-    join.add_content(key("z"), Content("p"), now=0)
+    join.add_content(key("a"), Content("p"), now=0)
+    join.add_call(call("b"), now=0)
 
-    assert [c.span.span_id for c in join.drain()] == ["a"]
+    assert [(c.span.span_id, c.findings.prompt) for c in join.drain()] == [("a", "p"), ("b", None)]
     assert len(join) == 0
+
+
+def test_drain_keeps_content_for_a_span_still_to_come() -> None:
+    """Content outlives a flush, so a span exporter that shuts down after the log exporter still joins it."""
+    join = ContentJoin(window=60)
+    join.add_content(key("z"), Content("p", "g"), now=0)
+
+    assert join.drain() == []
+    (ready,) = join.add_call(call("z"), now=1)
+
+    assert (ready.findings.prompt, ready.findings.generation) == ("p", "g")
+    assert join.expired(now=61) == []
+
+
+def test_finish_reasons_from_content_fill_a_span_without_them() -> None:
+    """A stream's span has no finish reason; its choice record's reason completes the call."""
+    join = ContentJoin(window=5)
+    join.add_call(call("a"), now=0)
+
+    (ready,) = join.add_content(key("a"), Content("p", "g", ("stop",)), now=1)
+
+    assert ready.findings.finish_reasons == ("stop",)

@@ -150,12 +150,16 @@ class LLMCall:
         """Whether both the prompt and the generation are known."""
         return self.findings.prompt is not None and self.findings.generation is not None
 
-    def with_content(self, prompt: str | None, generation: str | None) -> LLMCall:
-        """Return the call with text found elsewhere (content logs); the span's own text wins."""
+    def with_content(
+        self, prompt: str | None, generation: str | None, finish_reasons: tuple[str, ...] = ()
+    ) -> LLMCall:
+        """Return the call with what was found elsewhere (content logs); what the span says wins."""
+        found = self.findings
         findings = replace(
-            self.findings,
-            prompt=self.findings.prompt if self.findings.prompt is not None else prompt,
-            generation=self.findings.generation if self.findings.generation is not None else generation,
+            found,
+            prompt=found.prompt if found.prompt is not None else prompt,
+            generation=found.generation if found.generation is not None else generation,
+            finish_reasons=found.finish_reasons or finish_reasons or None,
         )
         return replace(self, findings=findings)
 

@@ -7,6 +7,10 @@ call. When the window closes on a call without its content, the call is released
 sends it with a placeholder and counts it). At most `max_pending` calls and contents are kept; past that
 the oldest is released early.
 
+Content may come in pieces: older GenAI instrumentations emit one record per message, and the records of
+one call can land in different export batches. Pieces are merged in arrival order (see `Content.merge`)
+and kept apart from the call until it is released, so that the span's own text always wins.
+
 Pure bookkeeping: the caller passes the time in, so it is tested without sleeping.
 """
 
@@ -15,7 +19,7 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Final, NamedTuple, TypeVar
 
 from trubrics_otel.mapping import LLMCall
 
@@ -31,13 +35,36 @@ class Content:
 
     prompt: str | None = None
     generation: str | None = None
+    finish_reasons: tuple[str, ...] = ()
 
-    def merge(self, other: Content) -> Content:
-        """Return this content completed by `other`; text already known is kept."""
+    def merge(self, later: Content) -> Content:
+        """Return this content followed by `later`: the later prompt wins, the first generation stays.
+
+        Message records are emitted in the order of the conversation, so the last user message seen is the
+        call's prompt; the answer comes after every input message, and its first choice is the generation.
+        """
         return Content(
-            self.prompt if self.prompt is not None else other.prompt,
-            self.generation if self.generation is not None else other.generation,
+            later.prompt if later.prompt is not None else self.prompt,
+            self.generation if self.generation is not None else later.generation,
+            self.finish_reasons or later.finish_reasons,
         )
+
+
+_NO_CONTENT: Final = Content()
+
+
+class _Waiting(NamedTuple):
+    """A held call and the content found for it so far."""
+
+    call: LLMCall
+    content: Content
+
+    def completed(self) -> LLMCall:
+        """The call with its content; the span's own text wins."""
+        content = self.content
+        if content.prompt is None and content.generation is None:
+            return self.call  # the common case of a span that carries its text: nothing to copy
+        return self.call.with_content(content.prompt, content.generation, content.finish_reasons)
 
 
 class ContentJoin:
@@ -52,8 +79,8 @@ class ContentJoin:
         self.window = window
         self.max_pending = max_pending
         self._lock = threading.Lock()
-        # insertion-ordered, so the oldest entry is first: (deadline, call) and (deadline, content)
-        self._calls: OrderedDict[SpanKey, tuple[float, LLMCall]] = OrderedDict()
+        # insertion-ordered, so the oldest entry is first: (deadline, waiting call) and (deadline, content)
+        self._calls: OrderedDict[SpanKey, tuple[float, _Waiting]] = OrderedDict()
         self._contents: OrderedDict[SpanKey, tuple[float, Content]] = OrderedDict()
 
     def __len__(self) -> int:
@@ -64,12 +91,12 @@ class ContentJoin:
         """Offer a call; return the calls ready to send (this one if complete, and any evicted)."""
         key = (call.span.trace_id, call.span.span_id)
         with self._lock:
-            waiting = self._contents.pop(key, None)
-            if waiting is not None:
-                call = call.with_content(waiting[1].prompt, waiting[1].generation)
-            if call.has_content:
-                return [call]
-            self._calls[key] = (now + self.window, call)
+            earlier = self._contents.pop(key, None)
+            waiting = _Waiting(call, _NO_CONTENT if earlier is None else earlier[1])
+            ready = waiting.completed()
+            if ready.has_content:
+                return [ready]
+            self._calls[key] = (now + self.window, waiting)
             return self._evict()
 
     def add_content(self, key: SpanKey, content: Content, now: float) -> list[LLMCall]:
@@ -77,11 +104,13 @@ class ContentJoin:
         with self._lock:
             held = self._calls.get(key)
             if held is not None:
-                call = held[1].with_content(content.prompt, content.generation)
-                if call.has_content:
+                deadline, waiting = held
+                waiting = waiting._replace(content=waiting.content.merge(content))
+                ready = waiting.completed()
+                if ready.has_content:
                     del self._calls[key]
-                    return [call]
-                self._calls[key] = (held[0], call)
+                    return [ready]
+                self._calls[key] = (deadline, waiting)
                 return []
             earlier = self._contents.pop(key, None)
             merged = content if earlier is None else earlier[1].merge(content)
@@ -94,14 +123,18 @@ class ContentJoin:
         with self._lock:
             released = _pop_due(self._calls, now)
             _pop_due(self._contents, now)
-            return released
+            return [waiting.completed() for waiting in released]
 
     def drain(self) -> list[LLMCall]:
-        """Release every held call at once (flush and shutdown)."""
+        """Release every held call at once (flush and shutdown); content waiting for its span stays.
+
+        Exporters that share the join shut down one after the other: at the exit of a zero-code app the
+        log exporter goes first, and the spans its content belongs to come after. That content is still
+        forgotten when its window closes.
+        """
         with self._lock:
-            calls = [call for _, call in self._calls.values()]
+            calls = [waiting.completed() for _, waiting in self._calls.values()]
             self._calls.clear()
-            self._contents.clear()
             return calls
 
     def next_deadline(self) -> float | None:
@@ -118,7 +151,7 @@ class ContentJoin:
             if self._contents and (not self._calls or _older(self._contents, self._calls)):
                 self._contents.popitem(last=False)
             else:
-                released.append(self._calls.popitem(last=False)[1][1])
+                released.append(self._calls.popitem(last=False)[1][1].completed())
         return released
 
 
@@ -139,6 +172,6 @@ def _pop_due(entries: OrderedDict[SpanKey, tuple[float, _Held]], now: float) -> 
 
 
 def _older(
-    first: OrderedDict[SpanKey, tuple[float, Content]], second: OrderedDict[SpanKey, tuple[float, LLMCall]]
+    first: OrderedDict[SpanKey, tuple[float, Content]], second: OrderedDict[SpanKey, tuple[float, _Waiting]]
 ) -> bool:
     return first[next(iter(first))][0] <= second[next(iter(second))][0]
