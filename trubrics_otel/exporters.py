@@ -22,7 +22,7 @@ import time
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
-from opentelemetry import trace
+from opentelemetry import _logs, trace
 
 try:
     from opentelemetry.sdk._logs.export import LogRecordExporter, LogRecordExportResult
@@ -218,6 +218,8 @@ class TrubricsSpanExporter(SpanExporter):
         """Release held calls, stop, and close the transport if this exporter made it. Idempotent."""
         if self._shutdown:
             return
+        if len(self._join):
+            _flush_content_logs()
         self.force_flush()
         self._shutdown = True
         self._releaser.stop()
@@ -270,6 +272,20 @@ class TrubricsSpanExporter(SpanExporter):
                 "span attribute; TRUBRICS_DEFAULT_USER_ID changes the fallback.",
                 self.options.default_user_id,
             )
+
+
+def _flush_content_logs() -> None:
+    """Push the log records the global LoggerProvider still queues, so held calls get their content.
+
+    A TracerProvider shut down before the LoggerProvider would otherwise release its calls while their
+    content records still wait in the log queue. A provider already shut down ignores the flush.
+    """
+    flush = getattr(_logs.get_logger_provider(), "force_flush", None)
+    if callable(flush):
+        try:
+            flush()
+        except Exception:  # the logs pipeline's failure must not stop this exporter's shutdown
+            _logger.exception("Trubrics: could not flush the log records of held model calls")
 
 
 def _result(ok: bool) -> SpanExportResult:
@@ -426,7 +442,11 @@ class TrubricsLogExporter(LogRecordExporter):
         ready: list[LLMCall] = []
         for key, events in contents.items():
             found = content_from_events(events)
-            ready.extend(self._spans.join.add_content(key, Content(found.prompt, found.generation), now))
+            ready.extend(
+                self._spans.join.add_content(
+                    key, Content(found.prompt, found.generation, found.finish_reasons), now
+                )
+            )
         ready.extend(self._spans.join.expired(now))
         records.extend(self._spans.events_of(ready))
         return records
