@@ -379,3 +379,17 @@ def test_send_never_raises(client: TrubricsClient, server: LocalServer) -> None:
 
     assert client.send([event]).sent == 1
     assert server.events()[0]["properties"]["bad"] == [1, 2]
+
+
+def test_proxies_from_the_environment_are_used(
+    server: LocalServer, api_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY is honoured: the records reach the host through the proxy (here, the local server)."""
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = TrubricsClient(api_key, "http://ingestion.example.invalid")
+
+    # example.invalid never resolves: the records can only have come through the proxy
+    assert client.send(events(2)).sent == 2
+    assert len(server.events()) == 2

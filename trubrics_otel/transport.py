@@ -327,6 +327,14 @@ class TrubricsClient:
         )
         if self._api_key is not None:
             session.headers["x-api-key"] = self._api_key
+        # Proxies and CA bundles come from the environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, ...)
+        # once, here: requests would otherwise scan os.environ again on every request.
+        found = session.merge_environment_settings(f"{self.host}/", {}, None, None, None)
+        session.trust_env = False
+        session.proxies.update(found["proxies"])
+        session.verify = found["verify"]
+        if found["cert"] is not None:
+            session.cert = found["cert"]
         return session
 
     def _reset_after_fork(self) -> None:
