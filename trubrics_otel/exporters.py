@@ -39,7 +39,7 @@ from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
 
 from trubrics_otel import _config
 from trubrics_otel.context import install_context_processor
-from trubrics_otel.events import MAX_BATCH_SIZE, Record
+from trubrics_otel.events import Record
 from trubrics_otel.mapping import LLMCall, MappingOptions, SpanData, SpanEventData, interpret
 from trubrics_otel.mapping.genai import content_from_events
 from trubrics_otel.mapping.join import Content, ContentJoin
@@ -165,35 +165,7 @@ class TrubricsSpanExporter(SpanExporter):
         """Translate a batch of finished spans and send the records. Never raises."""
         if self._shutdown:
             return SpanExportResult.FAILURE
-        if len(spans) <= MAX_BATCH_SIZE:
-            return _result(self._send(self._translate_safely(spans)))
-        return _result(self._export_pipelined(spans))
-
-    def _export_pipelined(self, spans: Sequence[ReadableSpan]) -> bool:
-        """Translate a large batch chunk by chunk while the previous chunk is on the wire.
-
-        One send is in flight at a time and every send is awaited, so the result still says whether the
-        whole batch was delivered.
-        """
-        outcomes: list[bool] = []
-        in_flight: threading.Thread | None = None
-        for start in range(0, len(spans), MAX_BATCH_SIZE):
-            records = self._translate_safely(spans[start : start + MAX_BATCH_SIZE])
-            if in_flight is not None:
-                in_flight.join()
-            in_flight = threading.Thread(
-                target=lambda batch=records: outcomes.append(self._send(batch)),
-                name="trubrics-export-send",
-                daemon=True,
-            )
-            try:
-                in_flight.start()
-            except RuntimeError:  # no new threads at interpreter exit: send in this thread instead
-                in_flight = None
-                outcomes.append(self._send(records))
-        if in_flight is not None:
-            in_flight.join()
-        return all(outcomes)
+        return _result(self._send(self._translate_safely(spans)))
 
     def _translate_safely(self, spans: Sequence[ReadableSpan]) -> list[Record] | None:
         try:

@@ -89,6 +89,10 @@ class ContentJoin:
 
     def add_call(self, call: LLMCall, now: float) -> list[LLMCall]:
         """Offer a call; return the calls ready to send (this one if complete, and any evicted)."""
+        if not self._contents and call.has_content:
+            # nearly every call carries its text and nothing waits for it: no need for the lock. Content
+            # for it racing in now is never used anyway (the span's own text wins), and expires.
+            return [call]
         key = (call.span.trace_id, call.span.span_id)
         with self._lock:
             earlier = self._contents.pop(key, None)
