@@ -28,7 +28,7 @@ from trubrics_otel._stats import DeliveryStats
 from trubrics_otel.batching import DELIVERING, BatchWorker
 from trubrics_otel.events import LLMEvent, Record
 from trubrics_otel.mapping import MappingOptions
-from trubrics_otel.mapping.logs import is_candidate, log_to_record
+from trubrics_otel.mapping.logs import TRIGGER_KEYS, is_candidate, log_to_record
 from trubrics_otel.transport import TrubricsClient
 
 __all__ = ["TrubricsHandler", "TrubricsStructlogProcessor"]
@@ -233,14 +233,10 @@ class TrubricsHandler(logging.Handler):
                 return False
             if isinstance(checked, logging.LogRecord):  # Python 3.12+: a filter may replace the record
                 record, attributes = checked, checked.__dict__
-        if not (  # mapping.logs.TRIGGER_KEYS spelt out: four dict lookups beat any set operation
-            "user_id" in attributes
-            or "prompt" in attributes
-            or "event" in attributes
-            or "generation" in attributes
-            or _has_other_candidate(record)
-        ):
-            return False
+        if not _has_trigger_extra(attributes):
+            msg = record.msg  # structlog's ProcessorFormatter.wrap_for_formatter: msg IS the event dict
+            if type(msg) is not dict or not _is_event_dict_candidate(msg):
+                return False
         ignored = _ignored_loggers.get(record.name)
         if ignored is None:
             ignored = _ignored_logger(record.name)
@@ -283,12 +279,20 @@ class TrubricsHandler(logging.Handler):
             super().close()
 
 
-def _has_other_candidate(record: logging.LogRecord) -> bool:
-    """Whether a record without a plain trigger key is still one to queue (dotted keys, event dicts)."""
-    msg = record.msg
-    if type(msg) is dict:  # structlog's ProcessorFormatter.wrap_for_formatter: msg IS the event dict
-        return _is_event_dict_candidate(msg)
-    return is_candidate(record.__dict__.keys() - RECORD_ATTRIBUTES)
+def _has_trigger_extra(attributes: dict[str, object], triggers: frozenset[str] = TRIGGER_KEYS) -> bool:
+    """Whether an `extra=` key is a trigger key or a dotted convention key (`gen_ai.*`, `user.id`, ...).
+
+    LogRecord.__init__ sets the standard attributes and makeRecord then adds the extras, so the extras
+    are the last keys: they are read from the end, and only as many as there are.
+    """
+    left = len(attributes) - _PLAIN_SIZE
+    for key in reversed(attributes):
+        if left <= 0:
+            return False
+        if key in triggers or "." in key:
+            return True
+        left -= 1
+    return False
 
 
 _ignored_loggers: dict[str, bool] = {}
