@@ -228,9 +228,12 @@ def test_unauthorized_is_not_retried_and_reported_once(
 
 
 def test_missing_key_warns_once_at_construction(
-    server: LocalServer, caplog: pytest.LogCaptureFixture
+    server: LocalServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without a key the client warns how to set one, and its sends are refused, not raised."""
+    from trubrics_otel import _config
+
+    monkeypatch.setattr(_config, "_warned", set())
     with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
         client = TrubricsClient(host=server.url)
     assert "TRUBRICS_API_KEY" in caplog.text
@@ -393,3 +396,63 @@ def test_proxies_from_the_environment_are_used(
     # example.invalid never resolves: the records can only have come through the proxy
     assert client.send(events(2)).sent == 2
     assert len(server.events()) == 2
+
+
+def test_a_retry_after_that_is_not_a_number_falls_back_to_back_off(
+    client: TrubricsClient, server: LocalServer, clock: FakeClock
+) -> None:
+    """Retry-After: nan is ignored rather than retried at once in a loop."""
+    server.faults.script(Fault(status=503, retry_after="nan"))
+
+    assert client.send(events(1)).ok
+    (waited,) = clock.waits
+    assert 0.4 <= waited <= 0.6
+
+
+def test_a_request_that_cannot_be_made_is_not_retried(
+    server: LocalServer, api_key: str, clock: FakeClock
+) -> None:
+    """TLS to a plain-HTTP host fails the same way every time: dropped as unsendable, no back-off."""
+    client = TrubricsClient(api_key, server.url.replace("http://", "https://"), clock=clock, wait=clock.wait)
+
+    result = client.send(events(3))
+
+    assert result.dropped == 3
+    assert client.stats().dropped == {"unsendable": 3}
+    assert clock.waits == []
+
+
+def test_retries_are_cut_short_once_the_interpreter_exits(
+    server: LocalServer, api_key: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """After the exit hook has run, a failing host gets at most EXIT_RETRY_DEADLINE of retries."""
+    from trubrics_otel import transport
+
+    monkeypatch.setattr(transport, "_exiting", threading.Event())
+    transport._on_exit()
+    client = TrubricsClient(api_key, server.url, clock=clock, wait=clock.wait)
+    server.faults.fail_rate = 1.0
+
+    assert client.send(events(1)).failed == 1
+    assert sum(clock.waits) < transport.EXIT_RETRY_DEADLINE
+
+
+def test_a_missing_key_is_reported_once_per_process(
+    server: LocalServer, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Several clients without a key (span and log exporters, a handler) give one warning, not three."""
+    from trubrics_otel import _config
+
+    monkeypatch.setattr(_config, "_warned", set())
+    with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
+        for _ in range(3):
+            TrubricsClient(host=server.url)
+
+    assert len([r for r in caplog.records if "No Trubrics API key" in r.getMessage()]) == 1
+
+
+@pytest.mark.parametrize("key", ["abc\ndef", "key’s"])
+def test_a_key_that_cannot_be_a_header_is_refused_at_construction(key: str) -> None:
+    """A key HTTP cannot carry is a configuration error, not a failure on every send."""
+    with pytest.raises(ConfigurationError, match="Latin-1"):
+        TrubricsClient(key)

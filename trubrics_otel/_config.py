@@ -33,6 +33,8 @@ __all__ = [
     "ConfigurationError",
     "Setting",
     "environment_table",
+    "mapping_settings",
+    "warn_once",
 ]
 
 _logger = logging.getLogger("trubrics_otel.config")
@@ -60,6 +62,10 @@ class Setting(Generic[T]):
     doc: str
     secret: bool = False
 
+    def is_set(self) -> bool:
+        """Whether the environment gives this setting a value (empty counts as unset)."""
+        return bool(os.environ.get(self.env, "").strip())
+
     def resolve(self, argument: object = None) -> T:
         """Return the setting's value: the argument, else the environment's value, else the default.
 
@@ -78,7 +84,7 @@ class Setting(Generic[T]):
             return self.parse(raw.strip())
         except ValueError as error:
             shown = "(hidden)" if self.secret else repr(raw)
-            _warn_once(
+            warn_once(
                 self.env,
                 f"{self.env}={shown} {error}; using the default ({self.default!r}).",
             )
@@ -89,7 +95,8 @@ _warned: set[str] = set()
 _warned_lock = threading.Lock()
 
 
-def _warn_once(key: str, message: str) -> None:
+def warn_once(key: str, message: str) -> None:
+    """Log `message` as a warning the first time `key` is seen in this process."""
     with _warned_lock:
         if key in _warned:
             return
@@ -106,6 +113,14 @@ def _text(value: object) -> str:
 def _optional_text(value: object) -> str | None:
     text = _text(value).strip()
     return text or None
+
+
+def _api_key(value: object) -> str | None:
+    key = _optional_text(value)
+    # sent as an HTTP header: anything else would fail every request, so it is refused here, once
+    if key is not None and not all(" " <= char <= "~" or "\xa0" <= char <= "\xff" for char in key):
+        raise ValueError("must hold only printable Latin-1 characters (it is sent as an HTTP header)")
+    return key
 
 
 def _nonempty_text(value: object) -> str:
@@ -162,7 +177,7 @@ def _names(value: object) -> tuple[str, ...]:
 API_KEY: Final = Setting[str | None](
     "TRUBRICS_API_KEY",
     None,
-    _optional_text,
+    _api_key,
     "The project's API key, sent as `x-api-key`. Required by Trubrics; the local server accepts any key "
     "unless it is started with `--api-key`.",
     secret=True,

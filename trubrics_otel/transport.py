@@ -18,16 +18,17 @@ suppress-instrumentation context so that an instrumented `requests` does not tra
 
 from __future__ import annotations
 
-import contextlib
+import atexit
 import email.utils
 import json
 import logging
+import math
 import os
 import random
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -46,6 +47,18 @@ _logger = logging.getLogger("trubrics_otel.transport")
 _Item = dict[str, JSONValue]
 
 RETRYABLE_STATUSES: Final = frozenset({408, 429, 500, 502, 503, 504})
+EXIT_RETRY_DEADLINE: Final = 3.0
+"""Seconds one delivery may take, retries included, once the interpreter is exiting."""
+
+# A request these stop cannot succeed by being sent again: the URL, a header or the TLS set-up is wrong.
+_PERMANENT_ERRORS: Final = (
+    requests.exceptions.InvalidURL,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidHeader,
+    requests.exceptions.SSLError,
+)
+_UNSENDABLE: Final = -1
 USER_AGENT: Final = f"trubrics-otel/{__version__} python-requests/{requests.__version__}"
 _BACKOFF_BASE: Final = 0.5
 _BACKOFF_MAX: Final = 30.0
@@ -135,10 +148,10 @@ class TrubricsClient:
                     "No Trubrics API key is configured: pass api_key= or set TRUBRICS_API_KEY to the key "
                     "on your project's settings page."
                 )
-            _logger.warning(
-                "No Trubrics API key is configured (TRUBRICS_API_KEY); %s will refuse the records. "
+            _config.warn_once(
+                "missing-api-key",
+                f"No Trubrics API key is configured (TRUBRICS_API_KEY); {self.host} will refuse the records. "
                 "Set TRUBRICS_API_KEY to the key on your project's settings page.",
-                self.host,
             )
         self._clock = clock
         self._closed = threading.Event()
@@ -148,7 +161,12 @@ class TrubricsClient:
         self._auth_reported = False
         self._session_lock = threading.Lock()
         self._session = self._new_session()
+        self._users = 0
+        self._users_lock = threading.Lock()
+        self.close_when_unused = False
+        """Set by an exporter or handler that made this client: the last `release()` shuts it down."""
         _after_fork.add(self)
+        _watch_exit()
 
     def __repr__(self) -> str:
         key = "set" if self._api_key else "missing"
@@ -181,7 +199,25 @@ class TrubricsClient:
             return self._send(batch, deadline)
         except Exception as error:  # the guard of last resort: telemetry never raises into the application
             _logger.debug("Trubrics: unexpected error while sending", exc_info=True)
-            return self._fail(batch, f"unexpected error while sending: {type(error).__name__}: {error}")
+            return self._fail(batch, _unexpected(error))
+
+    def retain(self) -> None:
+        """Note one more exporter or handler sending through this client (see `release`)."""
+        with self._users_lock:
+            self._users += 1
+
+    def release(self) -> None:
+        """Note that one exporter or handler is done; the last one shuts a client it was made for down.
+
+        A client an exporter or handler made for itself (`close_when_unused`) stays open while anything
+        else still sends through it, such as a handler given `exporter.client`: whichever of them closes
+        last closes it. A client the application made and passed in is left for the application.
+        """
+        with self._users_lock:
+            self._users -= 1
+            last = self._users <= 0
+        if last and self.close_when_unused:
+            self.shutdown()
 
     def shutdown(self) -> None:
         """Stop: end any back-off wait at once and close the HTTP session. Idempotent."""
@@ -201,17 +237,23 @@ class TrubricsClient:
         llm_events: list[_Item] = []
         for record in records:
             (llm_events if isinstance(record, LLMEvent) else events).append(record.to_json())
-        deadline_at = self._clock() + (self.retry_deadline if deadline is None else deadline)
+        allowed = self.retry_deadline if deadline is None else deadline
+        if _exiting.is_set():
+            allowed = min(allowed, EXIT_RETRY_DEADLINE)
+        deadline_at = self._clock() + allowed
         result = SendResult()
         for endpoint, items in ((Event.endpoint, events), (LLMEvent.endpoint, llm_events)):
             for start in range(0, len(items), MAX_BATCH_SIZE):
                 chunk = items[start : start + MAX_BATCH_SIZE]
-                # the key that was just refused would be refused again: spare the API the requests
-                result += (
-                    self._unauthorized(chunk, 0)
-                    if result.unauthorized
-                    else self._deliver(endpoint, chunk, deadline_at)
-                )
+                if result.unauthorized:
+                    # the key that was just refused would be refused again: spare the API the requests
+                    result += self._unauthorized(chunk, 0)
+                    continue
+                try:
+                    result += self._deliver(endpoint, chunk, deadline_at)
+                except Exception as error:  # the guard of last resort, per request: others still go
+                    _logger.debug("Trubrics: unexpected error while sending", exc_info=True)
+                    result += self._fail(chunk, _unexpected(error))
         return result
 
     def _deliver(self, endpoint: str, items: list[_Item], deadline_at: float) -> SendResult:
@@ -220,6 +262,8 @@ class TrubricsClient:
             if self._closed.is_set():
                 return self._fail(items, "the client was shut down before they were delivered")
             status, response, problem = self._post(endpoint, items, deadline_at)
+            if status == _UNSENDABLE:
+                return self._drop(items, "unsendable", problem)
             if response is not None and 200 <= status < 300:
                 self._ledger.sent(len(items))
                 return SendResult(sent=len(items))
@@ -258,6 +302,8 @@ class TrubricsClient:
                 data=body,
                 timeout=(min(self.connect_timeout, remaining), min(self.timeout, remaining)),
             )
+        except _PERMANENT_ERRORS as error:
+            return _UNSENDABLE, None, f"{url} cannot be requested as configured: {type(error).__name__}"
         except requests.RequestException as error:
             return 0, None, f"could not reach {url}: {type(error).__name__}"
         finally:
@@ -362,21 +408,33 @@ class _ClientsAfterFork:
 _after_fork = _ClientsAfterFork()
 
 
+_exiting = threading.Event()
+
+
+def _on_exit() -> None:
+    _exiting.set()
+
+
+def _watch_exit() -> None:
+    """Make sure `_on_exit` runs before the exit hooks registered so far (atexit runs the last first).
+
+    OpenTelemetry's providers flush their exporters in their own exit hooks. Registered again after them,
+    ours runs first and caps every delivery at EXIT_RETRY_DEADLINE, so a host that is down cannot hold
+    the interpreter's exit for the whole retry deadline.
+    """
+    atexit.unregister(_on_exit)
+    atexit.register(_on_exit)
+
+
+def _unexpected(error: Exception) -> str:
+    return f"unexpected error while sending: {type(error).__name__}: {error}"
+
+
 def _suppressed_context() -> otel_context.Context:
     ctx = otel_context.get_current()
     for key in _SUPPRESS_KEYS:
         ctx = otel_context.set_value(key, True, ctx)
     return ctx
-
-
-@contextlib.contextmanager
-def suppressed() -> Iterator[None]:
-    """Run a block inside OpenTelemetry's suppress-instrumentation context (used by our own I/O)."""
-    token = otel_context.attach(_suppressed_context())
-    try:
-        yield
-    finally:
-        otel_context.detach(token)
 
 
 def _encode(items: list[_Item]) -> bytes:
@@ -396,9 +454,11 @@ def _retry_after(response: requests.Response, now: float) -> float | None:
         return None
     value = value.strip()
     try:
-        return max(float(value), 0.0)
+        seconds = float(value)
     except ValueError:
         pass
+    else:
+        return max(seconds, 0.0) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
     except (TypeError, ValueError, IndexError):
