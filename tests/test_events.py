@@ -242,3 +242,29 @@ def test_body_rules() -> None:
     assert validate_payload("events", [item] * (MAX_BATCH_SIZE + 1))[0].type == "too_long"
     assert validate_payload("events", [item] * MAX_BATCH_SIZE) == []
     assert validate_payload("events", []) == []
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2024-10-09T13:21:46.18+00:00", "2024-10-09T13:21:46.180000+00:00"),
+        ("2024-10-09T13:21:46.123456789Z", "2024-10-09T13:21:46.123456+00:00"),
+        ("2024-10-09 13:21:46+0200", "2024-10-09T11:21:46.000000+00:00"),
+        ("2024-10-09T13:21", "2024-10-09T13:21:00.000000+00:00"),
+        ("2024-10-09", "2024-10-09T00:00:00.000000+00:00"),
+    ],
+)
+def test_timestamps_in_every_iso_form_are_read_alike_on_every_python(text: str, expected: str) -> None:
+    """Fractions of any length, Z, compact offsets and dates parse the same on 3.10 as later."""
+    assert Event("u", "e", timestamp=text).timestamp == expected
+    assert validate_payload("events", [{"user_id": "u", "event": "e", "timestamp": text}]) == []
+
+
+@pytest.mark.parametrize("value", [10**22, -(10**22), "2024-02-30T00:00:00Z", "10000-01-01"])
+def test_a_timestamp_out_of_range_is_replaced_by_now(value: object) -> None:
+    """A moment no datetime can hold never raises: the event is stamped now."""
+    before = dt.datetime.now(dt.timezone.utc)
+
+    stamped = dt.datetime.fromisoformat(Event("u", "e", timestamp=value).timestamp)  # type: ignore[arg-type]
+
+    assert stamped >= before

@@ -32,6 +32,7 @@ __all__ = [
     "Record",
     "format_timestamp",
     "json_safe",
+    "parse_timestamp",
     "validate_payload",
 ]
 
@@ -201,14 +202,17 @@ def _from_nanos(nanos: int) -> str:
 
 
 def _timestamp(value: object) -> str:
-    if value is None or isinstance(value, _dt.datetime):
-        return format_timestamp(value)
-    if isinstance(value, int) and not isinstance(value, bool):
-        return format_timestamp(value)
-    if isinstance(value, str):
-        parsed = _parse_datetime(value)
-        if parsed is not None:
-            return format_timestamp(parsed)
+    try:
+        if value is None or isinstance(value, _dt.datetime):
+            return format_timestamp(value)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return format_timestamp(value)
+        if isinstance(value, str):
+            parsed = parse_timestamp(value)
+            if parsed is not None:
+                return format_timestamp(parsed)
+    except (OverflowError, ValueError, OSError):
+        pass  # a moment datetime cannot hold (year 10000, 10**22 ns): the event is stamped now instead
     return format_timestamp()
 
 
@@ -460,24 +464,38 @@ def _type_error(expected: str, value: object) -> tuple[str, str] | None:
     if expected == "string":
         return None if isinstance(value, str) else _STRING
     if expected == "datetime":
-        return None if isinstance(value, str) and _parse_datetime(value) is not None else _DATETIME
+        return None if isinstance(value, str) and parse_timestamp(value) is not None else _DATETIME
     if expected == "number":
         ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
         return None if ok else _NUMBER
     return None if isinstance(value, dict) else _DICT
 
 
-def _parse_datetime(text: str) -> _dt.datetime | None:
-    candidate = text.strip()
-    if candidate.endswith(("Z", "z")):
-        candidate = candidate[:-1] + "+00:00"
-    try:
-        parsed = _dt.datetime.fromisoformat(candidate)
-    except ValueError:
+_ISO_8601: Final = re.compile(
+    r"(\d{4})-(\d{2})-(\d{2})"
+    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
+    r"\s*(?:([Zz])|([+-])(\d{2}):?(\d{2})?)?"
+)
+
+
+def parse_timestamp(text: str) -> _dt.datetime | None:
+    """Return an ISO 8601 date or date-time as an aware datetime (UTC when it names no offset), or None.
+
+    Parsed by hand rather than by `datetime.fromisoformat`, which on Python 3.10 refuses forms such as
+    `Z`, two-digit fractions and nanoseconds that the API takes.
+    """
+    match = _ISO_8601.fullmatch(text.strip())
+    if match is None:
         return None
-    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_dt.timezone.utc)
-
-
-def kind_of(record: Record) -> Kind:
-    """Return the validation kind of a record: `"events"` or `"llm_events"`."""
-    return "llm_events" if isinstance(record, LLMEvent) else "events"
+    year, month, day, hour, minute, second, fraction, _zulu, sign, off_hours, off_minutes = match.groups()
+    micro = int((fraction or "0")[:6].ljust(6, "0"))
+    zone = _dt.timezone.utc
+    if sign is not None:
+        offset = _dt.timedelta(hours=int(off_hours), minutes=int(off_minutes or 0))
+        zone = _dt.timezone(offset if sign == "+" else -offset)
+    try:
+        return _dt.datetime(
+            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micro, zone
+        )
+    except ValueError:  # a 30 February, a 25th hour, an offset of a day or more
+        return None
