@@ -314,3 +314,72 @@ def test_batch_processor_delivers_in_exports_of_at_most_100(server: LocalServer,
 
     assert len(server.llm_events()) == 300
     assert max(r.item_count or 0 for r in server.requests) == 100
+
+
+def test_a_forked_child_does_not_send_the_calls_its_parent_holds(
+    provider: TracerProvider, server: LocalServer, api_key: str
+) -> None:
+    """A call waiting for its content is sent once, by the parent, not again by a forked worker."""
+    import os
+
+    exporter = TrubricsSpanExporter(api_key, server.url, join=ContentJoin(window=60), stamp_context=False)
+    exporter.export(finished_spans(provider, 1, content=False))
+    assert len(exporter.join) == 1
+
+    pid = os.fork()
+    if pid == 0:  # the child shuts down as a worker process would at its exit
+        exporter.shutdown()
+        os._exit(0)
+    os.waitpid(pid, 0)
+    exporter.shutdown()
+
+    assert len(server.llm_events()) == 1
+
+
+def test_configure_twice_installs_one_exporter(server: LocalServer, api_key: str) -> None:
+    """A second configure() on the same provider returns the first exporter instead of adding another."""
+    provider = TracerProvider()
+    first = configure(api_key, server.url, tracer_provider=provider, join=ContentJoin(window=60))
+    second = configure(api_key, server.url, tracer_provider=provider, join=ContentJoin(window=60))
+    with provider.get_tracer("test").start_as_current_span("chat", attributes=genai_attributes()):
+        pass
+    provider.force_flush()
+
+    assert second is first
+    assert len(server.llm_events()) == 1
+    provider.shutdown()
+
+
+def test_one_bad_span_costs_only_itself(
+    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer
+) -> None:
+    """A span the mapping cannot read is counted as a mapping error; the rest of the batch goes."""
+    good = finished_spans(provider, 2)
+
+    class Broken:
+        name = "broken"
+
+        @property
+        def context(self) -> None:
+            raise RuntimeError("unreadable span")
+
+    assert exporter.export([good[0], Broken(), good[1]]) is SpanExportResult.SUCCESS  # type: ignore[list-item]
+
+    assert len(server.llm_events()) == 2
+    assert exporter.client.stats().dropped == {"mapping_error": 1}
+
+
+def test_a_client_shared_with_another_user_stays_open_until_the_last_one_is_done(
+    server: LocalServer, api_key: str
+) -> None:
+    """An exporter that made its client leaves it open while a log exporter still sends through it."""
+    from trubrics_otel import Event
+    from trubrics_otel.exporters import TrubricsLogExporter
+
+    spans = TrubricsSpanExporter(api_key, server.url, join=ContentJoin(window=60), stamp_context=False)
+    logs = TrubricsLogExporter(client=spans.client, join=ContentJoin(window=60))
+    spans.shutdown()
+
+    assert logs.client.send([Event("u", "after the span exporter")]).sent == 1
+    logs.shutdown()
+    assert spans.client.is_shutdown

@@ -7,6 +7,8 @@ It adds to the TracerProvider already installed (or installs one) the span proce
 
 from __future__ import annotations
 
+import threading
+import weakref
 from typing import Any
 
 from opentelemetry import trace
@@ -20,6 +22,9 @@ from trubrics_otel.exporters import TrubricsSpanExporter
 
 __all__ = ["configure"]
 
+_configured: weakref.WeakKeyDictionary[TracerProvider, TrubricsSpanExporter] = weakref.WeakKeyDictionary()
+_configured_lock = threading.Lock()
+
 
 def configure(
     api_key: str | None = None,
@@ -31,6 +36,9 @@ def configure(
     **exporter_options: Any,
 ) -> TrubricsSpanExporter:
     """Send this process's LLM spans to Trubrics; return the exporter (for `client.stats()`).
+
+    Calling it again for the same provider returns the exporter of the first call, whatever the arguments:
+    one provider sends each span once.
 
     Args:
         api_key: the project's API key (`TRUBRICS_API_KEY`).
@@ -51,7 +59,12 @@ def configure(
             provider = TracerProvider(resource=resource)
             trace.set_tracer_provider(provider)
     install_context_processor(provider)
-    exporter = TrubricsSpanExporter(api_key, host, stamp_context=False, **exporter_options)
+    with _configured_lock:
+        existing = _configured.get(provider)
+        if existing is not None:
+            return existing  # a second processor would send every event twice
+        exporter = TrubricsSpanExporter(api_key, host, stamp_context=False, **exporter_options)
+        _configured[provider] = exporter
     provider.add_span_processor(
         BatchSpanProcessor(
             exporter, max_export_batch_size=MAX_BATCH_SIZE, schedule_delay_millis=schedule_delay_millis

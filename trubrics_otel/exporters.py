@@ -17,8 +17,10 @@ content, FAILURE when delivery failed.
 from __future__ import annotations
 
 import logging
+import os
 import threading
 import time
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
@@ -134,8 +136,11 @@ class TrubricsSpanExporter(SpanExporter):
             )
         )
         wait = _config.CONTENT_WAIT.resolve(content_wait)
-        self._client = client if client is not None else TrubricsClient(api_key, host)
-        self._owns_client = client is None
+        if client is None:
+            client = TrubricsClient(api_key, host)
+            client.close_when_unused = True
+        client.retain()
+        self._client = client
         self._join = join if join is not None else shared_join(wait)
         self._clock = clock
         self._shutdown = False
@@ -187,7 +192,7 @@ class TrubricsSpanExporter(SpanExporter):
         return self._release(self._join.drain(), timeout_millis / 1000)
 
     def shutdown(self) -> None:
-        """Release held calls, stop, and close the transport if this exporter made it. Idempotent."""
+        """Release held calls and stop; the last user of a client this exporter made closes it. Idempotent."""
         if self._shutdown:
             return
         if len(self._join):
@@ -195,15 +200,18 @@ class TrubricsSpanExporter(SpanExporter):
         self.force_flush()
         self._shutdown = True
         self._releaser.stop()
-        if self._owns_client:
-            self._client.shutdown()
+        self._client.release()
 
     def _translate(self, spans: Sequence[ReadableSpan]) -> list[Record]:
         records: list[Record] = []
         ready: list[LLMCall] = []
         now = self._clock()
         for span in spans:
-            found = interpret(span_data(span), self.options)
+            try:
+                found = interpret(span_data(span), self.options)
+            except Exception as error:  # noqa: BLE001 - a mapping bug costs this span alone, not the app
+                self._client.ledger.dropped("mapping_error", 1, f"the span mapping failed: {error!r}")
+                continue
             if isinstance(found, LLMCall):
                 ready.extend(self._join.add_call(found, now) if self._join.window > 0 else [found])
             elif found is not None:
@@ -277,6 +285,13 @@ class _Releaser:
         self._stopped = False
         self._thread: threading.Thread | None = None
         self._lock = threading.Lock()
+        _releasers.add(self)
+
+    def _renew_after_fork(self) -> None:
+        # the child has none of the parent's threads, and a lock held at the fork would stay held
+        self._lock = threading.Lock()
+        self._wake = threading.Event()
+        self._thread = None
 
     def wake(self) -> None:
         with self._lock:
@@ -308,8 +323,20 @@ class _Releaser:
                 _logger.exception("Trubrics: could not send held model calls")
 
 
+_releasers: weakref.WeakSet[_Releaser] = weakref.WeakSet()
 _shared_joins: dict[float, ContentJoin] = {}
 _shared_lock = threading.Lock()
+
+
+def _renew_after_fork() -> None:
+    global _shared_lock  # noqa: PLW0603 - a lock held at the fork would stay held in the child
+    _shared_lock = threading.Lock()
+    for releaser in list(_releasers):
+        releaser._renew_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_renew_after_fork)
 
 
 def shared_join(window: float) -> ContentJoin:
@@ -392,22 +419,11 @@ class TrubricsLogExporter(LogRecordExporter):
         records: list[Record] = []
         contents: dict[tuple[str, str], list[tuple[str, object]]] = {}
         for item in batch:
-            log = getattr(item, "log_record", item)
-            attributes = dict(log.attributes or {})
-            name = getattr(log, "event_name", None) or attributes.get("event.name")
-            if name in CONTENT_EVENTS:
-                if log.span_id:
-                    key = (format_trace_id(log.trace_id), format_span_id(log.span_id))
-                    payload = log.body if log.body is not None else attributes
-                    contents.setdefault(key, []).append((str(name), payload))
-                else:
-                    self.client.ledger.dropped(
-                        "unjoinable_content", 1, "a GenAI content record names no span to join it to"
-                    )
+            try:
+                record = self._translate_one(item, options, contents)
+            except Exception as error:  # noqa: BLE001 - a mapping bug costs this record alone, not the app
+                self.client.ledger.dropped("mapping_error", 1, f"the log mapping failed: {error!r}")
                 continue
-            body = log.body
-            message = body if isinstance(body, str) else str(name or "")
-            record = log_to_record(message, attributes, log.timestamp or log.observed_timestamp, options)
             if record is not None:
                 records.append(record)
         now = self._clock()
@@ -422,3 +438,24 @@ class TrubricsLogExporter(LogRecordExporter):
         ready.extend(self._spans.join.expired(now))
         records.extend(self._spans.events_of(ready))
         return records
+
+    def _translate_one(
+        self, item: Any, options: MappingOptions, contents: dict[tuple[str, str], list[tuple[str, object]]]
+    ) -> Record | None:
+        """Return the record one log record is, or gather it into `contents` when it is a call's content."""
+        log = getattr(item, "log_record", item)
+        attributes = dict(log.attributes or {})
+        name = getattr(log, "event_name", None) or attributes.get("event.name")
+        if name in CONTENT_EVENTS:
+            if log.span_id:
+                key = (format_trace_id(log.trace_id), format_span_id(log.span_id))
+                payload = log.body if log.body is not None else attributes
+                contents.setdefault(key, []).append((str(name), payload))
+            else:
+                self.client.ledger.dropped(
+                    "unjoinable_content", 1, "a GenAI content record names no span to join it to"
+                )
+            return None
+        body = log.body
+        message = body if isinstance(body, str) else str(name or "")
+        return log_to_record(message, attributes, log.timestamp or log.observed_timestamp, options)

@@ -16,7 +16,9 @@ Pure bookkeeping: the caller passes the time in, so it is tested without sleepin
 
 from __future__ import annotations
 
+import os
 import threading
+import weakref
 from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Final, NamedTuple, TypeVar
@@ -82,6 +84,13 @@ class ContentJoin:
         # insertion-ordered, so the oldest entry is first: (deadline, waiting call) and (deadline, content)
         self._calls: OrderedDict[SpanKey, tuple[float, _Waiting]] = OrderedDict()
         self._contents: OrderedDict[SpanKey, tuple[float, Content]] = OrderedDict()
+        _joins.add(self)
+
+    def _forget_after_fork(self) -> None:
+        """Start empty in a forked child: the parent sends what it held, so the child must not as well."""
+        self._lock = threading.Lock()
+        self._calls.clear()
+        self._contents.clear()
 
     def __len__(self) -> int:
         with self._lock:
@@ -179,3 +188,15 @@ def _older(
     first: OrderedDict[SpanKey, tuple[float, Content]], second: OrderedDict[SpanKey, tuple[float, _Waiting]]
 ) -> bool:
     return first[next(iter(first))][0] <= second[next(iter(second))][0]
+
+
+_joins: weakref.WeakSet[ContentJoin] = weakref.WeakSet()
+
+
+def _forget_after_fork() -> None:
+    for join in list(_joins):
+        join._forget_after_fork()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_forget_after_fork)
