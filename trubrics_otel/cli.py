@@ -7,15 +7,11 @@ invalid, 1 a configuration error. Nothing here is imported by the library itself
 from __future__ import annotations
 
 import argparse
-import contextlib
 import logging
-import signal
 import sys
-import threading
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from types import FrameType
 from typing import TextIO
 
 from trubrics_otel._config import ConfigurationError
@@ -91,22 +87,11 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from trubrics_otel.server import LocalServer  # noqa: PLC0415 - only this command needs the server
+    from trubrics_otel.server import serve_forever  # noqa: PLC0415 - only this command needs the server
 
-    server = LocalServer(
+    serve_forever(
         args.host, args.port, api_keys=args.api_keys, database=args.database, fail_rate=args.fail_rate
     )
-    stop = threading.Event()
-
-    def on_signal(signum: int, frame: FrameType | None) -> None:
-        stop.set()
-
-    signal.signal(signal.SIGTERM, on_signal)
-    with server:
-        print(f"Trubrics-compatible server on {server.url} (database: {args.database})", flush=True)
-        print(f"  export TRUBRICS_HOST={server.url}", flush=True)
-        with contextlib.suppress(KeyboardInterrupt):
-            stop.wait()
     return 0
 
 

@@ -21,6 +21,7 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 import trubrics_otel
+from trubrics_otel import _config
 from trubrics_otel._setup import configure
 from trubrics_otel.cli import EXIT_DELIVERED, EXIT_UNREACHABLE, check, print_table
 from trubrics_otel.demo.fake_openai import FakeOpenAI
@@ -42,9 +43,8 @@ Chat = Callable[[list[dict[str, str]]], str]
 @contextlib.contextmanager
 def _ingestion_host() -> Iterator[tuple[str, str | None, LocalServer | None]]:
     """Yield (host, api key, server): TRUBRICS_HOST if set, else a fresh local server."""
-    configured = os.environ.get("TRUBRICS_HOST")
-    if configured:
-        yield configured, None, None
+    if _config.HOST.is_set():
+        yield _config.HOST.resolve(), None, None
         return
     key = f"demo-{secrets.token_hex(8)}"
     with LocalServer(api_keys={key}) as server:

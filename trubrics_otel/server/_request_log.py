@@ -10,6 +10,7 @@ entry is built.
 
 from __future__ import annotations
 
+import collections
 import threading
 import types
 from collections.abc import Iterable, Mapping
@@ -51,12 +52,16 @@ def redact(headers: Iterable[tuple[str, str]]) -> Mapping[str, str]:
     return types.MappingProxyType(cleaned)
 
 
-class RequestLog:
-    """A thread-safe, append-only list of `ReceivedRequest`, read as snapshots."""
+MAX_ENTRIES = 100_000
+"""The most requests remembered; a long-running server forgets the oldest."""
 
-    def __init__(self) -> None:
+
+class RequestLog:
+    """A thread-safe log of the latest `ReceivedRequest`s (at most MAX_ENTRIES), read as snapshots."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
         self._lock = threading.Lock()
-        self._entries: list[ReceivedRequest] = []
+        self._entries: collections.deque[ReceivedRequest] = collections.deque(maxlen=max_entries)
 
     def append(self, entry: ReceivedRequest) -> None:
         """Add one answered request."""
