@@ -174,3 +174,17 @@ def test_finish_reasons_from_content_fill_a_span_without_them() -> None:
     (ready,) = join.add_content(key("a"), Content("p", "g", ("stop",)), now=1)
 
     assert ready.findings.finish_reasons == ("stop",)
+
+
+def test_content_in_parts_keeps_its_first_deadline_and_order() -> None:
+    """More content for a waiting entry neither extends its window nor lets it outlive later entries."""
+    join = ContentJoin(window=5)
+    join.add_content(key("a"), Content(prompt="p"), now=0)
+    join.add_content(key("b"), Content(prompt="q"), now=2)
+    join.add_content(key("a"), Content(generation="g"), now=4)
+
+    assert join.next_deadline() == 5
+    join.expired(now=5)
+    assert len(join) == 1  # only b is left, until 7
+    join.expired(now=7)
+    assert len(join) == 0

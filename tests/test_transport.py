@@ -451,7 +451,7 @@ def test_a_missing_key_is_reported_once_per_process(
     assert len([r for r in caplog.records if "No Trubrics API key" in r.getMessage()]) == 1
 
 
-@pytest.mark.parametrize("key", ["abc\ndef", "key’s"])
+@pytest.mark.parametrize("key", ["abc\ndef", "key\u2019s"])
 def test_a_key_that_cannot_be_a_header_is_refused_at_construction(key: str) -> None:
     """A key HTTP cannot carry is a configuration error, not a failure on every send."""
     with pytest.raises(ConfigurationError, match="Latin-1"):

@@ -6,12 +6,12 @@ that field's precedence list that found a value wins. The precedence below is th
 conventions meet.
 
 - user_id: trubrics, otel_general (`user.id`, `enduser.id`), langfuse, openllmetry, openinference, genai
-  (`gen_ai.user`), vercel.
+  (`gen_ai.user`), vercel, pydantic_ai.
 - thread_id: trubrics, genai (`gen_ai.conversation.id`), otel_general (`session.id`), langfuse,
-  openllmetry, openinference, vercel.
-- kind: trubrics, pydantic_ai, genai, openllmetry, openinference, langfuse, vercel.
-- every other field (prompt, generation, models, provider, tokens, ...): trubrics, genai,
-  openllmetry, openinference, pydantic_ai, langfuse, vercel.
+  openllmetry, openinference, vercel, pydantic_ai.
+- kind: trubrics, pydantic_ai, genai, openllmetry, openinference, langfuse, vercel, otel_general.
+- every other field (prompt, generation, models, provider, tokens, ...): trubrics, genai, openllmetry,
+  openinference, pydantic_ai, langfuse, vercel, otel_general.
 - properties: all merged; a higher recogniser's key replaces a lower one's.
 
 `interpret` decides what a span is: an `LLMCall` (one per model call; wrappers, embeddings and
@@ -73,9 +73,36 @@ _DEFAULT_ORDER: Final = tuple(RECOGNISERS)
 
 PRECEDENCE: Final[dict[str, tuple[str, ...]]] = {
     # pydantic-ai knows which of Logfire's two stream spans is the call; GenAI alone would take both
-    "kind": ("trubrics", "pydantic_ai", "genai", "openllmetry", "openinference", "langfuse", "vercel"),
-    "user_id": ("trubrics", "otel_general", "langfuse", "openllmetry", "openinference", "genai", "vercel"),
-    "thread_id": ("trubrics", "genai", "otel_general", "langfuse", "openllmetry", "openinference", "vercel"),
+    "kind": (
+        "trubrics",
+        "pydantic_ai",
+        "genai",
+        "openllmetry",
+        "openinference",
+        "langfuse",
+        "vercel",
+        "otel_general",
+    ),
+    "user_id": (
+        "trubrics",
+        "otel_general",
+        "langfuse",
+        "openllmetry",
+        "openinference",
+        "genai",
+        "vercel",
+        "pydantic_ai",
+    ),
+    "thread_id": (
+        "trubrics",
+        "genai",
+        "otel_general",
+        "langfuse",
+        "openllmetry",
+        "openinference",
+        "vercel",
+        "pydantic_ai",
+    ),
 }
 """Fields whose precedence differs from the default order of `RECOGNISERS`."""
 
@@ -92,7 +119,7 @@ def recognise_all(span: SpanData) -> dict[str, Findings]:
 
 def combine(found: Mapping[str, Findings]) -> Findings:
     """Merge findings field by field in the documented precedence."""
-    if len(found) == 1:
+    if len(found) == 1:  # every recogniser stands in every field's precedence: it wins whatever it found
         return next(iter(found.values()))
     merged: dict[str, object] = {}
     properties: dict[str, object] = {}

@@ -125,10 +125,12 @@ class ContentJoin:
                     return [ready]
                 self._calls[key] = (deadline, waiting)
                 return []
-            earlier = self._contents.pop(key, None)
-            merged = content if earlier is None else earlier[1].merge(content)
-            deadline = now + self.window if earlier is None else earlier[0]
-            self._contents[key] = (deadline, merged)
+            earlier = self._contents.get(key)
+            if earlier is not None:
+                # assigned in place, the entry keeps its position: deadlines stay in ascending order
+                self._contents[key] = (earlier[0], earlier[1].merge(content))
+                return []
+            self._contents[key] = (now + self.window, content)
             return self._evict()
 
     def expired(self, now: float) -> list[LLMCall]:
