@@ -383,3 +383,29 @@ def test_a_client_shared_with_another_user_stays_open_until_the_last_one_is_done
     assert logs.client.send([Event("u", "after the span exporter")]).sent == 1
     logs.shutdown()
     assert spans.client.is_shutdown
+
+
+def test_named_attributes_are_copied_into_properties(
+    provider: TracerProvider, server: LocalServer, api_key: str
+) -> None:
+    """copy_attributes takes exact names and prefixes (ending in `.` or `*`)."""
+    exporter = TrubricsSpanExporter(
+        api_key, server.url, copy_attributes=["app.", "region", "tenant*"], stamp_context=False
+    )
+    tracer = provider.get_tracer("test")
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    extra = {"app.version": "1.2", "region": "eu", "tenant_id": "t9", "other": "no"}
+    with tracer.start_as_current_span("chat", attributes={**genai_attributes(), **extra}):
+        pass
+
+    exporter.export(memory.get_finished_spans())
+    exporter.shutdown()
+
+    properties = server.llm_events()[0]["properties"]
+    assert {k: properties.get(k) for k in extra} == {
+        "app.version": "1.2",
+        "region": "eu",
+        "tenant_id": "t9",
+        "other": None,
+    }

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Final
 
 from trubrics_otel.events import Event, LLMEvent, Record
@@ -163,6 +164,22 @@ class MappingOptions:
     drop_without_content: bool = False
     copy_attributes: tuple[str, ...] = ()
 
+    def copied(self, attributes: Mapping[str, object]) -> dict[str, object]:
+        """Return the attributes `copy_attributes` names, by exact name or by prefix."""
+        exact, prefixes = self._copy_rules
+        return {
+            key: value
+            for key, value in attributes.items()
+            if key in exact or (prefixes and key.startswith(prefixes))
+        }
+
+    @cached_property
+    def _copy_rules(self) -> tuple[frozenset[str], tuple[str, ...]]:
+        # worked out once, not for every span: names ending in "." or "*" are prefixes
+        wanted = self.copy_attributes
+        prefixes = tuple(name.rstrip("*") for name in wanted if name.endswith((".", "*")))
+        return frozenset(name for name in wanted if not name.endswith((".", "*"))), prefixes
+
 
 @dataclass(frozen=True)
 class LLMCall:
@@ -267,16 +284,8 @@ def _properties(span: SpanData, found: Findings, options: MappingOptions) -> dic
     if service is not None:
         properties["service_name"] = service
     if options.copy_attributes:
-        properties.update(_copied(span.attributes, options.copy_attributes))
+        properties.update(options.copied(span.attributes))
     properties.update(found.properties)
     return properties
 
 
-def _copied(attributes: Mapping[str, object], wanted: tuple[str, ...]) -> dict[str, object]:
-    prefixes = tuple(name.rstrip("*") for name in wanted if name.endswith((".", "*")))
-    exact = frozenset(name for name in wanted if not name.endswith((".", "*")))
-    return {
-        key: value
-        for key, value in attributes.items()
-        if key in exact or (prefixes and key.startswith(prefixes))
-    }
