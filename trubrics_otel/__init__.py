@@ -11,7 +11,7 @@ from trubrics_otel._stats import DeliveryStats
 from trubrics_otel._version import __version__
 from trubrics_otel.context import TrubricsContextSpanProcessor, context
 from trubrics_otel.events import Event, LLMEvent, format_timestamp, json_safe, validate_payload
-from trubrics_otel.exporters import TrubricsSpanExporter
+from trubrics_otel.exporters import TrubricsLogExporter, TrubricsSpanExporter
 from trubrics_otel.handler import TrubricsHandler, TrubricsStructlogProcessor
 from trubrics_otel.mapping import MappingOptions, span_to_records
 from trubrics_otel.transport import SendResult, TrubricsClient
@@ -26,6 +26,7 @@ __all__ = [
     "TrubricsClient",
     "TrubricsContextSpanProcessor",
     "TrubricsHandler",
+    "TrubricsLogExporter",
     "TrubricsSpanExporter",
     "TrubricsStructlogProcessor",
     "__version__",
