@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import collections
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -13,6 +15,8 @@ from trubrics_otel.batching import DELIVERING, BatchWorker, in_delivery
 from trubrics_otel.events import Event, Record
 from trubrics_otel.server import LocalServer
 from trubrics_otel.transport import TrubricsClient
+
+SETTINGS: dict[str, Any] = {"max_queue_size": 10, "interval": 60, "flush_timeout": 5}
 
 
 @pytest.fixture
@@ -170,17 +174,92 @@ def test_close_delivers_everything_then_refuses_and_counts(
     assert not client.is_shutdown  # the worker did not make the client, so it leaves it open
 
 
-def test_close_shuts_down_a_client_it_owns(server: LocalServer, api_key: str) -> None:
-    """A worker that owns its client shuts it down when it closes."""
+def test_each_worker_releases_the_client_once_and_the_last_one_shuts_it_down(
+    server: LocalServer, api_key: str
+) -> None:
+    """Two workers share a client made for them: the first to close leaves it open for the other."""
     client = TrubricsClient(api_key, server.url)
-    worker: BatchWorker[Event] = BatchWorker(
-        client, lambda event: event, max_queue_size=10, interval=60, flush_timeout=5, owns_client=True
-    )
-    worker.put(Event("u1", "Last"))
+    client.close_when_unused = True
+    first: BatchWorker[Event] = BatchWorker(client, lambda event: event, **SETTINGS)
+    second: BatchWorker[Event] = BatchWorker(client, lambda event: event, **SETTINGS)
+    first.put(Event("u1", "From the first"))
+    second.put(Event("u2", "From the second"))
 
-    assert worker.close()
+    assert first.close()
+    assert first.close()  # closing twice releases once
+    assert not client.is_shutdown
+    assert second.close()
     assert client.is_shutdown
-    assert len(server.events()) == 1
+    assert sorted(item["event"] for item in server.events()) == ["From the first", "From the second"]
+
+
+class _WaitWatcher(threading.Event):
+    """The worker's wake-up Event, telling the test when the worker goes to sleep without a timeout."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.asleep = threading.Event()
+
+    def wait(self, timeout: float | None = None) -> bool:
+        if timeout is None:
+            self.asleep.set()
+        return super().wait(timeout)
+
+
+class _RacingQueue(collections.deque[object]):
+    """A worker's queue that runs what another thread would do at a chosen moment of the next append."""
+
+    def __init__(
+        self, *, before: Callable[[], None] | None = None, after: Callable[[], None] | None = None
+    ) -> None:
+        super().__init__()
+        self._before, self._after = before, after
+
+    def append(self, item: object) -> None:
+        before, after, self._before, self._after = self._before, self._after, None, None
+        if before is not None:
+            before()
+        super().append(item)
+        if after is not None:
+            after()
+
+
+def test_two_producers_racing_on_an_empty_queue_still_wake_the_idle_worker(
+    make_worker: Callable[..., BatchWorker[Event]], server: LocalServer
+) -> None:
+    """Both appends done before either producer looks at the queue: the sleeping worker is still woken."""
+    worker = make_worker(interval=0.01)
+    watcher = _WaitWatcher()
+    worker._wake = watcher
+    worker.put(Event("u0", "Warm-up"))
+    assert wait_until(lambda: len(server.events()) == 1, timeout=2)
+    assert watcher.asleep.wait(2)  # the worker waits for a wake-up, with no timeout
+
+    # another producer's put() runs between this put()'s append and its look at the queue
+    worker._queue = _RacingQueue(after=lambda: worker.put(Event("u2", "Second")))  # type: ignore[assignment]
+    worker.put(Event("u1", "First"))  # sees two items queued too
+
+    assert wait_until(lambda: len(server.events()) == 3, timeout=2), "the idle worker was never woken"
+    assert [item["event"] for item in server.events()] == ["Warm-up", "First", "Second"]
+
+
+@pytest.mark.parametrize("started", [True, False], ids=["worker running", "worker never started"])
+def test_an_item_put_while_the_worker_closes_is_counted_as_closed(
+    make_worker: Callable[..., BatchWorker[Event]], server: LocalServer, started: bool
+) -> None:
+    """put() passes its closed check, close() delivers for the last time, then put() appends: counted."""
+    worker = make_worker(interval=0.01)
+    if started:
+        worker.put(Event("u0", "Before"))
+        assert wait_until(lambda: len(server.events()) == 1, timeout=2)
+
+    # close() runs between put()'s closed check and its append
+    worker._queue = _RacingQueue(before=lambda: worker.close(timeout=2))  # type: ignore[assignment]
+    accepted = worker.put(Event("u1", "Late"))
+
+    assert not accepted
+    assert worker.stats().dropped == {"closed": 1}
+    assert worker.queued == 0
 
 
 def test_flush_and_close_holding_the_logging_lock_never_wait_for_the_worker(

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from trubrics_otel import ConfigurationError, TrubricsClient, TrubricsHandler
+from trubrics_otel import ConfigurationError, TrubricsClient, TrubricsHandler, TrubricsSpanExporter
 from trubrics_otel.batching import DELIVERING
 from trubrics_otel.events import format_timestamp
 from trubrics_otel.mapping.logs import TRIGGER_KEYS
@@ -522,3 +522,97 @@ def test_a_shared_client_is_left_open(server: LocalServer, api_key: str) -> None
     assert not client.is_shutdown
     assert client.stats().sent == 1
     client.shutdown()
+
+
+def test_a_client_shared_with_a_span_exporter_outlives_the_exporter(
+    server: LocalServer, api_key: str
+) -> None:
+    """A handler on `exporter.client` still delivers after the exporter shut down; the last user closes it."""
+    exporter = TrubricsSpanExporter(api_key, server.url, stamp_context=False)
+    handler = TrubricsHandler(client=exporter.client, flush_interval=60)
+    attach(handler).info("Sign up", extra={"user_id": "u1"})
+
+    exporter.shutdown()  # as at exit: the TracerProvider's hook runs before logging's
+    assert not exporter.client.is_shutdown
+    handler.close()
+
+    assert [item["event"] for item in server.events()] == ["Sign up"]
+    assert exporter.client.is_shutdown
+
+
+def test_a_handler_on_the_exporters_client_delivers_at_interpreter_exit(
+    server: LocalServer, api_key: str
+) -> None:
+    """`TrubricsHandler(client=configure().client)`, never closed: its records arrive at exit."""
+    run_python(
+        """
+        import logging
+        import trubrics_otel
+
+        exporter = trubrics_otel.configure()  # its provider's exit hook runs before the log flush
+        logging.getLogger().addHandler(trubrics_otel.TrubricsHandler(client=exporter.client))
+        logging.getLogger().setLevel(logging.INFO)
+        logging.info("Sign up", extra={"user_id": "u1"})
+        """,
+        server,
+        api_key,
+    )
+
+    assert [item["event"] for item in server.events()] == ["Sign up"]
+
+
+def test_a_host_that_is_down_holds_the_exit_for_one_flush_timeout(server: LocalServer, api_key: str) -> None:
+    """With every request failing, the exit flush, logging's flush() and its close() share one deadline."""
+    server.faults.fail_rate = 1.0
+    flush_timeout = 0.5
+    output = run_python(
+        f"""
+        import logging, time
+        from trubrics_otel import TrubricsHandler
+
+        logging.getLogger().addHandler(TrubricsHandler(flush_timeout={flush_timeout}))
+        logging.getLogger().setLevel(logging.INFO)
+        logging.info("Sign up", extra={{"user_id": "u1"}})
+        print(time.monotonic(), flush=True)  # the main module is done: the exit begins
+        """,
+        server,
+        api_key,
+    )
+    exit_took = time.monotonic() - float(output)  # one monotonic clock for every process on the machine
+
+    assert posts(server), "the record was never sent, so nothing was waited for"
+    assert exit_took < 2 * flush_timeout  # three waits of flush_timeout each before
+
+
+@pytest.mark.parametrize("drop", [True, False], ids=["dropped", "placeholder"])
+def test_a_call_without_its_generation_is_counted(
+    make_handler: MakeHandler, server: LocalServer, drop: bool
+) -> None:
+    """A prompt without a generation is counted: `dropped["no_content"]`, or `incomplete` when sent."""
+    handler = make_handler(drop_without_content=drop)
+    logger = attach(handler)
+
+    logger.info("chat", extra={"user_id": "u1", "prompt": "Hi"})
+    logger.info("chat", extra={"user_id": "u1", "prompt": "Hi", "generation": "Hello"})
+    handler.flush()
+    stats = handler.stats()
+
+    assert len(server.llm_events()) == (1 if drop else 2)
+    assert dict(stats.dropped) == ({"no_content": 1} if drop else {})
+    assert (stats.lost, stats.incomplete) == ((1, 0) if drop else (0, 1))
+
+
+def test_the_message_is_formatted_when_logged_not_when_sent(
+    make_handler: MakeHandler, server: LocalServer
+) -> None:
+    """An argument changed after the call does not change the event's name; a bad format keeps the raw one."""
+    handler = make_handler(flush_interval=60)  # nothing is mapped before the flush
+    logger = attach(handler)
+    cart = ["apple"]
+
+    logger.info("Checkout %s", cart, extra={"user_id": "u1"})
+    cart.append("pear")
+    logger.info("Bad format %d", "not a number", extra={"user_id": "u1"})
+    handler.flush()
+
+    assert [item["event"] for item in server.events()] == ["Checkout ['apple']", "Bad format %d"]

@@ -11,7 +11,14 @@ import pytest
 
 from trubrics_otel.events import Event, LLMEvent, format_timestamp
 from trubrics_otel.mapping import MappingOptions
-from trubrics_otel.mapping.logs import RECOGNISED_KEYS, TRIGGER_KEYS, is_candidate, log_to_record
+from trubrics_otel.mapping.logs import (
+    RECOGNISED_KEYS,
+    TRIGGER_KEYS,
+    LogOutcome,
+    interpret_log,
+    is_candidate,
+    log_to_record,
+)
 
 NOW_NS = 1_700_000_000_123_456_000
 NOW = format_timestamp(NOW_NS)
@@ -216,6 +223,9 @@ def test_a_properties_value_that_is_not_a_mapping_is_kept_as_one_property() -> N
         ("yesterday", NOW),
         (None, NOW),
         (True, NOW),
+        (float("inf"), NOW),
+        (float("nan"), NOW),
+        (-5, NOW),
     ],
 )
 def test_timestamps_in_every_usual_shape(value: object, expected: str) -> None:
@@ -238,6 +248,29 @@ def test_half_a_call_gets_the_placeholder_or_is_dropped() -> None:
     assert isinstance(half, LLMEvent)
     assert (half.prompt, half.generation) == ("p", "[content not recorded]")
     assert dropped is None
+
+
+@pytest.mark.parametrize(
+    ("attributes", "drop", "kind", "missing_content"),
+    [
+        ({"plan": "pro"}, False, None, False),
+        ({"user_id": "u1"}, False, Event, False),
+        ({"prompt": "p", "generation": "g"}, True, LLMEvent, False),
+        ({"prompt": "p"}, False, LLMEvent, True),
+        ({"generation": "g"}, False, LLMEvent, True),
+        ({"prompt": "p"}, True, None, True),
+    ],
+)
+def test_interpret_log_tells_a_call_without_content_from_nothing(
+    attributes: dict[str, object], drop: bool, kind: type | None, missing_content: bool
+) -> None:
+    """A call lacking its text is flagged, sent with the placeholder or dropped; nothing else is."""
+    outcome = interpret_log("m", attributes, NOW_NS, MappingOptions(drop_without_content=drop))
+
+    assert isinstance(outcome, LogOutcome)
+    assert (type(outcome.record) if outcome.record is not None else None) is kind
+    assert outcome.missing_content is missing_content
+    assert log_to_record("m", attributes, NOW_NS, MappingOptions(drop_without_content=drop)) == outcome.record
 
 
 def test_no_recognised_key_collides_with_a_log_record_attribute() -> None:

@@ -266,6 +266,27 @@ def test_an_event_dropped_after_the_processor_does_not_hide_a_later_record(
     assert sorted(names(server)) == [("native", "Sign up"), ("stdlib", "Sign up")]
 
 
+def test_a_handler_on_the_processors_client_delivers_after_the_processor_closed(
+    server: LocalServer, api_key: str, closing: Callable[[Any], Any]
+) -> None:
+    """The client the processor made stays open for a handler given it, and closes with its last user."""
+    processor = closing(TrubricsStructlogProcessor(api_key, server.url, flush_interval=60))
+    handler = closing(TrubricsHandler(client=processor.client, flush_interval=60))
+    app = logging.getLogger("app")
+    app.setLevel(logging.INFO)
+    app.addHandler(handler)
+    configure_native(processor, io.StringIO())
+
+    structlog.get_logger().info("Native", user_id="u1")
+    app.info("Stdlib", extra={"user_id": "u2"})
+    processor.close()
+    assert not processor.client.is_shutdown
+    handler.close()
+
+    assert sorted(names(server)) == [("u1", "Native"), ("u2", "Stdlib")]
+    assert processor.client.is_shutdown
+
+
 def test_trubrics_otel_imports_without_structlog() -> None:
     """structlog stays optional: the package and the integration import without it."""
     script = (

@@ -7,6 +7,15 @@ into records (the mapping runs there, not in the caller) and sends them through 
 `TrubricsClient` in groups of at most 100: as soon as a group is full, else when the oldest waiting item
 has waited `interval` seconds. It sleeps on an `Event` in between, so an idle worker costs nothing.
 
+`put()` wakes the worker only when it must: when the worker said it is idle (not started, asleep with
+nothing queued, or ended), or when a batch is full. The worker raises its idle flag *before* it looks at
+the queue for the last time and sleeps, so an item is either seen by that look or sees the flag: no
+interleaving of producers leaves an item waiting for a worker that sleeps without a timeout.
+
+The worker uses its client like every exporter does: `retain()` when it is made, `release()` once when it
+closes. A client made for a handler (`close_when_unused`) is thus shut down by its last user, whether that
+is the handler or an exporter given `handler.client`, and a client the application passed in is left open.
+
 What this module must never do:
 
 - wait for its own thread from its own thread, or while the calling thread holds `logging._lock`
@@ -18,7 +27,8 @@ What this module must never do:
 
 At interpreter exit, every worker gets one bounded flush (`flush_timeout` seconds; a closed one still
 delivering is waited for as long), so an application that never closes its handler still delivers what
-it logged.
+it logged. That flush's deadline is the exit's: `logging.shutdown()`, which flushes and closes every
+handler after it, waits no longer than it, so a host that is down holds the exit `flush_timeout` once.
 """
 
 from __future__ import annotations
@@ -77,8 +87,7 @@ class BatchWorker(Generic[T]):
             on the worker's thread; an exception costs that item only (`dropped["mapping_error"]`).
         max_queue_size: the most items waiting; more are dropped and counted as `queue_full`.
         interval: seconds an item may wait for its batch of `batch_size` to fill.
-        flush_timeout: seconds `close()` and the exit flush wait by default.
-        owns_client: shut the client down when the worker closes.
+        flush_timeout: seconds `flush()`, `close()` and the exit flush wait by default.
         batch_size: the most records per `send()`.
         clock: a monotonic clock in seconds; tests pass a fake one.
         name: the worker thread's name.
@@ -92,7 +101,6 @@ class BatchWorker(Generic[T]):
         max_queue_size: int,
         interval: float,
         flush_timeout: float,
-        owns_client: bool = False,
         batch_size: int = MAX_BATCH_SIZE,
         clock: Callable[[], float] = time.monotonic,
         name: str = "trubrics-log-worker",
@@ -104,13 +112,14 @@ class BatchWorker(Generic[T]):
         self._max_queue_size = max_queue_size
         self._interval = interval
         self._flush_timeout = flush_timeout
-        self._owns_client = owns_client
         self._batch_size = batch_size
         self._clock = clock
         self._name = name
         self._closed = False
-        self._client_closed = False
+        self._released = False
+        self._exit_deadline: float | None = None  # set when the exit flush begins: later waits end by it
         self._fresh_state()
+        client.retain()  # released once, when the worker closes
         _workers.add(self)
 
     def _fresh_state(self) -> None:
@@ -121,6 +130,10 @@ class BatchWorker(Generic[T]):
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
         self._stopping = False
+        # put() wakes the worker while this is set. Raised by the worker before its last look at an empty
+        # queue, and at its end; True until the thread runs, which starts it on the first item.
+        self._idle = True
+        self._finished = False  # the worker has delivered for the last time; put() drops what comes after
         self._urgent = 0  # flush markers queued and not yet reached
         self._lost: dict[str, int] = {}  # drops counted in put(), handed to the ledger by the worker
 
@@ -156,11 +169,11 @@ class BatchWorker(Generic[T]):
             self._count_lost(CLOSED if self._closed else QUEUE_FULL)
             return False
         queue.append(item)
-        size = len(queue)
-        # Wake the worker for the first item (it starts its interval) and for a full batch; a set
-        # Event needs nothing more, so the common case is a single attribute read.
-        if (size == 1 or size >= self._batch_size) and not self._wake.is_set():
-            self._wake_worker(item)
+        # Read after the append: an idle worker (see the module docstring), or a full batch while the
+        # worker waits out its interval. Otherwise the worker will see the item by itself, so the common
+        # case is two attribute reads and a length.
+        if self._idle or (len(queue) >= self._batch_size and not self._wake.is_set()):
+            return self._wake_worker(item)
         return True
 
     def flush(self, timeout: float | None = None) -> bool:
@@ -168,9 +181,10 @@ class BatchWorker(Generic[T]):
 
         Waits at most `timeout` seconds (default `flush_timeout`). From the worker's own thread, or while
         the calling thread holds `logging._lock`, it asks for the delivery without waiting for it, and
-        returns whether nothing was left to deliver.
+        returns whether nothing was left to deliver. Once the exit flush has begun, it waits no longer than
+        that flush's deadline.
         """
-        timeout = self._flush_timeout if timeout is None else timeout
+        timeout = self._wait_limit(timeout)
         self._check_fork()
         if self._closed or (not self._queue and self._thread is None):
             return not self._queue
@@ -180,26 +194,30 @@ class BatchWorker(Generic[T]):
         return marker.done.wait(timeout)
 
     def close(self, timeout: float | None = None) -> bool:
-        """Deliver what is queued, stop the thread, and shut the client down if this worker made it.
+        """Deliver what is queued, stop the thread, and release the client (see the module docstring).
 
         Idempotent; items put afterwards are dropped and counted as `closed`. Waits at most `timeout`
-        seconds (default `flush_timeout`), and not at all where `flush()` would not wait: the worker then
-        delivers what is queued on its own before it ends. True when everything queued was delivered.
+        seconds (default `flush_timeout`; after the exit flush began, no longer than its deadline), and
+        not at all where `flush()` would not wait: the worker then delivers what is queued on its own
+        before it ends, and releases the client then. True when everything queued was delivered.
         """
         with self._lock:
             if self._closed:
                 return not self._queue
             self._closed = True
-        timeout = self._flush_timeout if timeout is None else timeout
+        timeout = self._wait_limit(timeout)
         self._check_fork()
-        self._stopping = True  # the worker delivers everything queued, then ends
+        with self._lock:  # against _ensure_thread: either we see its thread, or it starts none
+            self._stopping = True  # the worker delivers everything queued, then ends
+            thread = self._thread
         self._wake.set()
-        thread = self._thread
         if thread is None or not thread.is_alive():
-            self._close_client()
+            self._finish()  # nothing will deliver: what a racing put() queued is counted as closed
+            self._release_client()
         elif not self._must_not_wait():
             thread.join(timeout)
-            self._close_client()  # idempotent; ends any retry the worker is still waiting on
+            # the last user's release shuts the client down, which ends any retry the worker still waits on
+            self._release_client()
         self._hand_over_losses()
         return not self._queue and (thread is None or not thread.is_alive())
 
@@ -207,12 +225,25 @@ class BatchWorker(Generic[T]):
         with self._lock:
             self._lost[reason] = self._lost.get(reason, 0) + 1
 
-    def _wake_worker(self, item: T) -> None:
+    def _wake_worker(self, item: T) -> bool:
         if self._pid != os.getpid():  # forked without the at-fork hooks: start afresh with this item
             self._fresh_state()
             self._queue.append(item)
-        self._ensure_thread()
-        self._wake.set()
+        if self._finished:  # put() passed the closed check, then the worker delivered for the last time
+            self._drop_leftovers()
+            return False
+        if not self._wake.is_set():  # set after the worker's last clear: its wait returns anyway
+            self._ensure_thread()
+            self._wake.set()
+        return True
+
+    def _wait_limit(self, timeout: float | None) -> float:
+        """`timeout` (default `flush_timeout`), cut to what is left of the exit flush once it has begun."""
+        limit = self._flush_timeout if timeout is None else timeout
+        deadline = self._exit_deadline
+        if deadline is not None:
+            limit = min(limit, max(deadline - time.monotonic(), 0.0))
+        return limit
 
     def _ensure_thread(self) -> None:
         thread = self._thread
@@ -244,17 +275,18 @@ class BatchWorker(Generic[T]):
         if self._pid != os.getpid():
             self._fresh_state()
 
-    def _close_client(self) -> None:
+    def _release_client(self) -> None:
         with self._lock:
-            if self._client_closed or not self._owns_client:
+            if self._released:
                 return
-            self._client_closed = True
-        self._client.shutdown()
+            self._released = True
+        self._client.release()
 
     # --- the worker's side ----------------------------------------------------------------------
 
     def _run(self) -> None:
         DELIVERING.set(True)  # everything this thread logs is about delivering
+        self._idle = False
         try:
             while not self._stopping:
                 try:
@@ -264,9 +296,39 @@ class BatchWorker(Generic[T]):
                     _logger.exception("Trubrics: the log delivery thread hit an error and goes on")
             self._deliver_due()
         finally:
+            if self._stopping:
+                self._finish()
+            else:  # ended by a BaseException, not by close(): the next put() starts another thread
+                self._wake.clear()
+                self._idle = True
             self._hand_over_losses()
             if self._closed:
-                self._close_client()
+                self._release_client()
+
+    def _finish(self) -> None:
+        """End delivery for good: what is still queued, or queued from now on, is counted as `closed`."""
+        # put() reads `_idle`, then `_finished`, after its append: set in this order and followed by the
+        # drain, every item is either drained here or dropped by that put() itself
+        self._idle = True
+        self._finished = True
+        self._drop_leftovers()
+
+    def _drop_leftovers(self) -> None:
+        """Count what is queued as `closed`; put() and the ending worker may both run this at once."""
+        queue = self._queue
+        lost = 0
+        while True:
+            try:
+                item = queue.popleft()
+            except IndexError:
+                break
+            if isinstance(item, _FlushMarker):
+                self._reached(item)  # nothing comes after it: its flush need not wait out its timeout
+            else:
+                lost += 1
+        if lost:
+            with self._lock:
+                self._lost[CLOSED] = self._lost.get(CLOSED, 0) + lost
 
     def _wait_for_batch(self) -> None:
         """Return when a batch is full, a flush or close is waiting, or the first item waited `interval`."""
@@ -278,7 +340,10 @@ class BatchWorker(Generic[T]):
                 return
             if size == 0:
                 deadline = None
-                self._wake.wait()  # idle: put() wakes us for the first item
+                self._idle = True  # from now on put() wakes us; the queue gets one more look first
+                if not self._queue:
+                    self._wake.wait()
+                self._idle = False
                 continue
             now = self._clock()
             if deadline is None:
@@ -381,19 +446,25 @@ def _renew_after_fork() -> None:
 
 
 def _flush_at_exit() -> None:
-    """Give every worker one bounded flush, all at once, before logging shuts down."""
-    waiting: list[tuple[BatchWorker[Any], Callable[[float], object]]] = []
+    """Give every worker one bounded flush, all at once, before logging shuts down.
+
+    Each worker keeps the flush's deadline: `logging.shutdown()` runs after this hook and flushes and
+    closes every handler, and those waits end by the same deadline instead of adding two more.
+    """
+    start = time.monotonic()
+    waiting: list[tuple[BatchWorker[Any], float, Callable[[float], object]]] = []
     for worker in list(_workers):
+        deadline = start + worker._flush_timeout
+        worker._exit_deadline = deadline
         try:
             wait = worker._begin_exit_flush()
         except Exception:  # exit goes on for the other workers
             _logger.debug("Trubrics: could not flush a log worker at exit", exc_info=True)
             continue
         if wait is not None:
-            waiting.append((worker, wait))
-    start = time.monotonic()
-    for worker, wait in waiting:
-        wait(max(worker._flush_timeout - (time.monotonic() - start), 0.0))
+            waiting.append((worker, deadline, wait))
+    for worker, deadline, wait in waiting:
+        wait(max(deadline - time.monotonic(), 0.0))
         worker._hand_over_losses()
 
 

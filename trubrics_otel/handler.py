@@ -26,9 +26,9 @@ from typing import Any, Final
 from trubrics_otel import _config
 from trubrics_otel._stats import DeliveryStats
 from trubrics_otel.batching import DELIVERING, BatchWorker
-from trubrics_otel.events import LLMEvent, Record
+from trubrics_otel.events import Record
 from trubrics_otel.mapping import MappingOptions
-from trubrics_otel.mapping.logs import TRIGGER_KEYS, is_candidate, log_to_record
+from trubrics_otel.mapping.logs import TRIGGER_KEYS, interpret_log, is_candidate
 from trubrics_otel.transport import TrubricsClient
 
 __all__ = ["TrubricsHandler", "TrubricsStructlogProcessor"]
@@ -52,6 +52,11 @@ _IGNORED_NAMES: Final = frozenset(IGNORED_LOGGERS)
 _IGNORED_PREFIXES: Final = tuple(f"{name}." for name in IGNORED_LOGGERS)
 
 _EventDict = MutableMapping[str, Any]
+
+NO_CONTENT: Final = "no_content"
+_NO_CONTENT_EXPLANATION: Final = (
+    "a model call's log record carried a prompt without a generation, or the reverse (drop_without_content)"
+)
 
 
 class _Claim(threading.local):
@@ -99,32 +104,36 @@ class _LogPipeline:
             )
         )
         self.extras_as_properties = _config.LOG_EXTRAS.resolve(extras_as_properties)
-        self.client = client if client is not None else TrubricsClient(api_key, host)
+        if client is None:
+            client = TrubricsClient(api_key, host)
+            client.close_when_unused = True  # shut down by its last user: this worker or an exporter
+        self.client = client
         self.worker: BatchWorker[Any] = BatchWorker(
             self.client,
             lambda item: convert(item, self),
             max_queue_size=_config.LOG_QUEUE_SIZE.resolve(queue_size),
             interval=_config.LOG_FLUSH_INTERVAL.resolve(flush_interval),
             flush_timeout=_config.LOG_FLUSH_TIMEOUT.resolve(flush_timeout),
-            owns_client=client is None,
             clock=clock,
             name=name,
         )
         self._errors = 0
 
     def to_record(self, message: str, attributes: Mapping[str, object], timestamp_ns: int) -> Record | None:
-        """Map on the worker's thread, counting LLM events sent with a placeholder for their text."""
-        record = log_to_record(
+        """Map on the worker's thread; count calls without their text (sent with a placeholder or dropped)."""
+        outcome = interpret_log(
             message,
             attributes,
             timestamp_ns,
             self.options,
             extras_as_properties=self.extras_as_properties,
         )
-        placeholder = self.options.missing_content
-        if isinstance(record, LLMEvent) and placeholder in (record.prompt, record.generation):
-            self.client.ledger.incomplete(1)
-        return record
+        if outcome.missing_content:
+            if outcome.record is None:
+                self.client.ledger.dropped(NO_CONTENT, 1, _NO_CONTENT_EXPLANATION)
+            else:
+                self.client.ledger.incomplete(1)
+        return outcome.record
 
     def failed(self) -> bool:
         """Count an unexpected error in the caller's thread; True the first time (to report it then)."""
@@ -145,8 +154,9 @@ class TrubricsHandler(logging.Handler):
     Args:
         api_key: the project's API key (`TRUBRICS_API_KEY`).
         host: the API's base URL (`TRUBRICS_HOST`).
-        client: a `TrubricsClient` to share with exporters; `api_key` and `host` are then unused, and
-            closing the handler leaves the client open.
+        client: a `TrubricsClient` to share with exporters (such as `exporter.client`); `api_key` and
+            `host` are then unused. A client made by an exporter is closed by its last user, so it stays
+            open while this handler sends; one the application made is left to it.
         level: the handler's level, as for any handler.
         default_user_id: the user of a record that names none (`TRUBRICS_DEFAULT_USER_ID`).
         default_assistant_id: the assistant of a call that names no model (`TRUBRICS_DEFAULT_ASSISTANT_ID`).
@@ -244,17 +254,21 @@ class TrubricsHandler(logging.Handler):
             return False  # never turn our own delivery into records: that way lie loops and deadlocks
         if _claims.active and _claimed_by_processor(record.msg):
             return False
-        try:
-            self._worker.put(record)
+        try:  # emit(), inlined: this is the path every recognised record takes
+            self._worker.put((record, _formatted(record)) if record.args else record)
         except Exception:  # noqa: BLE001 - the guard of last resort: logging never raises into the app
             if self._pipeline.failed():
                 self.handleError(record)
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
-        """Queue the record for the delivery thread. Never raises; a full queue drops and counts it."""
+        """Queue the record for the delivery thread. Never raises; a full queue drops and counts it.
+
+        A message with arguments is formatted now, while the arguments are as they were logged (the
+        worker maps the record up to `flush_interval` later); the `extra=` values are read then.
+        """
         try:
-            self._worker.put(record)
+            self._worker.put((record, _formatted(record)) if record.args else record)
         except Exception:  # noqa: BLE001 - the guard of last resort: logging never raises into the app
             if self._pipeline.failed():
                 self.handleError(record)
@@ -269,9 +283,10 @@ class TrubricsHandler(logging.Handler):
         self._worker.flush(timeout)
 
     def close(self, timeout: float | None = None) -> None:
-        """Deliver what is queued, stop the delivery thread, and close the client if the handler made it.
+        """Deliver what is queued, stop the delivery thread, and release the client.
 
-        Records that arrive afterwards are dropped and counted as `dropped["closed"]`.
+        A client the handler made is closed when nothing else sends through it any more. Records that
+        arrive afterwards are dropped and counted as `dropped["closed"]`.
         """
         try:
             self._worker.close(timeout)
@@ -304,17 +319,26 @@ def _ignored_logger(name: str) -> bool:
     return ignored
 
 
-def _log_record_to_record(record: logging.LogRecord, pipeline: _LogPipeline) -> Record | None:
-    """Map a queued `LogRecord` (on the worker's thread)."""
+def _formatted(record: logging.LogRecord) -> str:
+    """The record's message with its arguments, as `getMessage()` makes it; never raises."""
+    try:
+        return record.getMessage()
+    except Exception:  # noqa: BLE001 - a bad %-format must not cost the event
+        return str(record.msg)
+
+
+def _log_record_to_record(
+    item: logging.LogRecord | tuple[logging.LogRecord, str], pipeline: _LogPipeline
+) -> Record | None:
+    """Map a queued `LogRecord`, or a record and the message formatted when it was logged (on the worker)."""
+    record, message = item if isinstance(item, tuple) else (item, None)
     attributes = dict(record.__dict__)  # one atomic copy: another handler may still be adding to it
     timestamp_ns = int(attributes["created"] * 1e9)
     msg = attributes.get("msg")
     if type(msg) is dict:
         return _event_dict_to_record((msg, timestamp_ns), pipeline)
-    try:
-        message = record.getMessage()
-    except Exception:  # noqa: BLE001 - a bad %-format must not cost the event
-        message = str(msg)
+    if message is None:
+        message = msg if type(msg) is str else _formatted(record)  # no arguments: nothing to format
     extras = {key: value for key, value in attributes.items() if key not in RECORD_ATTRIBUTES}
     return pipeline.to_record(message, extras, timestamp_ns)
 
@@ -445,5 +469,5 @@ class TrubricsStructlogProcessor:
         return self._worker.flush(timeout)
 
     def close(self, timeout: float | None = None) -> bool:
-        """Deliver what is queued, stop, and close the client if the processor made it. Idempotent."""
+        """Deliver what is queued, stop, and release the client (closed by its last user). Idempotent."""
         return self._worker.close(timeout)

@@ -28,22 +28,28 @@ start with `_` are private and never sent, and dotted keys are left to the conve
 `MappingOptions.copy_attributes`).
 
 `is_candidate` is the cheap test the logging handler and the structlog processor run in the caller's
-thread; `log_to_record` does the real work later, on the delivery thread. Nothing here performs I/O.
+thread; `interpret_log` does the real work later, on the delivery thread, and says whether a model call
+lacked its text (sent with the placeholder, or dropped with `drop_without_content`), for the caller to
+count. Nothing here performs I/O.
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import math
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Final
 
-from trubrics_otel.events import Event, LLMEvent
-from trubrics_otel.mapping import MappingOptions, combine, recognise_all
+from trubrics_otel.events import Event, LLMEvent, parse_timestamp
+from trubrics_otel.mapping import MappingOptions, combine, findings_properties, recognise_all
 from trubrics_otel.mapping._model import Findings, SpanData, to_text
 
 __all__ = [
     "RECOGNISED_KEYS",
     "TRIGGER_KEYS",
+    "LogOutcome",
+    "interpret_log",
     "is_candidate",
     "log_to_record",
 ]
@@ -64,20 +70,25 @@ RECOGNISED_KEYS: Final = TRIGGER_KEYS | frozenset(
 )
 """Every plain key the mapping reads; the rest of a record's keys are properties."""
 
-_PROPERTY_FIELDS: Final = (
-    "provider",
-    "operation",
-    "request_model",
-    "response_model",
-    "input_tokens",
-    "output_tokens",
-    "total_tokens",
-    "cache_read_tokens",
-    "reasoning_tokens",
-)
-
-
 _NOTHING: Final = Findings()
+
+
+@dataclass(frozen=True)
+class LogOutcome:
+    """What one log record is for Trubrics.
+
+    Attributes:
+        record: the event or LLM event to send; None when the log record carries nothing recognised, or
+            is a model call without its text that `drop_without_content` drops.
+        missing_content: the record is a model call that lacks its prompt or its generation: sent with
+            the placeholder (`record` set), or dropped (`record` None). The caller counts it.
+    """
+
+    record: Event | LLMEvent | None
+    missing_content: bool = False
+
+
+_NOT_FOR_TRUBRICS: Final = LogOutcome(None)
 
 
 def is_candidate(keys: Iterable[object]) -> bool:
@@ -90,15 +101,15 @@ def is_candidate(keys: Iterable[object]) -> bool:
     return any(key in TRIGGER_KEYS or (type(key) is str and "." in key) for key in keys)
 
 
-def log_to_record(
+def interpret_log(
     message: str,
     attributes: Mapping[str, object],
     timestamp_ns: int | None,
     options: MappingOptions,
     *,
     extras_as_properties: bool = True,
-) -> Event | LLMEvent | None:
-    """Return the record a log record is for Trubrics, or None when it carries nothing recognised.
+) -> LogOutcome:
+    """Return what a log record is for Trubrics: the record to send, and whether a call lacked its text.
 
     Args:
         message: the record's rendered message (a structlog event's `event`); the event's name when the
@@ -115,14 +126,12 @@ def log_to_record(
     user_id = _first_text(attributes.get("user_id"), found.user_id)
     event_name = _first_text(attributes.get("event"), found.event_name if found.kind == "event" else None)
     if prompt is None and generation is None and user_id is None and event_name is None:
-        return None
-    when = _moment(attributes.get("timestamp"), timestamp_ns)
-    thread_id = _first_text(attributes.get("thread_id"), found.thread_id)
-    properties = _properties(attributes, found, options, extras_as_properties)
+        return _NOT_FOR_TRUBRICS
     if prompt is not None or generation is not None:
-        if (prompt is None or generation is None) and options.drop_without_content:
-            return None
-        return LLMEvent(
+        missing_content = prompt is None or generation is None
+        if missing_content and options.drop_without_content:
+            return LogOutcome(None, missing_content=True)
+        llm_event = LLMEvent(
             user_id or options.default_user_id,
             _first_text(
                 attributes.get("assistant_id"),
@@ -133,20 +142,41 @@ def log_to_record(
             or options.default_assistant_id,
             prompt if prompt is not None else options.missing_content,
             generation if generation is not None else options.missing_content,
-            timestamp=when,
+            timestamp=_moment(attributes.get("timestamp"), timestamp_ns),
             latency=_seconds(attributes.get("latency")),
-            properties=properties,
-            thread_id=thread_id,
+            properties=_properties(attributes, found, options, extras_as_properties),
+            thread_id=_first_text(attributes.get("thread_id"), found.thread_id),
             prompt_event_name=to_text(attributes.get("prompt_event_name")),
             generation_event_name=to_text(attributes.get("generation_event_name")),
         )
-    return Event(
-        user_id or options.default_user_id,
-        event_name if event_name is not None else message,
-        timestamp=when,
-        properties=properties,
-        thread_id=thread_id,
+        return LogOutcome(llm_event, missing_content=missing_content)
+    return LogOutcome(
+        Event(
+            user_id or options.default_user_id,
+            event_name if event_name is not None else message,
+            timestamp=_moment(attributes.get("timestamp"), timestamp_ns),
+            properties=_properties(attributes, found, options, extras_as_properties),
+            thread_id=_first_text(attributes.get("thread_id"), found.thread_id),
+        )
     )
+
+
+def log_to_record(
+    message: str,
+    attributes: Mapping[str, object],
+    timestamp_ns: int | None,
+    options: MappingOptions,
+    *,
+    extras_as_properties: bool = True,
+) -> Event | LLMEvent | None:
+    """Return the record a log record is for Trubrics, or None; `interpret_log(...).record`.
+
+    None means either "nothing recognised" or "a call without its text, dropped": a caller that counts
+    its losses calls `interpret_log`, which tells them apart.
+    """
+    return interpret_log(
+        message, attributes, timestamp_ns, options, extras_as_properties=extras_as_properties
+    ).record
 
 
 def _conventions(attributes: Mapping[str, object], timestamp_ns: int | None) -> Findings:
@@ -183,18 +213,10 @@ def _properties(
     options: MappingOptions,
     extras_as_properties: bool,
 ) -> dict[str, object]:
-    properties: dict[str, object] = {}
-    for name in _PROPERTY_FIELDS:
-        value = getattr(found, name)
-        if value is not None:
-            properties[name] = value
-    if found.total_tokens is None and found.input_tokens is not None and found.output_tokens is not None:
-        properties["total_tokens"] = found.input_tokens + found.output_tokens
-    if found.finish_reasons:
-        properties["finish_reasons"] = list(found.finish_reasons)
+    properties = findings_properties(found)
     properties.update(found.properties)
     if options.copy_attributes:
-        properties.update(_copied(attributes, options.copy_attributes))
+        properties.update(options.copied(attributes))
     if extras_as_properties:
         properties.update(
             (key, value)
@@ -209,31 +231,15 @@ def _properties(
     return properties
 
 
-def _copied(attributes: Mapping[str, object], wanted: tuple[str, ...]) -> dict[str, object]:
-    prefixes = tuple(name.rstrip("*") for name in wanted if name.endswith((".", "*")))
-    exact = frozenset(name for name in wanted if not name.endswith((".", "*")))
-    return {
-        key: value
-        for key, value in attributes.items()
-        if key in exact or (prefixes and key.startswith(prefixes))
-    }
-
-
 def _moment(value: object, fallback_ns: int | None) -> _dt.datetime | int | None:
     """Return a `timestamp` key as a datetime or epoch nanoseconds; the record's time when unusable."""
     if isinstance(value, _dt.datetime):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _epoch_ns(value) if value > 0 else fallback_ns
+        return _epoch_ns(value) if 0 < value < math.inf else fallback_ns
     if isinstance(value, str):
-        text = value.strip()
-        if text.endswith(("Z", "z")):
-            text = text[:-1] + "+00:00"
-        try:
-            parsed = _dt.datetime.fromisoformat(text)
-        except ValueError:
-            return fallback_ns
-        return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=_dt.timezone.utc)
+        parsed = parse_timestamp(value)
+        return parsed if parsed is not None else fallback_ns
     return fallback_ns
 
 
