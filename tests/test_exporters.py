@@ -409,3 +409,31 @@ def test_named_attributes_are_copied_into_properties(
         "tenant_id": "t9",
         "other": None,
     }
+
+
+@pytest.mark.parametrize(("drop", "counted"), [(True, "dropped"), (False, "incomplete")])
+def test_log_records_of_a_call_without_its_text_are_counted(
+    server: LocalServer, api_key: str, drop: bool, counted: str
+) -> None:
+    """A log record with a prompt but no generation is dropped and counted, or sent and counted."""
+    from opentelemetry._logs import LogRecord
+    from opentelemetry.sdk._logs import LoggerProvider
+    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
+
+    from trubrics_otel import TrubricsLogExporter
+
+    exporter = TrubricsLogExporter(
+        api_key, server.url, drop_without_content=drop, join=ContentJoin(window=60)
+    )
+    provider = LoggerProvider()
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    provider.get_logger("test").emit(LogRecord(body="chat", attributes={"user_id": "u1", "prompt": "Hi"}))
+    provider.shutdown()
+
+    stats = exporter.client.stats()
+    if counted == "dropped":
+        assert stats.dropped == {"no_content": 1}
+        assert server.llm_events() == []
+    else:
+        assert stats.incomplete == 1
+        assert server.llm_events()[0]["generation"] == "[content not recorded]"

@@ -45,7 +45,7 @@ from trubrics_otel.events import Record
 from trubrics_otel.mapping import LLMCall, MappingOptions, SpanData, SpanEventData, interpret
 from trubrics_otel.mapping.genai import content_from_events
 from trubrics_otel.mapping.join import Content, ContentJoin
-from trubrics_otel.mapping.logs import log_to_record
+from trubrics_otel.mapping.logs import interpret_log
 from trubrics_otel.transport import TrubricsClient
 
 __all__ = ["TrubricsLogExporter", "TrubricsSpanExporter", "span_data"]
@@ -458,4 +458,12 @@ class TrubricsLogExporter(LogRecordExporter):
             return None
         body = log.body
         message = body if isinstance(body, str) else str(name or "")
-        return log_to_record(message, attributes, log.timestamp or log.observed_timestamp, options)
+        outcome = interpret_log(message, attributes, log.timestamp or log.observed_timestamp, options)
+        if outcome.missing_content:
+            if outcome.record is None:
+                self.client.ledger.dropped(
+                    "no_content", 1, "the model call carried no prompt or generation (drop_without_content)"
+                )
+            else:
+                self.client.ledger.incomplete(1)
+        return outcome.record

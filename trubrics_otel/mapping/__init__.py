@@ -51,6 +51,7 @@ __all__ = [
     "SpanData",
     "SpanEventData",
     "combine",
+    "findings_properties",
     "interpret",
     "recognise_all",
     "span_to_records",
@@ -262,7 +263,11 @@ _TOKEN_FIELDS: Final = (
 )
 
 
-def _properties(span: SpanData, found: Findings, options: MappingOptions) -> dict[str, object]:
+def findings_properties(found: Findings) -> dict[str, object]:
+    """Return the properties every LLM event carries from its findings: provider, models, tokens, reasons.
+
+    The total is computed when the instrumentation gave only the input and output counts.
+    """
     properties: dict[str, object] = {}
     for name in ("provider", "operation", "request_model", "response_model", *_TOKEN_FIELDS):
         value = getattr(found, name)
@@ -272,6 +277,11 @@ def _properties(span: SpanData, found: Findings, options: MappingOptions) -> dic
         properties["total_tokens"] = found.input_tokens + found.output_tokens
     if found.finish_reasons:
         properties["finish_reasons"] = list(found.finish_reasons)
+    return properties
+
+
+def _properties(span: SpanData, found: Findings, options: MappingOptions) -> dict[str, object]:
+    properties = findings_properties(found)
     if span.status_code == "ERROR":
         properties["error"] = True
         if span.status_message:
@@ -287,5 +297,3 @@ def _properties(span: SpanData, found: Findings, options: MappingOptions) -> dic
         properties.update(options.copied(span.attributes))
     properties.update(found.properties)
     return properties
-
-
