@@ -66,7 +66,7 @@ def start_server(database: str) -> tuple[subprocess.Popen[str], str]:
     )
     assert server.stdout is not None
     line = server.stdout.readline()
-    url = line.split(" on ", 1)[1].split(" ", 1)[0]
+    url = line.split(" on ", 1)[1].split()[0]
     return server, url
 
 

@@ -79,7 +79,7 @@ def start_server() -> tuple[subprocess.Popen[str], str]:
     )
     assert server.stdout is not None
     line = server.stdout.readline()
-    url = line.split(" on ", 1)[1].split(" ", 1)[0]
+    url = line.split(" on ", 1)[1].split()[0]
     return server, url
 
 
