@@ -437,3 +437,37 @@ def test_log_records_of_a_call_without_its_text_are_counted(
     else:
         assert stats.incomplete == 1
         assert server.llm_events()[0]["generation"] == "[content not recorded]"
+
+
+def nested_call_spans(provider: TracerProvider) -> list[ReadableSpan]:
+    """A model call seen twice: an outer request span (with the thread) around a client span."""
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("test")
+    outer = {**genai_attributes(), "gen_ai.conversation.id": "thread-7"}
+    with (
+        tracer.start_as_current_span("chat outer", attributes=outer),
+        tracer.start_as_current_span("chat inner", attributes=genai_attributes()),
+    ):
+        pass
+    return list(memory.get_finished_spans())  # the inner span ends, and comes, first
+
+
+@pytest.mark.parametrize("batches", ["one batch", "two batches"])
+def test_a_call_recorded_by_two_instrumentations_is_sent_once(
+    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer, batches: str
+) -> None:
+    """Nested LLM spans are one call: the inner one is sent, with the thread only the outer one knew."""
+    inner, outer = nested_call_spans(provider)
+
+    if batches == "one batch":
+        exporter.export([inner, outer])
+    else:
+        exporter.export([inner])
+        exporter.export([outer])
+
+    (event,) = server.llm_events()
+    assert event["properties"]["span_id"] == f"{inner.context.span_id:016x}"
+    assert exporter.client.stats().dropped == {"duplicate": 1}
+    if batches == "one batch":
+        assert event["properties"]["$thread_id"] == "thread-7"

@@ -251,3 +251,26 @@ def test_openai_v2_event_only_joins_content_logs_to_spans(
     assert spans.client.stats().incomplete == 0
     tracer_provider.shutdown()
     logger_provider.shutdown()
+
+
+def test_pydantic_ai_with_openai_v2_makes_one_event_per_call(
+    model: FakeOpenAI, server: LocalServer, provider: TracerProvider, genai_content: None
+) -> None:
+    """pydantic-ai's request span and openai-v2's client span are one call: one LLM event, in the thread."""
+    from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
+    from pydantic_ai import Agent
+    from pydantic_ai.models.instrumented import InstrumentationSettings
+    from pydantic_ai.models.openai import OpenAIChatModel
+    from pydantic_ai.providers.openai import OpenAIProvider
+
+    llm = OpenAIChatModel("gpt-4o", provider=OpenAIProvider(base_url=model.base_url, api_key="fake"))
+    agent = Agent(llm, system_prompt="You are a helpful assistant.")
+    agent.instrument = InstrumentationSettings(tracer_provider=provider, include_content=True)
+
+    for _ in instrumented(OpenAIInstrumentor(), provider):
+        with trubrics_otel.context(user_id="user-42"):
+            asyncio.run(agent.run("Say hello to the team", conversation_id="thread-7"))
+
+    (event,) = stored(server, provider)
+    assert (event["prompt"], event["generation"]) == ("Say hello to the team", "Echo: Say hello to the team")
+    assert (event["user_id"], event["properties"]["$thread_id"]) == ("user-42", "thread-7")

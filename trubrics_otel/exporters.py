@@ -21,6 +21,7 @@ import os
 import threading
 import time
 import weakref
+from collections import OrderedDict
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, Final
 
@@ -42,7 +43,14 @@ from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
 from trubrics_otel import _config
 from trubrics_otel.context import install_context_processor
 from trubrics_otel.events import Record
-from trubrics_otel.mapping import LLMCall, MappingOptions, SpanData, SpanEventData, interpret
+from trubrics_otel.mapping import (
+    LLMCall,
+    MappingOptions,
+    SpanData,
+    SpanEventData,
+    interpret,
+    merge_nested_calls,
+)
 from trubrics_otel.mapping.genai import content_from_events
 from trubrics_otel.mapping.join import Content, ContentJoin
 from trubrics_otel.mapping.logs import interpret_log
@@ -146,6 +154,7 @@ class TrubricsSpanExporter(SpanExporter):
         self._shutdown = False
         self._warned_default_user = False
         self._releaser = _Releaser(self._join, self._release, clock)
+        self._recent_parents: OrderedDict[str, None] = OrderedDict()
         if stamp_context:
             install_context_processor(trace.get_tracer_provider())
 
@@ -204,7 +213,7 @@ class TrubricsSpanExporter(SpanExporter):
 
     def _translate(self, spans: Sequence[ReadableSpan]) -> list[Record]:
         records: list[Record] = []
-        ready: list[LLMCall] = []
+        calls: list[LLMCall] = []
         now = self._clock()
         for span in spans:
             try:
@@ -213,15 +222,45 @@ class TrubricsSpanExporter(SpanExporter):
                 self._client.ledger.dropped("mapping_error", 1, f"the span mapping failed: {error!r}")
                 continue
             if isinstance(found, LLMCall):
-                ready.extend(self._join.add_call(found, now) if self._join.window > 0 else [found])
+                calls.append(found)
             elif found is not None:
                 records.append(found)
+        ready: list[LLMCall] = []
+        for call in self._one_per_call(calls):
+            ready.extend(self._join.add_call(call, now) if self._join.window > 0 else [call])
         ready.extend(self._join.expired(now))
         records.extend(self._llm_events(ready))
         if len(self._join):
             self._releaser.wake()
         self._warn_default_user(records)
         return records
+
+    def _one_per_call(self, calls: list[LLMCall]) -> list[LLMCall]:
+        """Merge a model call recorded by two instrumentations (nested spans) into one.
+
+        The inner span ends first, so an outer one may come in a later batch than the call it wraps: the
+        parents of recent calls are remembered (a bounded number) to recognise it then too.
+        """
+        if not calls:
+            return calls
+        kept, merged = merge_nested_calls(calls)
+        recent = self._recent_parents
+        late = [call for call in kept if call.span.span_id in recent]
+        if late:
+            kept = [call for call in kept if call.span.span_id not in recent]
+            merged.extend(late)
+        for call in kept:
+            if call.span.parent_span_id:
+                recent[call.span.parent_span_id] = None
+        while len(recent) > _RECENT_PARENTS:
+            recent.popitem(last=False)
+        if merged:
+            self._client.ledger.dropped(
+                "duplicate",
+                len(merged),
+                "one model call was recorded by two instrumentations; it is sent once, as the inner span",
+            )
+        return kept
 
     def _llm_events(self, calls: Sequence[LLMCall]) -> list[Record]:
         events: list[Record] = []
@@ -252,6 +291,10 @@ class TrubricsSpanExporter(SpanExporter):
                 "span attribute; TRUBRICS_DEFAULT_USER_ID changes the fallback.",
                 self.options.default_user_id,
             )
+
+
+_RECENT_PARENTS: Final = 10_000
+"""How many parents of recent model calls an exporter remembers, to merge an outer span that comes late."""
 
 
 def _flush_content_logs() -> None:

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from trubrics_otel.events import LLMEvent
-from trubrics_otel.mapping import SpanData, SpanEventData, span_to_records
+from trubrics_otel.mapping import SpanData, SpanEventData, spans_to_records
 
 CAPTURES = Path(__file__).parent.parent / "data" / "captures"
 
@@ -36,8 +36,8 @@ def load_logs(name: str) -> list[tuple[str | None, str, object]]:
 
 
 def llm_events(spans: list[SpanData]) -> list[LLMEvent]:
-    """Map each span on its own; return the LLM events, failing if any other record comes out."""
-    records = [record for span in spans for record in span_to_records(span)]
+    """Map the spans as one export batch; return the LLM events, failing if any other record comes out."""
+    records = spans_to_records(spans)
     assert all(isinstance(record, LLMEvent) for record in records), records
     return [record for record in records if isinstance(record, LLMEvent)]
 

@@ -281,11 +281,6 @@ def test_pydantic_ai_runs_become_one_llm_event_per_call(
         assert payload["properties"]["$thread_id"] == "thread-7"
 
 
-@pytest.mark.xfail(
-    reason="pydantic-ai's model request span and openai-v2's client span record the same call; telling them "
-    "apart needs both spans (for example the same gen_ai.response.id in one trace), not one",
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("case", "expected"), [("chat", [CHAT]), ("stream", [STREAM]), ("tool", TOOL), ("history", [HISTORY])]
 )
@@ -297,7 +292,7 @@ def test_pydantic_ai_with_openai_v2_is_one_llm_event_per_call(
 
 
 def test_pydantic_ai_with_openai_v2_records_each_call_twice() -> None:
-    """Today each span alone is a model call: both instrumentations' spans become LLM events."""
+    """Each span alone is a model call; only mapping them as one batch merges the nested pair."""
     spans = load_capture("pydantic-ai+openai-v2-chat")
     kinds = [(span.scope, combine(recognise_all(span)).kind) for span in spans]
 

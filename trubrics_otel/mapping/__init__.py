@@ -24,7 +24,7 @@ Nothing here performs I/O or touches SDK objects.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Final
@@ -53,8 +53,10 @@ __all__ = [
     "combine",
     "findings_properties",
     "interpret",
+    "merge_nested_calls",
     "recognise_all",
     "span_to_records",
+    "spans_to_records",
 ]
 
 Recogniser = Callable[[SpanData], "Findings | None"]
@@ -208,6 +210,15 @@ class LLMCall:
         )
         return replace(self, findings=findings)
 
+    def filled_from(self, outer: LLMCall) -> LLMCall:
+        """Return this call with what only `outer` knows (a thread, a user, properties) filled in."""
+        merged = {k: v for k, v in vars(outer.findings).items() if v is not None}
+        merged.update({k: v for k, v in vars(self.findings).items() if v is not None})
+        merged["properties"] = {**outer.findings.properties, **self.findings.properties}
+        findings = Findings()
+        vars(findings).update(merged)
+        return replace(self, findings=findings)
+
     def to_event(self, options: MappingOptions) -> LLMEvent | None:
         """Return the LLM event, with placeholders for missing text (or None if such calls are dropped)."""
         found = self.findings
@@ -242,6 +253,52 @@ def interpret(span: SpanData, options: MappingOptions) -> LLMCall | Event | None
             thread_id=found.thread_id,
         )
     return None
+
+
+def merge_nested_calls(calls: Sequence[LLMCall]) -> tuple[list[LLMCall], list[LLMCall]]:
+    """Return (the calls to send, the calls merged away) when one model call was recorded twice.
+
+    A model call inside a model call is the same call seen by two instrumentations: pydantic-ai's
+    request span around openai-v2's client span, or OpenInference's around OpenLLMetry's around
+    openai-v2's. The innermost span is kept, filled with what only its outer spans know (the thread on
+    pydantic-ai's, say); the outer ones are merged away.
+    """
+    by_id = {call.span.span_id: call for call in calls}
+    outer_ids = {call.span.parent_span_id for call in calls if call.span.parent_span_id in by_id}
+    if not outer_ids:
+        return list(calls), []
+    kept: list[LLMCall] = []
+    for call in calls:
+        if call.span.span_id in outer_ids:
+            continue
+        filled = call
+        outer = by_id.get(call.span.parent_span_id or "")
+        while outer is not None:
+            filled = filled.filled_from(outer)
+            outer = by_id.get(outer.span.parent_span_id or "")
+        kept.append(filled)
+    return kept, [by_id[span_id] for span_id in outer_ids]
+
+
+def spans_to_records(spans: Sequence[SpanData], options: MappingOptions | None = None) -> list[Record]:
+    """Return the records a batch of spans becomes, one LLM event per model call however many recorded it.
+
+    Missing text is replaced by the placeholder, as in `span_to_records`.
+    """
+    options = options or MappingOptions()
+    records: list[Record] = []
+    calls: list[LLMCall] = []
+    for span in spans:
+        found = interpret(span, options)
+        if isinstance(found, LLMCall):
+            calls.append(found)
+        elif found is not None:
+            records.append(found)
+    for call in merge_nested_calls(calls)[0]:
+        event = call.to_event(options)
+        if event is not None:
+            records.append(event)
+    return records
 
 
 def span_to_records(span: SpanData, options: MappingOptions | None = None) -> list[Record]:
