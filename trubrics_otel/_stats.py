@@ -31,9 +31,10 @@ class DeliveryStats:
         sent: records Trubrics accepted.
         retried: requests sent again after a transient failure.
         failed: records given up after retries ran out of time or the client was shut down.
-        dropped: records refused for good, by reason: `invalid` (the API named a problem with the record),
-            `unauthorized` (the API key was refused), `rejected` (another 4xx answer), and the reasons the
-            exporters and the logging handler add, such as `queue_full`.
+        dropped: records not sent, by reason (docs/transport.md explains each): from the API,
+            `invalid`, `unauthorized`, `rejected`; from the transport, `unsendable`; from the exporters
+            and handlers, `mapping_error`, `no_content`, `duplicate` (a call recorded twice, sent once),
+            `unjoinable_content`, `queue_full`, `closed` and `handler_error`.
         requests: HTTP requests sent.
         incomplete: model calls sent with a placeholder because their prompt or generation never came.
     """
