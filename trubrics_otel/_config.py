@@ -34,6 +34,7 @@ __all__ = [
     "Setting",
     "environment_table",
     "mapping_settings",
+    "traces_exporter_is_trubrics",
     "warn_once",
 ]
 
@@ -305,6 +306,12 @@ SETTINGS: Final[tuple[Setting[Any], ...]] = (
     LOG_FLUSH_TIMEOUT,
     LOG_EXTRAS,
 )
+
+
+def traces_exporter_is_trubrics() -> bool:
+    """Whether OpenTelemetry's zero-code set-up builds our span exporter (OTEL_TRACES_EXPORTER)."""
+    names = os.environ.get("OTEL_TRACES_EXPORTER", "")
+    return "trubrics" in (name.strip() for name in names.split(","))
 
 
 def mapping_settings(

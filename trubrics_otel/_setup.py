@@ -16,9 +16,10 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
+from trubrics_otel import _config
 from trubrics_otel.context import install_context_processor
 from trubrics_otel.events import MAX_BATCH_SIZE
-from trubrics_otel.exporters import TrubricsSpanExporter
+from trubrics_otel.exporters import TrubricsSpanExporter, exporter_of
 
 __all__ = ["configure"]
 
@@ -37,7 +38,8 @@ def configure(
 ) -> TrubricsSpanExporter:
     """Send this process's LLM spans to Trubrics; return the exporter (for `client.stats()`).
 
-    Calling it again for the same provider returns the exporter of the first call, whatever the arguments:
+    Calling it again for the same provider returns the exporter of the first call, whatever the
+    arguments, and under `OTEL_TRACES_EXPORTER=trubrics` it returns the exporter that set-up installed:
     one provider sends each span once.
 
     Args:
@@ -61,6 +63,8 @@ def configure(
     install_context_processor(provider)
     with _configured_lock:
         existing = _configured.get(provider)
+        if existing is None and _config.traces_exporter_is_trubrics():
+            existing = exporter_of(provider)  # the one OTEL_TRACES_EXPORTER=trubrics already installed
         if existing is not None:
             return existing  # a second processor would send every event twice
         exporter = TrubricsSpanExporter(api_key, host, stamp_context=False, **exporter_options)

@@ -56,7 +56,7 @@ from trubrics_otel.mapping.join import Content, ContentJoin
 from trubrics_otel.mapping.logs import interpret_log
 from trubrics_otel.transport import TrubricsClient
 
-__all__ = ["TrubricsLogExporter", "TrubricsSpanExporter", "span_data"]
+__all__ = ["TrubricsLogExporter", "TrubricsSpanExporter", "exporter_of", "span_data"]
 
 _logger = logging.getLogger("trubrics_otel.exporters")
 
@@ -156,7 +156,10 @@ class TrubricsSpanExporter(SpanExporter):
         self._releaser = _Releaser(self._join, self._release, clock)
         self._recent_parents: OrderedDict[str, None] = OrderedDict()
         if stamp_context:
-            install_context_processor(trace.get_tracer_provider())
+            # the SDK builds it for OTEL_TRACES_EXPORTER=trubrics after setting the global provider
+            provider = trace.get_tracer_provider()
+            if install_context_processor(provider):
+                exporter_of(provider, self)
 
     @property
     def client(self) -> TrubricsClient:
@@ -291,6 +294,25 @@ class TrubricsSpanExporter(SpanExporter):
                 "span attribute; TRUBRICS_DEFAULT_USER_ID changes the fallback.",
                 self.options.default_user_id,
             )
+
+
+_exporters: weakref.WeakKeyDictionary[object, TrubricsSpanExporter] = weakref.WeakKeyDictionary()
+_exporters_lock = threading.Lock()
+
+
+def exporter_of(
+    provider: object, candidate: TrubricsSpanExporter | None = None
+) -> TrubricsSpanExporter | None:
+    """Return the exporter built for a provider by the SDK's zero-code set-up, recording `candidate`.
+
+    `configure()` asks here, when OTEL_TRACES_EXPORTER names trubrics, before adding a second exporter
+    that would send every span twice.
+    """
+    with _exporters_lock:
+        existing = _exporters.get(provider)
+        if existing is None and candidate is not None:
+            _exporters[provider] = candidate
+        return existing
 
 
 _RECENT_PARENTS: Final = 10_000

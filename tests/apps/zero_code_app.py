@@ -1,4 +1,4 @@
-"""An app that knows nothing of Trubrics but its context helper: run under `opentelemetry-instrument`.
+"""An app run under `opentelemetry-instrument` that also calls `trubrics_otel.configure()` itself.
 
 It makes 120 model-call spans by hand with GenAI attributes (as any instrumentation would), and two real
 calls through `openai` instrumented by opentelemetry-instrumentation-openai-v2, against the fake model
@@ -14,6 +14,8 @@ from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor
 
 import trubrics_otel
 
+# an app that also sets itself up in code must not send each span twice
+trubrics_otel.configure()
 tracer = trace.get_tracer("zero-code-app")
 messages = json.dumps([{"role": "user", "parts": [{"type": "text", "content": "ping"}]}])
 answer = json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "pong"}]}])
