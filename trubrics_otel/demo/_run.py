@@ -35,6 +35,14 @@ CONVERSATIONS = (
 )
 """(user, thread, prompts): the chats the demo runs."""
 
+ANSWERS = {
+    "What is OpenTelemetry?": "An open standard for traces, metrics and logs.",
+    "And how does Trubrics use it?": "It turns your LLM spans into prompts and generations.",
+    "Summarise our sign-up funnel": "Visit, sign-up form, email check, first chat.",
+    "Which step loses most users?": "The email check: a third of sign-ups stop there.",
+}
+"""What the fake model answers, so the table reads like a real chat."""
+
 MODEL = "gpt-4o-mini"
 
 Chat = Callable[[list[dict[str, str]]], str]
@@ -53,7 +61,10 @@ def _ingestion_host() -> Iterator[tuple[str, str | None, LocalServer | None]]:
 
 def run_demo(out: TextIO) -> int:
     """Run the demo, writing what it does to `out`; return the process exit code."""
-    with _ingestion_host() as (host, key, server), FakeOpenAI(delay=0.02) as model:
+    with (
+        _ingestion_host() as (host, key, server),
+        FakeOpenAI(delay=0.02, reply=lambda text: ANSWERS.get(text, f"Echo: {text}")) as model,
+    ):
         print(f"Trubrics host: {'local server at ' if server else ''}{host}", file=out)
         outcome = check(host, key)
         print(outcome.message, file=out)
@@ -61,18 +72,19 @@ def run_demo(out: TextIO) -> int:
             return outcome.code
         provider = TracerProvider(resource=Resource.create({"service.name": "trubrics-otel-demo"}))
         exporter = configure(key, host, tracer_provider=provider)
-        chat, how = _chat_function(provider, model)
-        print(f"Chatting with a fake model at {model.base_url} {how}.", file=out)
-        for user, thread, prompts in CONVERSATIONS:
-            history: list[dict[str, str]] = [{"role": "system", "content": "You are a helpful analyst."}]
-            with trubrics_otel.context(user_id=user, thread_id=thread, properties={"demo": True}):
-                for prompt in prompts:
-                    history.append({"role": "user", "content": prompt})
-                    history.append({"role": "assistant", "content": chat(history)})
+        with _chat_function(provider, model) as (chat, how):
+            print(f"Chatting with a fake model at {model.base_url} {how}.", file=out)
+            for user, thread, prompts in CONVERSATIONS:
+                history: list[dict[str, str]] = [{"role": "system", "content": "You are a helpful analyst."}]
+                with trubrics_otel.context(user_id=user, thread_id=thread, properties={"demo": True}):
+                    for prompt in prompts:
+                        history.append({"role": "user", "content": prompt})
+                        history.append({"role": "assistant", "content": chat(history)})
         provider.force_flush()
         provider.shutdown()
         stats = exporter.client.stats()
-        print(f"Delivered {stats.sent} LLM events in {stats.requests} requests; lost {stats.lost}.", file=out)
+        requests = "1 request" if stats.requests == 1 else f"{stats.requests} requests"
+        print(f"Delivered {stats.sent} LLM events in {requests}; lost {stats.lost}.", file=out)
         if server is not None:
             print(file=out)
             _print_llm_events(server, out)
@@ -91,25 +103,44 @@ def _print_llm_events(server: LocalServer, out: TextIO) -> None:
         ]
         for event in server.llm_events()
     ]
-    print_table(rows, ["user", "thread", "assistant", "prompt", "generation", "latency"], out)
+    print_table(rows, ["user", "thread", "assistant", "prompt", "generation", "latency"], out, width=56)
 
 
-def _chat_function(provider: TracerProvider, model: FakeOpenAI) -> tuple[Chat, str]:
-    """Return a chat call traced by the real instrumentation when installed, else by hand."""
+@contextlib.contextmanager
+def _chat_function(provider: TracerProvider, model: FakeOpenAI) -> Iterator[tuple[Chat, str]]:
+    """Yield a chat call traced by the real instrumentation when installed, else by hand."""
     try:
         import openai  # noqa: PLC0415 - optional: the [demo] extra
         from opentelemetry.instrumentation.openai_v2 import OpenAIInstrumentor  # noqa: PLC0415
     except ImportError:
-        return _traced_by_hand(provider, model), "(spans with OpenTelemetry GenAI attributes)"
-    os.environ.setdefault("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "SPAN_ONLY")
-    OpenAIInstrumentor().instrument(tracer_provider=provider)  # type: ignore[no-untyped-call]
+        yield _traced_by_hand(provider, model), "(spans with OpenTelemetry GenAI attributes)"
+        return
+    instrumentor = OpenAIInstrumentor()  # type: ignore[no-untyped-call]
     client = openai.OpenAI(base_url=model.base_url, api_key="demo")
 
     def chat(messages: list[dict[str, str]]) -> str:
         answer = client.chat.completions.create(model=MODEL, messages=messages)  # type: ignore[arg-type]
         return answer.choices[0].message.content or ""
 
-    return chat, "through openai and opentelemetry-instrumentation-openai-v2"
+    with _content_on_spans():  # openai-v2 reads the setting on every call
+        instrumentor.instrument(tracer_provider=provider)
+        try:
+            yield chat, "through openai and opentelemetry-instrumentation-openai-v2"
+        finally:
+            instrumentor.uninstrument()
+
+
+@contextlib.contextmanager
+def _content_on_spans() -> Iterator[None]:
+    """Have openai-v2 put the messages on its spans during the demo, unless the user chose otherwise."""
+    name = "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT"
+    chosen = os.environ.get(name)
+    os.environ[name] = chosen or "SPAN_ONLY"
+    try:
+        yield
+    finally:
+        if chosen is None:
+            del os.environ[name]
 
 
 def _traced_by_hand(provider: TracerProvider, model: FakeOpenAI) -> Chat:
