@@ -57,6 +57,14 @@ def provider() -> Iterator[TracerProvider]:
 
 
 @pytest.fixture
+def memory(provider: TracerProvider) -> InMemorySpanExporter:
+    """Keeps every span the provider finishes, for a test to hand to the exporter itself."""
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    return memory
+
+
+@pytest.fixture
 def exporter(server: LocalServer, api_key: str) -> Iterator[TrubricsSpanExporter]:
     exporter = TrubricsSpanExporter(api_key, server.url, join=ContentJoin(window=60), stamp_context=False)
     yield exporter
@@ -130,12 +138,13 @@ def test_through_a_batch_span_processor(server: LocalServer, api_key: str) -> No
 
 
 def test_a_span_marked_as_an_event_becomes_an_event(
-    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer
+    provider: TracerProvider,
+    memory: InMemorySpanExporter,
+    exporter: TrubricsSpanExporter,
+    server: LocalServer,
 ) -> None:
     """trubrics.event makes a product event with the user, thread and properties of the span."""
     tracer = provider.get_tracer("test")
-    memory = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
     with tracer.start_as_current_span(
         "signup",
         attributes={
@@ -157,12 +166,13 @@ def test_a_span_marked_as_an_event_becomes_an_event(
 
 
 def test_other_spans_send_nothing(
-    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer
+    provider: TracerProvider,
+    memory: InMemorySpanExporter,
+    exporter: TrubricsSpanExporter,
+    server: LocalServer,
 ) -> None:
     """HTTP, database and agent spans produce no request at all."""
     tracer = provider.get_tracer("test")
-    memory = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
     with tracer.start_as_current_span("GET /", attributes={"http.request.method": "GET"}):
         pass
     with tracer.start_as_current_span("invoke_agent", attributes={"gen_ai.operation.name": "invoke_agent"}):
@@ -173,12 +183,13 @@ def test_other_spans_send_nothing(
 
 
 def test_context_stamps_user_thread_and_properties_on_every_span(
-    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer
+    provider: TracerProvider,
+    memory: InMemorySpanExporter,
+    exporter: TrubricsSpanExporter,
+    server: LocalServer,
 ) -> None:
     """Spans started inside trubrics_otel.context() carry its user, thread and properties."""
     tracer = provider.get_tracer("test")
-    memory = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
     with (
         trubrics_otel.context(user_id="u1", thread_id="t1", properties={"plan": "pro"}),
         tracer.start_as_current_span("handler"),
@@ -197,12 +208,13 @@ def test_context_stamps_user_thread_and_properties_on_every_span(
 
 
 def test_baggage_user_and_session_are_honoured(
-    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer
+    provider: TracerProvider,
+    memory: InMemorySpanExporter,
+    exporter: TrubricsSpanExporter,
+    server: LocalServer,
 ) -> None:
     """Baggage user.id and session.id reach the event like trubrics_otel.context() does."""
     tracer = provider.get_tracer("test")
-    memory = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
     ctx = baggage.set_baggage("session.id", "s9", baggage.set_baggage("user.id", "b1"))
     token = otel_context.attach(ctx)
     try:
@@ -286,12 +298,13 @@ def test_default_user_warning_is_given_once(
 
 
 def test_error_status_is_a_property(
-    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer
+    provider: TracerProvider,
+    memory: InMemorySpanExporter,
+    exporter: TrubricsSpanExporter,
+    server: LocalServer,
 ) -> None:
     """A failed call carries error and error_message."""
     tracer = provider.get_tracer("test")
-    memory = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
     with tracer.start_as_current_span("chat", attributes=genai_attributes()) as span:
         span.set_status(Status(StatusCode.ERROR, "rate limited"))
 
@@ -386,15 +399,13 @@ def test_a_client_shared_with_another_user_stays_open_until_the_last_one_is_done
 
 
 def test_named_attributes_are_copied_into_properties(
-    provider: TracerProvider, server: LocalServer, api_key: str
+    provider: TracerProvider, memory: InMemorySpanExporter, server: LocalServer, api_key: str
 ) -> None:
     """copy_attributes takes exact names and prefixes (ending in `.` or `*`)."""
     exporter = TrubricsSpanExporter(
         api_key, server.url, copy_attributes=["app.", "region", "tenant*"], stamp_context=False
     )
     tracer = provider.get_tracer("test")
-    memory = InMemorySpanExporter()
-    provider.add_span_processor(SimpleSpanProcessor(memory))
     extra = {"app.version": "1.2", "region": "eu", "tenant_id": "t9", "other": "no"}
     with tracer.start_as_current_span("chat", attributes={**genai_attributes(), **extra}):
         pass
