@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import datetime as dt
 import email.utils
+import json
 import logging
 import random
 import threading
 import time
+from collections.abc import Iterator
 
 import pytest
+import requests
 from opentelemetry.instrumentation.requests import RequestsInstrumentor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
@@ -17,7 +20,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from trubrics_otel import ConfigurationError, Event, LLMEvent, TrubricsClient
 from trubrics_otel.server import Fault, LocalServer
-from trubrics_otel.transport import USER_AGENT
+from trubrics_otel.transport import USER_AGENT, _SignallingBody
 
 
 class FakeClock:
@@ -456,3 +459,81 @@ def test_a_key_that_cannot_be_a_header_is_refused_at_construction(key: str) -> N
     """A key HTTP cannot carry is a configuration error, not a failure on every send."""
     with pytest.raises(ConfigurationError, match="Latin-1"):
         TrubricsClient(key)
+
+
+def test_send_batches_delivers_each_batch_as_send_would(client: TrubricsClient, server: LocalServer) -> None:
+    """Batches in any mix are chunked per endpoint; empty ones are skipped; the results add up."""
+    batches = [[*events(150)], [], [*llm_events(30), *events(5)], llm_events(100)]
+
+    result = client.send_batches(batches)
+
+    assert result.ok
+    assert result.sent == 285
+    assert publish_counts(server) == [100, 50, 5, 30, 100]
+    assert client.stats().requests == 5
+
+
+def test_send_batches_produces_each_batch_in_the_callers_thread_after_the_one_before_left(
+    client: TrubricsClient, server: LocalServer
+) -> None:
+    """The iterator runs in the calling thread, and asks for a batch only once the previous one is out."""
+    caller = threading.get_ident()
+    seen: list[tuple[int, int]] = []
+
+    def batches() -> Iterator[list[Event]]:
+        for number in range(4):
+            seen.append((threading.get_ident(), client.stats().requests))
+            yield events(100, user=f"batch-{number}")
+
+    assert client.send_batches(batches()).sent == 400
+
+    assert [thread for thread, _ in seen] == [caller] * 4
+    assert [requests for _, requests in seen] == [0, 1, 2, 3]
+    assert len(server.events()) == 400
+
+
+def test_send_batches_goes_on_after_a_batch_is_refused(client: TrubricsClient, server: LocalServer) -> None:
+    """A refused batch is counted as dropped; the batches after it are still delivered."""
+    server.faults.script(Fault(status=400))
+
+    result = client.send_batches([events(100), events(100)])
+
+    assert (result.sent, result.dropped, result.failed) == (100, 100, 0)
+    assert client.stats().dropped == {"rejected": 100}
+
+
+def test_an_error_raised_by_the_batches_comes_after_the_given_ones_are_delivered(
+    client: TrubricsClient, server: LocalServer
+) -> None:
+    """The caller's own exception propagates, once what it already handed over has arrived."""
+
+    def batches() -> Iterator[list[Event]]:
+        yield events(100)
+        yield events(20)
+        raise ValueError("the caller's bug")
+
+    with pytest.raises(ValueError, match="the caller's bug"):
+        client.send_batches(batches())
+
+    assert len(server.events()) == 120
+
+
+def test_a_signalling_body_is_sent_whole_by_requests_and_then_signals(
+    server: LocalServer, api_key: str
+) -> None:
+    """requests sends the body with its Content-Length, and the event is set once it is written."""
+    body = json.dumps([event.to_json() for event in events(3)]).encode()
+    on_wire = threading.Event()
+
+    response = requests.post(
+        f"{server.url}/publish_events",
+        data=_SignallingBody(body, on_wire),
+        headers={"x-api-key": api_key, "Content-Type": "application/json"},
+        timeout=5,
+    )
+
+    assert response.status_code == 200
+    assert on_wire.is_set()
+    (request,) = [r for r in server.requests if r.method == "POST"]
+    assert request.item_count == 3
+    assert len(server.events()) == 3

@@ -12,6 +12,12 @@ requests of at most 100, and retries what is worth retrying. It decides, once, w
   delivered.
 - 413 with more than one record: split in halves. Any other answer: dropped as `rejected`.
 
+`TrubricsClient.send_batches()` takes records as the caller produces them and overlaps the two: while one
+batch's request is with the server, the caller's thread prepares the next one. The request is sent from a
+short-lived thread of the call, and the caller waits until its body is on the wire before preparing more:
+the sending thread then does its share of the work alone instead of waiting, at every socket call, for
+an interpreter lock the preparing thread keeps busy.
+
 It never raises into the caller, never logs the API key, and sends inside OpenTelemetry's
 suppress-instrumentation context so that an instrumented `requests` does not trace our own exports.
 """
@@ -24,11 +30,12 @@ import json
 import logging
 import math
 import os
+import queue
 import random
 import threading
 import time
 import weakref
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
 
@@ -194,9 +201,32 @@ class TrubricsClient:
             deadline: seconds this call may take, retries included; default the client's
                 `retry_deadline`.
         """
-        batch = list(records)
+        allowed = self.retry_deadline if deadline is None else deadline
+        return self._send_guarded(list(records), self._clock() + allowed)
+
+    def send_batches(
+        self, batches: Iterable[Sequence[Record]], *, deadline: float | None = None
+    ) -> SendResult:
+        """Deliver batches of records as `batches` produces them, preparing the next while one is sent.
+
+        Each batch is delivered as `send()` would deliver it. The iterator runs in the caller's thread; a
+        batch's requests are made from a thread of this call, so that producing batch n + 1 (translating
+        spans, say) overlaps with the server handling batch n. At most two batches exist at a time. An
+        exception raised by the iterator propagates once the batches it already gave are delivered.
+
+        Args:
+            batches: lists of events and LLM events, in any mix; typically a generator.
+            deadline: seconds the whole call may take, retries included; default the client's
+                `retry_deadline`.
+        """
+        allowed = self.retry_deadline if deadline is None else deadline
+        return _Pipeline(self, self._clock() + allowed).run(iter(batches))
+
+    def _send_guarded(
+        self, batch: list[Record], deadline_at: float, on_wire: threading.Event | None = None
+    ) -> SendResult:
         try:
-            return self._send(batch, deadline)
+            return self._send(batch, deadline_at, on_wire)
         except Exception as error:  # the guard of last resort: telemetry never raises into the application
             _logger.debug("Trubrics: unexpected error while sending", exc_info=True)
             return self._fail(batch, _unexpected(error))
@@ -232,15 +262,15 @@ class TrubricsClient:
 
     # --- delivery -------------------------------------------------------------------------------
 
-    def _send(self, records: list[Record], deadline: float | None) -> SendResult:
+    def _send(
+        self, records: list[Record], deadline_at: float, on_wire: threading.Event | None = None
+    ) -> SendResult:
         events: list[_Item] = []
         llm_events: list[_Item] = []
         for record in records:
             (llm_events if isinstance(record, LLMEvent) else events).append(record.to_json())
-        allowed = self.retry_deadline if deadline is None else deadline
         if _exiting.is_set():
-            allowed = min(allowed, EXIT_RETRY_DEADLINE)
-        deadline_at = self._clock() + allowed
+            deadline_at = min(deadline_at, self._clock() + EXIT_RETRY_DEADLINE)
         result = SendResult()
         for endpoint, items in ((Event.endpoint, events), (LLMEvent.endpoint, llm_events)):
             for start in range(0, len(items), MAX_BATCH_SIZE):
@@ -250,18 +280,24 @@ class TrubricsClient:
                     result += self._unauthorized(chunk, 0)
                     continue
                 try:
-                    result += self._deliver(endpoint, chunk, deadline_at)
+                    result += self._deliver(endpoint, chunk, deadline_at, on_wire)
                 except Exception as error:  # the guard of last resort, per request: others still go
                     _logger.debug("Trubrics: unexpected error while sending", exc_info=True)
                     result += self._fail(chunk, _unexpected(error))
         return result
 
-    def _deliver(self, endpoint: str, items: list[_Item], deadline_at: float) -> SendResult:
+    def _deliver(
+        self,
+        endpoint: str,
+        items: list[_Item],
+        deadline_at: float,
+        on_wire: threading.Event | None = None,
+    ) -> SendResult:
         attempt = 0
         while True:
             if self._closed.is_set():
                 return self._fail(items, "the client was shut down before they were delivered")
-            status, response, problem = self._post(endpoint, items, deadline_at)
+            status, response, problem = self._post(endpoint, items, deadline_at, on_wire)
             if status == _UNSENDABLE:
                 return self._drop(items, "unsendable", problem)
             if response is not None and 200 <= status < 300:
@@ -286,12 +322,20 @@ class TrubricsClient:
             attempt += 1
 
     def _post(
-        self, endpoint: str, items: list[_Item], deadline_at: float
+        self,
+        endpoint: str,
+        items: list[_Item],
+        deadline_at: float,
+        on_wire: threading.Event | None = None,
     ) -> tuple[int, requests.Response | None, str]:
-        """Send one request; return its status (0 when none came), the response, and a description."""
+        """Send one request; return its status (0 when none came), the response, and a description.
+
+        `on_wire` is set as soon as the request's body has been written to the connection.
+        """
         remaining = max(deadline_at - self._clock(), 0.001)
         url = f"{self.host}/{endpoint}"
-        body = _encode(items)
+        encoded = _encode(items)
+        body = encoded if on_wire is None else _SignallingBody(encoded, on_wire)
         self._ledger.request()
         token = otel_context.attach(_suppressed_context())
         try:
@@ -387,6 +431,70 @@ class TrubricsClient:
         """Give a forked child its own session: sockets shared with the parent must not be reused."""
         self._session_lock = threading.Lock()
         self._session = self._new_session()
+
+
+class _Pipeline:
+    """One `send_batches()` call: the caller's thread produces batches, a thread of the call sends them.
+
+    The caller hands a batch over and waits until its first request's body is on the wire (or its
+    delivery ended) before producing the next. So the sending thread does its own share of the work,
+    making the request, alone, while the server's share overlaps with the next batch being produced;
+    and no more than two batches exist at a time.
+    """
+
+    def __init__(self, client: TrubricsClient, deadline_at: float) -> None:
+        self._client = client
+        self._deadline_at = deadline_at
+        self._handed: queue.SimpleQueue[tuple[list[Record], threading.Event] | None] = queue.SimpleQueue()
+        self._result = SendResult()
+        self._thread: threading.Thread | None = None
+
+    def run(self, batches: Iterator[Sequence[Record]]) -> SendResult:
+        try:
+            for batch in batches:
+                if not batch:
+                    continue
+                on_wire = threading.Event()
+                self._hand_over(list(batch), on_wire)
+                on_wire.wait()
+        finally:
+            if self._thread is not None:
+                self._handed.put(None)
+                self._thread.join()
+        return self._result
+
+    def _hand_over(self, batch: list[Record], on_wire: threading.Event) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._send_all, name="trubrics-send", daemon=True)
+            self._thread.start()
+        self._handed.put((batch, on_wire))
+
+    def _send_all(self) -> None:
+        while (handed := self._handed.get()) is not None:
+            batch, on_wire = handed
+            try:
+                self._result += self._client._send_guarded(batch, self._deadline_at, on_wire)
+            finally:
+                on_wire.set()
+
+
+class _SignallingBody:
+    """A request body that sets an event once requests has written all of it to the connection.
+
+    requests sends a body it can iterate (and measure, for `Content-Length`) by iterating it, so the
+    line after the `yield` runs only when the bytes have been handed to the socket.
+    """
+
+    def __init__(self, data: bytes, on_wire: threading.Event) -> None:
+        self._data = data
+        self._on_wire = on_wire
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self._data
+        self._on_wire.set()
 
 
 class _ClientsAfterFork:
