@@ -482,3 +482,46 @@ def test_a_call_recorded_by_two_instrumentations_is_sent_once(
     assert exporter.client.stats().dropped == {"duplicate": 1}
     if batches == "one batch":
         assert event["properties"]["$thread_id"] == "thread-7"
+
+
+def test_a_large_batch_is_sent_in_parts_with_nested_calls_merged_across_them(
+    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer
+) -> None:
+    """250 spans go in parts of 100; a call recorded twice, its spans 200 apart, is still sent once."""
+    inner, outer = nested_call_spans(provider)
+    others = finished_spans(provider, 248)
+
+    assert exporter.export([inner, *others, outer]) is SpanExportResult.SUCCESS
+
+    events = server.llm_events()
+    assert len(events) == 249
+    (merged,) = [e for e in events if e["properties"]["span_id"] == f"{inner.context.span_id:016x}"]
+    assert merged["properties"]["$thread_id"] == "thread-7"
+    assert exporter.client.stats().dropped == {"duplicate": 1}
+    assert [r.item_count for r in server.requests if r.method == "POST"] == [99, 100, 50]
+
+
+def test_a_mapping_failure_in_a_later_part_costs_only_the_spans_not_yet_sent(
+    provider: TracerProvider,
+    exporter: TrubricsSpanExporter,
+    server: LocalServer,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The first part is delivered; the 150 spans after it are counted as mapping errors; FAILURE."""
+    spans = finished_spans(provider, 250)
+    parts = 0
+    one_per_call = exporter._one_per_call
+
+    def failing_after_the_first_part(calls: list[trubrics_otel.mapping.LLMCall]) -> object:
+        nonlocal parts
+        parts += 1
+        if parts > 1:
+            raise RuntimeError("a mapping bug")
+        return one_per_call(calls)
+
+    monkeypatch.setattr(exporter, "_one_per_call", failing_after_the_first_part)
+
+    assert exporter.export(spans) is SpanExportResult.FAILURE
+
+    assert len(server.llm_events()) == 100
+    assert exporter.client.stats().dropped == {"mapping_error": 150}

@@ -22,7 +22,7 @@ import threading
 import time
 import weakref
 from collections import OrderedDict
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Final
 
 from opentelemetry import _logs, trace
@@ -42,7 +42,7 @@ from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
 
 from trubrics_otel import _config
 from trubrics_otel.context import install_context_processor
-from trubrics_otel.events import Record
+from trubrics_otel.events import MAX_BATCH_SIZE, Record
 from trubrics_otel.mapping import (
     LLMCall,
     MappingOptions,
@@ -86,6 +86,18 @@ def span_data(span: ReadableSpan) -> SpanData:
         status_message=span.status.description,
         scope=scope.name if scope is not None else None,
     )
+
+
+def _related_span_ids(spans: Sequence[ReadableSpan]) -> set[str]:
+    """Return the ids of the spans whose parent, or one of whose children, is in the batch."""
+    ids = {span.context.span_id for span in spans if span.context is not None}
+    related: set[str] = set()
+    for span in spans:
+        parent = span.parent
+        if parent is not None and parent.span_id in ids and span.context is not None:
+            related.add(format_span_id(parent.span_id))
+            related.add(format_span_id(span.context.span_id))
+    return related
 
 
 def _plain(attributes: object) -> Mapping[str, object] | None:
@@ -179,10 +191,19 @@ class TrubricsSpanExporter(SpanExporter):
         return events
 
     def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
-        """Translate a batch of finished spans and send the records. Never raises."""
+        """Translate a batch of finished spans and send the records. Never raises.
+
+        A batch of more than 100 spans is translated and sent in parts of 100, each part translated
+        while the one before it is with the server.
+        """
         if self._shutdown:
             return SpanExportResult.FAILURE
-        return _result(self._send(self._translate_safely(spans)))
+        if len(spans) <= _PART_SIZE:
+            records = self._translate_safely(spans)
+            return _result(records is not None and (not records or self._client.send(records).ok))
+        failed: list[int] = []
+        delivered = self._client.send_batches(self._parts_safely(spans, failed)).ok
+        return _result(delivered and not failed)
 
     def _translate_safely(self, spans: Sequence[ReadableSpan]) -> list[Record] | None:
         try:
@@ -192,10 +213,17 @@ class TrubricsSpanExporter(SpanExporter):
             self._client.ledger.dropped("mapping_error", len(spans), "the span mapping failed")
             return None
 
-    def _send(self, records: list[Record] | None) -> bool:
-        if records is None:
-            return False
-        return not records or self._client.send(records).ok
+    def _parts_safely(self, spans: Sequence[ReadableSpan], failed: list[int]) -> Iterator[list[Record]]:
+        """Yield the parts of `_parts`; if the mapping fails, count the spans not yet sent into `failed`."""
+        done = 0
+        try:
+            for part, settled in self._parts(spans, _PART_SIZE):
+                done += settled
+                yield part
+        except Exception:  # a mapping bug must cost the records not yet translated, never the app
+            failed.append(len(spans) - done)
+            _logger.exception("Trubrics: could not translate %d of a batch's spans", len(spans) - done)
+            self._client.ledger.dropped("mapping_error", len(spans) - done, "the span mapping failed")
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
         """Send every call still waiting for its content."""
@@ -215,9 +243,45 @@ class TrubricsSpanExporter(SpanExporter):
         self._client.release()
 
     def _translate(self, spans: Sequence[ReadableSpan]) -> list[Record]:
+        """Return the records a batch of spans becomes, translated all at once."""
+        return [record for part, _ in self._parts(spans, max(len(spans), 1)) for record in part]
+
+    def _parts(self, spans: Sequence[ReadableSpan], size: int) -> Iterator[tuple[list[Record], int]]:
+        """Yield the records of the spans translated `size` at a time, with the number of spans settled.
+
+        A model call recorded by two nested spans is merged once both have been read (`_one_per_call`):
+        calls whose span has a parent or a child in the batch wait for the last part.
+        """
+        now = self._clock()
+        related = _related_span_ids(spans) if len(spans) > size else None
+        waiting: list[LLMCall] = []
+        for start in range(0, max(len(spans), 1), size):
+            part = spans[start : start + size]
+            settled = len(part)
+            records, calls = self._interpret(part)
+            held: list[LLMCall] = []
+            if related is None:  # the batch is one part
+                held, calls = calls, []
+            elif related:
+                held = [call for call in calls if call.span.span_id in related]
+                calls = [call for call in calls if call.span.span_id not in related]
+            waiting.extend(held)
+            settled -= len(held)
+            ready = self._joined(self._one_per_call(calls), now) if calls else []
+            if start + size >= len(spans):
+                ready.extend(self._joined(self._one_per_call(waiting), now))
+                ready.extend(self._join.expired(now))
+                settled += len(waiting)
+                if len(self._join):
+                    self._releaser.wake()
+            records.extend(self._llm_events(ready))
+            self._warn_default_user(records)
+            yield records, settled
+
+    def _interpret(self, spans: Sequence[ReadableSpan]) -> tuple[list[Record], list[LLMCall]]:
+        """Return the spans' events and model calls; a span the mapping fails on is dropped alone."""
         records: list[Record] = []
         calls: list[LLMCall] = []
-        now = self._clock()
         for span in spans:
             try:
                 found = interpret(span_data(span), self.options)
@@ -228,15 +292,16 @@ class TrubricsSpanExporter(SpanExporter):
                 calls.append(found)
             elif found is not None:
                 records.append(found)
+        return records, calls
+
+    def _joined(self, calls: list[LLMCall], now: float) -> list[LLMCall]:
+        """Return the calls ready to send; those still lacking their text wait in the join."""
+        if self._join.window <= 0:
+            return calls
         ready: list[LLMCall] = []
-        for call in self._one_per_call(calls):
-            ready.extend(self._join.add_call(call, now) if self._join.window > 0 else [call])
-        ready.extend(self._join.expired(now))
-        records.extend(self._llm_events(ready))
-        if len(self._join):
-            self._releaser.wake()
-        self._warn_default_user(records)
-        return records
+        for call in calls:
+            ready.extend(self._join.add_call(call, now))
+        return ready
 
     def _one_per_call(self, calls: list[LLMCall]) -> list[LLMCall]:
         """Merge a model call recorded by two instrumentations (nested spans) into one.
@@ -316,6 +381,8 @@ def exporter_of(
 
 
 _RECENT_PARENTS: Final = 10_000
+_PART_SIZE: Final = MAX_BATCH_SIZE
+"""Spans translated per part of a larger batch: one request's worth."""
 """How many parents of recent model calls an exporter remembers, to merge an outer span that comes late."""
 
 
