@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from trubrics_otel import Event, LLMEvent, format_timestamp, json_safe, validate_payload
-from trubrics_otel.events import MAX_BATCH_SIZE
+from trubrics_otel.events import MAX_BATCH_SIZE, _safe
 
 
 class Colour(enum.Enum):
@@ -118,6 +118,59 @@ def test_json_safe_keeps_shared_references() -> None:
     shared = [1]
 
     assert json_safe({"a": shared, "b": shared}) == {"a": [1], "b": [1]}
+
+
+class Level(enum.IntEnum):
+    HIGH = 3
+
+
+class Name(str):
+    pass
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {},
+        {"s": "a", "i": 1, "b": False, "n": None, "f": 1.5, "l": ["stop", 2, True, None], "t": ("a", "b")},
+        {"empty": [], "empty_tuple": ()},
+        {"nan": float("nan")},
+        {"inf": float("-inf")},
+        {"floats": [1.5]},
+        {"nested": {"a": 1}},
+        {"list_of_dicts": [{"a": 1}]},
+        {"list_of_lists": [[1]]},
+        {"enum": Level.HIGH},
+        {"enum_in_list": [Level.HIGH]},
+        {"subclass": Name("x")},
+        {Name("subclass_key"): 1},
+        {1: "int key"},
+        {None: "null key"},
+        {"set": {"b", "a"}},
+        {"bytes": b"x"},
+    ],
+)
+def test_json_safe_of_a_flat_dict_is_the_general_conversion(value: dict[object, object]) -> None:
+    """The shortcut for flat dicts gives exactly what the general conversion gives, types included."""
+    general = _safe(value, 0, set())
+
+    result = json_safe(value)
+
+    assert repr(result) == repr(general)
+    assert [type(item) for item in result.values()] == [type(item) for item in general.values()]  # type: ignore[union-attr]
+    assert [type(key) for key in result] == [type(key) for key in general]  # type: ignore[union-attr]
+
+
+def test_json_safe_copies_lists() -> None:
+    """The result never shares a list with the input, so changing one leaves the other alone."""
+    reasons = ["stop"]
+    properties: dict[str, object] = {"finish_reasons": reasons}
+
+    result = json_safe(properties)
+    reasons.append("length")
+
+    assert result == {"finish_reasons": ["stop"]}
+    assert result is not properties
 
 
 def test_properties_are_deterministic() -> None:

@@ -59,10 +59,34 @@ def json_safe(value: object) -> JSONValue:
     sorted by their JSON text; other objects become their `str()` with memory addresses removed. A
     reference cycle becomes `"<cycle>"` and nesting deeper than 16 levels `"<too deep>"`.
     """
+    if type(value) is dict:
+        plain = _plain_dict(value)
+        if plain is not None:
+            return plain
     return _safe(value, 0, set())
 
 
 _PLAIN: Final = frozenset({str, int, bool, type(None)})
+
+
+def _plain_dict(value: dict[object, object]) -> dict[str, JSONValue] | None:
+    """Return a copy of a dict that needs no conversion, or None if any key or value does.
+
+    Nearly every properties dict is flat: string keys, scalar values, lists of strings. Copying it is
+    what `_safe` does with it, without its cycle tracking and its call per value.
+    """
+    plain = _PLAIN
+    copy = dict(value)
+    for key, item in value.items():
+        if type(key) is not str:
+            return None
+        if type(item) in plain or (type(item) is float and math.isfinite(item)):
+            continue
+        if (type(item) is list or type(item) is tuple) and plain.issuperset(map(type, item)):
+            copy[key] = list(item)
+            continue
+        return None
+    return copy  # type: ignore[return-value]
 
 
 def _safe(value: object, depth: int, active: set[int]) -> JSONValue:
@@ -203,6 +227,8 @@ def _from_nanos(nanos: int) -> str:
 
 def _timestamp(value: object) -> str:
     try:
+        if type(value) is int:  # epoch nanoseconds: what every span gives
+            return _from_nanos(value)
         if value is None or isinstance(value, _dt.datetime):
             return format_timestamp(value)
         if isinstance(value, int) and not isinstance(value, bool):
