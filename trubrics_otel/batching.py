@@ -191,6 +191,8 @@ class BatchWorker(Generic[T]):
         marker = self._request_flush()
         if self._must_not_wait():
             return False
+        if self._thread is None:  # no thread could be started
+            self._deliver_due()
         return marker.done.wait(timeout)
 
     def close(self, timeout: float | None = None) -> bool:
@@ -212,6 +214,8 @@ class BatchWorker(Generic[T]):
             thread = self._thread
         self._wake.set()
         if thread is None or not thread.is_alive():
+            if thread is None and self._queue and not self._must_not_wait():
+                self._deliver_due()  # no thread could be started: deliver in this one
             self._finish()  # nothing will deliver: what a racing put() queued is counted as closed
             self._release_client()
         elif not self._must_not_wait():
@@ -254,8 +258,12 @@ class BatchWorker(Generic[T]):
                 return
             if self._stopping:
                 return
-            self._thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-            self._thread.start()
+            thread = threading.Thread(target=self._run, name=self._name, daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:  # Python 3.12.0 and 3.12.1 start no thread from an exit hook
+                return  # flush() and close() then deliver in their caller's thread
+            self._thread = thread
 
     def _request_flush(self) -> _FlushMarker:
         marker = _FlushMarker()

@@ -428,8 +428,12 @@ class _Releaser:
     def wake(self) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
-                self._thread = threading.Thread(target=self._run, name="trubrics-content-join", daemon=True)
-                self._thread.start()
+                thread = threading.Thread(target=self._run, name="trubrics-content-join", daemon=True)
+                try:
+                    thread.start()
+                except RuntimeError:  # Python 3.12.0 and 3.12.1 start no thread from an exit hook
+                    return  # the shutdown that follows releases what waits
+                self._thread = thread
         self._wake.set()
 
     def stop(self) -> None:

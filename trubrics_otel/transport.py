@@ -448,6 +448,7 @@ class _Pipeline:
         self._handed: queue.SimpleQueue[tuple[list[Record], threading.Event] | None] = queue.SimpleQueue()
         self._result = SendResult()
         self._thread: threading.Thread | None = None
+        self._inline = False
 
     def run(self, batches: Iterator[Sequence[Record]]) -> SendResult:
         try:
@@ -464,18 +465,28 @@ class _Pipeline:
         return self._result
 
     def _hand_over(self, batch: list[Record], on_wire: threading.Event) -> None:
-        if self._thread is None:
-            self._thread = threading.Thread(target=self._send_all, name="trubrics-send", daemon=True)
-            self._thread.start()
-        self._handed.put((batch, on_wire))
+        if self._thread is None and not self._inline:
+            thread = threading.Thread(target=self._send_all, name="trubrics-send", daemon=True)
+            try:
+                thread.start()
+            except RuntimeError:  # Python 3.12.0 and 3.12.1 start no thread from an exit hook
+                self._inline = True
+            else:
+                self._thread = thread
+        if self._inline:
+            self._send_one(batch, on_wire)
+        else:
+            self._handed.put((batch, on_wire))
 
     def _send_all(self) -> None:
         while (handed := self._handed.get()) is not None:
-            batch, on_wire = handed
-            try:
-                self._result += self._client._send_guarded(batch, self._deadline_at, on_wire)
-            finally:
-                on_wire.set()
+            self._send_one(*handed)
+
+    def _send_one(self, batch: list[Record], on_wire: threading.Event) -> None:
+        try:
+            self._result += self._client._send_guarded(batch, self._deadline_at, on_wire)
+        finally:
+            on_wire.set()
 
 
 class _SignallingBody:
