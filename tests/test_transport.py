@@ -537,3 +537,21 @@ def test_a_signalling_body_is_sent_whole_by_requests_and_then_signals(
     (request,) = [r for r in server.requests if r.method == "POST"]
     assert request.item_count == 3
     assert len(server.events()) == 3
+
+
+def test_send_batches_produces_the_next_batch_while_the_server_works(
+    client: TrubricsClient, server: LocalServer
+) -> None:
+    """The second batch is asked for while the first request still waits for the server's answer."""
+    server.faults.script(Fault(status=200, delay=0.2))
+    seen: list[tuple[int, int]] = []
+
+    def batches() -> Iterator[list[Event]]:
+        for _ in range(2):
+            stats = client.stats()
+            seen.append((stats.requests, stats.sent))
+            yield events(100)
+
+    assert client.send_batches(batches()).sent == 200
+
+    assert seen == [(0, 0), (1, 0)]
