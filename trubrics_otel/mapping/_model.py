@@ -7,7 +7,7 @@ Nothing here imports the OpenTelemetry SDK or performs I/O: recognisers are pure
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Final, Literal, NamedTuple, TypeGuard
@@ -18,12 +18,14 @@ __all__ = [
     "SpanData",
     "SpanEventData",
     "ToolCall",
+    "assistant_answer",
     "assistant_text",
     "indexed",
     "is_mapping",
+    "last_user_message_text",
     "last_user_text",
     "load_json",
-    "parse_last_user_message",
+    "message_text",
     "parse_parts_messages",
     "to_int",
     "to_text",
@@ -138,6 +140,8 @@ def to_text(value: object) -> str | None:
 
 def to_int(value: object) -> int | None:
     """Return an attribute value as an int (token counts arrive as ints, floats or strings), or None."""
+    if type(value) is int:
+        return value
     if isinstance(value, bool) or value is None:
         return None
     if isinstance(value, int):
@@ -150,12 +154,23 @@ def to_int(value: object) -> int | None:
 
 def load_json(value: object) -> object:
     """Return a JSON string decoded, a structure as it is, and None for anything undecodable."""
-    if isinstance(value, str):
-        try:
-            return json.loads(value)
-        except ValueError:
-            return None
-    return value
+    if not isinstance(value, str):
+        return value
+    try:
+        # the scanner `json.loads` ends in, called directly: for a span's few short JSON texts the layers
+        # on the way to it cost as much as the decoding
+        decoded, end = _scan_json(value, 0)
+        if end == len(value):
+            return decoded
+    except (StopIteration, ValueError):
+        pass  # whitespace around the text, or not JSON: `json.loads` decides
+    try:
+        return json.loads(value)
+    except ValueError:
+        return None
+
+
+_scan_json: Final[Callable[[str, int], tuple[object, int]]] = json.JSONDecoder().scan_once  # type: ignore[attr-defined]
 
 
 def indexed(attributes: Mapping[str, object], prefix: str) -> list[dict[str, object]]:
@@ -191,8 +206,8 @@ def parse_parts_messages(value: object) -> list[Message]:
     return [message for item in data if (message := _message(item)) is not None]
 
 
-def parse_last_user_message(value: object) -> list[Message]:
-    """Return, as a list of at most one, the last user message with text in GenAI messages.
+def last_user_message_text(value: object) -> str | None:
+    """Return the text of the last user message with text in GenAI messages, or None.
 
     The prompt is only ever that message, so a long conversation is read from its end and the rest is
     never parsed.
@@ -201,43 +216,71 @@ def parse_last_user_message(value: object) -> list[Message]:
     if isinstance(data, Mapping):
         data = [data]
     if not isinstance(data, (list, tuple)):
-        return []
+        return None
     for item in reversed(data):
         if is_mapping(item) and item.get("role") in _USER_ROLES:
-            message = _message(item)
-            if message is not None and message.text:
-                return [message]
-    return []
+            text = message_text(item)
+            if text:
+                return text
+    return None
+
+
+def assistant_answer(value: object) -> str | None:
+    """Return `assistant_text(parse_parts_messages(value))`, reading tool calls only when there is no text.
+
+    The generation of nearly every call is its text, so its messages are not built.
+    """
+    data = load_json(value)
+    if isinstance(data, Mapping):
+        data = [data]
+    if not isinstance(data, (list, tuple)):
+        return None
+    answers = [item for item in data if is_mapping(item) and _role(item) in _ASSISTANT_ROLES]
+    texts = [text for item in answers if (text := message_text(item))]
+    if texts:
+        return "\n".join(texts)
+    return assistant_text(parse_parts_messages(answers))
 
 
 _USER_ROLES: Final = frozenset({"user", "human"})
+_ASSISTANT_ROLES: Final = ("assistant", "model", "ai", "")
 
 
 def _message(item: object) -> Message | None:
     if not is_mapping(item):
         return None
-    role = item.get("role")
-    role = role if type(role) is str else to_text(role) or ""
     parts = item.get("parts")
     if type(parts) is list or type(parts) is tuple:
-        texts: list[str] = []
-        calls: list[ToolCall] = []
-        for part in parts:
-            if not is_mapping(part):
-                continue
-            kind = part.get("type", "text")
-            if kind == "text":
-                content = part.get("content")
-                if content is not None:
-                    texts.append(content if type(content) is str else str(content))
-            elif kind == "tool_call":
-                calls.append(_tool_call(part))
-        return Message(role, "\n".join(texts), tuple(calls))
-    content = item.get("content")
-    text = content_text(content)
+        calls = tuple(
+            _tool_call(part) for part in parts if is_mapping(part) and part.get("type", "text") == "tool_call"
+        )
+        return Message(_role(item), _parts_text(parts), calls)
     raw_calls = item.get("tool_calls")
     found = tuple(_tool_call(call) for call in raw_calls) if isinstance(raw_calls, list) else ()
-    return Message(role, text, found)
+    return Message(_role(item), content_text(item.get("content")), found)
+
+
+def _role(item: Mapping[str, object]) -> str:
+    role = item.get("role")
+    return role if type(role) is str else to_text(role) or ""
+
+
+def message_text(item: Mapping[str, object]) -> str:
+    """Return one message's text: its text parts (GenAI) or its `content` (older shape), joined."""
+    parts = item.get("parts")
+    if type(parts) is list or type(parts) is tuple:
+        return _parts_text(parts)
+    return content_text(item.get("content"))
+
+
+def _parts_text(parts: Iterable[object]) -> str:
+    texts: list[str] = []
+    for part in parts:
+        if is_mapping(part) and part.get("type", "text") == "text":
+            content = part.get("content")
+            if content is not None:
+                texts.append(content if type(content) is str else str(content))
+    return "\n".join(texts)
 
 
 def content_text(content: object) -> str:
@@ -296,7 +339,7 @@ def assistant_text(messages: Iterable[Message]) -> str | None:
     texts: list[str] = []
     calls: list[str] = []
     for message in messages:
-        if message.role not in ("assistant", "model", "ai", ""):
+        if message.role not in _ASSISTANT_ROLES:
             continue
         if message.text:
             texts.append(message.text)

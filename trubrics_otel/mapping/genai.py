@@ -40,12 +40,13 @@ from trubrics_otel.mapping._model import (
     SpanData,
     SpanEventData,
     ToolCall,
+    assistant_answer,
     assistant_text,
     content_text,
     indexed,
+    last_user_message_text,
     last_user_text,
     load_json,
-    parse_last_user_message,
     parse_parts_messages,
     to_int,
     to_text,
@@ -173,9 +174,11 @@ def _read_usage(attributes: Mapping[str, object], findings: Findings) -> None:
 
 def _first_int(attributes: Mapping[str, object], *keys: str) -> int | None:
     for key in keys:
-        value = to_int(attributes.get(key))
-        if value is not None:
-            return value
+        value = attributes.get(key)
+        if value is not None:  # most keys are absent: skip them without a call
+            number = to_int(value)
+            if number is not None:
+                return number
     return None
 
 
@@ -185,10 +188,9 @@ def _read_content(span: SpanData, findings: Findings) -> None:
     outputs = attributes.get("gen_ai.output.messages")
     if inputs is not None or outputs is not None:
         # the current conventions, and nearly every span: read just what is needed
-        messages = parse_last_user_message(inputs)
-        findings.prompt = messages[0].text if messages else None
+        findings.prompt = last_user_message_text(inputs)
         raw_outputs = load_json(outputs)
-        findings.generation = assistant_text(parse_parts_messages(raw_outputs))
+        findings.generation = assistant_answer(raw_outputs)
         reasons = finish_reasons(attributes.get("gen_ai.response.finish_reasons")) or _message_finish_reasons(
             raw_outputs
         )

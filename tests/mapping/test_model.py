@@ -1,0 +1,117 @@
+"""The helpers the recognisers share: their shortcuts give what the general code gives."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from trubrics_otel.mapping._model import (
+    assistant_answer,
+    assistant_text,
+    last_user_message_text,
+    last_user_text,
+    load_json,
+    parse_parts_messages,
+)
+
+
+def _json_loads_or_none(text: str) -> object:
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '[{"role": "user"}]',
+        '{"a": [1, 2.5, null, true]}',
+        '"a string"',
+        "12",
+        "NaN",
+        "-Infinity",
+        "1e400",
+        " [1]",
+        "[1] ",
+        "\n{}\t",
+        "[1] [2]",
+        "[1]x",
+        '{"a": 1}}',
+        "[1",
+        "",
+        "   ",
+        "tru",
+        "\ufeff[1]",
+        '"\\ud800"',
+        "1" * 5000,
+    ],
+)
+def test_load_json_decodes_exactly_as_json_loads(text: str) -> None:
+    """Whitespace, trailing garbage, a BOM, constants and huge numbers are read as `json.loads` reads them."""
+    assert repr(load_json(text)) == repr(_json_loads_or_none(text))
+
+
+def test_load_json_keeps_structures() -> None:
+    """A value that is not a string is returned as it is."""
+    value = [{"role": "user"}]
+
+    assert load_json(value) is value
+    assert load_json(None) is None
+
+
+MESSAGES = [
+    [],
+    {},
+    "not json",
+    "[1, 2]",
+    {"role": "assistant", "content": "One message, not a list"},
+    [{"role": "user", "parts": [{"type": "text", "content": "Hi"}]}],
+    [
+        {"role": "user", "parts": [{"type": "text", "content": "First"}]},
+        {"role": "assistant", "parts": [{"type": "text", "content": "Answer"}]},
+        {"role": "user", "parts": [{"type": "tool_call_response", "response": "42"}]},
+    ],
+    [
+        {"role": "human", "content": [{"type": "text", "text": "Old"}, "shape"]},
+        {"role": "user", "parts": [{"content": "no type"}, {"type": "text", "content": 7}, "junk"]},
+        {"role": "user", "parts": [{"type": "text", "content": None}]},
+        {"role": "user", "content": ""},
+    ],
+    [
+        {
+            "role": "assistant",
+            "parts": [{"type": "tool_call", "name": "get_weather", "arguments": {"city": "P"}}],
+        },
+        {"role": "model", "tool_calls": [{"function": {"name": "f", "arguments": "{}"}}, "odd"]},
+        {"role": None, "content": ""},
+    ],
+    [
+        {
+            "role": "assistant",
+            "parts": [{"type": "tool_call", "name": "lookup"}, {"type": "text", "content": "A"}],
+        },
+        {"role": "ai", "parts": ({"type": "text", "content": "B"},)},
+        {"role": "tool", "content": "not the answer"},
+        {"content": "no role: the assistant's"},
+        {"role": 5, "content": "a number is no role"},
+        "not a message",
+    ],
+    ({"role": "assistant", "content": ["a", {"type": "output_text", "text": "b"}, {"type": "image"}]},),
+    json.dumps([{"role": "assistant", "parts": [{"type": "text", "content": "From JSON"}]}]),
+]
+
+
+@pytest.mark.parametrize("value", MESSAGES)
+def test_last_user_message_text_is_the_prompt_of_all_messages_parsed(value: object) -> None:
+    """Reading only the last user message gives the prompt that parsing every message gives."""
+    expected = last_user_text(message for message in parse_parts_messages(value) if message.text)
+
+    assert last_user_message_text(value) == expected
+
+
+@pytest.mark.parametrize("value", MESSAGES)
+def test_assistant_answer_is_the_text_of_all_messages_parsed(value: object) -> None:
+    """Reading texts first, and tool calls only without them, gives what parsing every message gives."""
+    assert assistant_answer(value) == assistant_text(parse_parts_messages(value))
