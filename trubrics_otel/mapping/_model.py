@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
 from typing import Final, Literal, NamedTuple, TypeGuard
 
 __all__ = [
@@ -36,7 +35,7 @@ Kind = Literal["llm", "event", "other"]
 (a wrapper around a model call, an embedding, a retrieval, a tool run)."""
 
 
-@dataclass
+@dataclass(slots=True)
 class SpanEventData:
     """An event recorded on a span (OpenTelemetry's `Span.add_event`)."""
 
@@ -45,7 +44,7 @@ class SpanEventData:
     attributes: Mapping[str, object]
 
 
-@dataclass
+@dataclass(slots=True)
 class SpanData:
     """A finished span as plain data. Ids are lower-case hex; times are epoch nanoseconds.
 
@@ -65,10 +64,7 @@ class SpanData:
     status_code: Literal["UNSET", "OK", "ERROR"] = "UNSET"
     status_message: str | None = None
     scope: str | None = None
-
-    @cached_property
-    def _key_text(self) -> str:
-        return "\n" + "\n".join(self.attributes)
+    _key_text: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def has_key_prefix(self, *prefixes: str) -> bool:
         """Whether any attribute key starts with one of `prefixes`.
@@ -77,6 +73,8 @@ class SpanData:
         loop over every key for each of them would cost more than the rest of their work.
         """
         keys = self._key_text
+        if keys is None:
+            keys = self._key_text = "\n" + "\n".join(self.attributes)
         return any("\n" + prefix in keys for prefix in prefixes)
 
 
@@ -132,6 +130,8 @@ class Findings:
 
 def to_text(value: object) -> str | None:
     """Return a non-empty string form of an attribute value, or None."""
+    if type(value) is str:
+        return value or None
     if value is None:
         return None
     text = value if isinstance(value, str) else str(value)

@@ -39,14 +39,17 @@ _USER_KEYS: Final = ("user_id",)
 _THREAD_KEYS: Final = ("session_id", "thread_id", "chat_id", "conversation_id")
 _TAKEN: Final = frozenset({*_USER_KEYS, *_THREAD_KEYS})
 _MAX_PROPERTY_TEXT: Final = 256
+_MARKERS: Final = frozenset({"llm.request.type", "llm.user"})
 
 
 def recognise(span: SpanData) -> Findings | None:
     """Read OpenLLMetry's `llm.*` and `traceloop.*` keys; None when the span has none."""
     attributes = span.attributes
+    traceloop = span.has_key_prefix("traceloop.")
+    if not traceloop and attributes.keys().isdisjoint(_MARKERS):
+        return None
     request_type = to_text(attributes.get("llm.request.type"))
     llm_user = to_text(attributes.get("llm.user"))
-    traceloop = span.has_key_prefix("traceloop.")
     if not traceloop and request_type is None and llm_user is None:
         return None
     association = _association(attributes) if traceloop else {}

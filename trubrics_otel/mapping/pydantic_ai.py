@@ -45,11 +45,15 @@ _USER_KEYS: Final = ("user_id",)
 _THREAD_KEYS: Final = ("session_id", "thread_id")
 _TAKEN: Final = frozenset({*_USER_KEYS, *_THREAD_KEYS})
 _MAX_PROPERTY_TEXT: Final = 256
+# Any one of these, or an `invoke_agent` operation, says the span is pydantic-ai's or Logfire's.
+_MARKERS: Final = frozenset({*_AGENT_KEYS, *_TOOL_KEYS, "request_data", "events"})
 
 
 def recognise(span: SpanData) -> Findings | None:
     """Read pydantic-ai's and Logfire's own keys; None when the span has none."""
     attributes = span.attributes
+    if attributes.keys().isdisjoint(_MARKERS) and attributes.get("gen_ai.operation.name") != "invoke_agent":
+        return None
     if _is_agent_run(attributes):
         return _agent_run(attributes)
     if "request_data" in attributes:
