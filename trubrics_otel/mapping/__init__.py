@@ -125,26 +125,29 @@ def combine(found: Mapping[str, Findings]) -> Findings:
     """Merge findings field by field in the documented precedence."""
     if len(found) == 1:  # every recogniser stands in every field's precedence: it wins whatever it found
         return next(iter(found.values()))
-    merged: dict[str, object] = {}
-    properties: dict[str, object] = {}
-    # lowest precedence first, so that each higher recogniser overwrites what it also found
-    for source in reversed(_DEFAULT_ORDER):
-        findings = found.get(source)
-        if findings is not None:
-            merged.update({k: v for k, v in vars(findings).items() if v is not None})
-            properties.update(findings.properties)
+    ranked = [findings for source in _DEFAULT_ORDER if (findings := found.get(source)) is not None]
+    if not ranked:
+        return Findings()
+    # highest precedence first: each field keeps the first value found, and a lower recogniser only
+    # fills what the higher ones left empty (a C copy, then one loop per lower recogniser)
+    merged = dict(vars(ranked[0]))
+    for findings in ranked[1:]:
+        for name, value in vars(findings).items():
+            if merged[name] is None:
+                merged[name] = value
     for name, order in PRECEDENCE.items():
-        merged.pop(name, None)
+        merged[name] = None
         for source in order:
             findings = found.get(source)
             value = None if findings is None else getattr(findings, name)
             if value is not None:
                 merged[name] = value
                 break
+    properties: dict[str, object] = {}
+    for findings in reversed(ranked):  # a higher recogniser's key replaces a lower one's
+        properties.update(findings.properties)
     merged["properties"] = properties
-    result = Findings()
-    vars(result).update(merged)  # what Findings(**merged) does, without checking every field again
-    return result
+    return Findings(**merged)
 
 
 @dataclass(frozen=True)
@@ -311,7 +314,11 @@ def span_to_records(span: SpanData, options: MappingOptions | None = None) -> li
     return [] if found is None else [found]
 
 
-_TOKEN_FIELDS: Final = (
+_PROPERTY_FIELDS: Final = (
+    "provider",
+    "operation",
+    "request_model",
+    "response_model",
     "input_tokens",
     "output_tokens",
     "total_tokens",
@@ -326,7 +333,7 @@ def findings_properties(found: Findings) -> dict[str, object]:
     The total is computed when the instrumentation gave only the input and output counts.
     """
     properties: dict[str, object] = {}
-    for name in ("provider", "operation", "request_model", "response_model", *_TOKEN_FIELDS):
+    for name in _PROPERTY_FIELDS:
         value = getattr(found, name)
         if value is not None:
             properties[name] = value
