@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 import pytest
@@ -18,7 +19,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from trubrics_otel import TrubricsHandler, TrubricsSpanExporter
 from trubrics_otel.mapping.join import ContentJoin
-from trubrics_otel.server import LocalServer
+from trubrics_otel.server import Fault, LocalServer
 
 CALL = {
     "gen_ai.operation.name": "chat",
@@ -111,3 +112,30 @@ def test_the_handler_delivers_from_flush_or_close(
         logger.setLevel(logging.NOTSET)
         logger.propagate = True
         handler.close()
+
+
+def test_the_handler_delivering_from_flush_keeps_to_its_timeout(
+    server: LocalServer, api_key: str, refuse_new_threads: Callable[[], None]
+) -> None:
+    """flush(timeout) from the caller's thread stops when its time is up, however much is queued."""
+    for _ in range(5):
+        server.faults.script(Fault(status=200, delay=0.3))
+    handler = TrubricsHandler(api_key=api_key, host=server.url, flush_interval=60)
+    logger = logging.getLogger("app.no_threads")
+    logger.setLevel(logging.INFO)
+    logger.propagate = False
+    logger.addHandler(handler)
+    refuse_new_threads()
+    try:
+        for number in range(500):
+            logger.info("signed up", extra={"user_id": f"u{number}", "event": "Sign up"})
+        started = time.monotonic()
+
+        assert handler.flush(timeout=0.2) is None
+        assert time.monotonic() - started < 0.6  # one slow request cut short, not five in full
+        assert handler.stats().sent == 0
+    finally:
+        logger.removeHandler(handler)
+        logger.setLevel(logging.NOTSET)
+        logger.propagate = True
+        handler.close(timeout=0.1)

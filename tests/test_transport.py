@@ -555,3 +555,50 @@ def test_send_batches_produces_the_next_batch_while_the_server_works(
     assert client.send_batches(batches()).sent == 200
 
     assert seen == [(0, 0), (1, 0)]
+
+
+def test_send_batches_at_exit_keeps_one_exit_bound_for_the_whole_call(
+    server: LocalServer, api_key: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Five batches to a failing host share EXIT_RETRY_DEADLINE; they do not get it each."""
+    from trubrics_otel import transport
+
+    monkeypatch.setattr(transport, "_exiting", threading.Event())
+    transport._on_exit()
+    client = TrubricsClient(api_key, server.url, clock=clock, wait=clock.wait, rng=random.Random(7))
+    server.faults.fail_rate = 1.0
+
+    result = client.send_batches([events(10) for _ in range(5)])
+
+    assert result.failed == 50
+    assert sum(clock.waits) < transport.EXIT_RETRY_DEADLINE
+
+
+def test_send_batches_under_the_logging_lock_sends_from_the_callers_thread(
+    client: TrubricsClient, server: LocalServer
+) -> None:
+    """Holding logging's lock (as dictConfig does), the caller never waits on a thread that may log."""
+    server.faults.script(Fault(status=200, delay=0.1))
+    seen: list[tuple[int, int]] = []
+
+    def batches() -> Iterator[list[Event]]:
+        for _ in range(2):
+            stats = client.stats()
+            seen.append((stats.requests, stats.sent))
+            yield events(100)
+
+    with logging._lock:  # type: ignore[attr-defined]
+        assert client.send_batches(batches()).sent == 200
+
+    assert seen == [(0, 0), (1, 100)]  # each batch delivered before the next is made
+
+
+def test_send_batches_after_a_refused_key_asks_no_more(server: LocalServer) -> None:
+    """Once the key is refused, the batches after it are dropped as unauthorized without a request."""
+    client = TrubricsClient("wrong-key", server.url)
+
+    result = client.send_batches([events(100) for _ in range(4)])
+
+    assert (result.dropped, result.unauthorized) == (400, True)
+    assert client.stats().requests == 1
+    client.shutdown()

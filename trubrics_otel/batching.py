@@ -46,7 +46,7 @@ from typing import Any, Final, Generic, TypeVar
 
 from trubrics_otel._stats import DeliveryStats
 from trubrics_otel.events import MAX_BATCH_SIZE, Record
-from trubrics_otel.transport import TrubricsClient
+from trubrics_otel.transport import TrubricsClient, holds_logging_lock
 
 __all__ = ["DELIVERING", "BatchWorker", "in_delivery"]
 
@@ -192,7 +192,7 @@ class BatchWorker(Generic[T]):
         if self._must_not_wait():
             return False
         if self._thread is None:  # no thread could be started
-            self._deliver_due()
+            self._deliver_due(time.monotonic() + timeout)
         return marker.done.wait(timeout)
 
     def close(self, timeout: float | None = None) -> bool:
@@ -215,7 +215,7 @@ class BatchWorker(Generic[T]):
         self._wake.set()
         if thread is None or not thread.is_alive():
             if thread is None and self._queue and not self._must_not_wait():
-                self._deliver_due()  # no thread could be started: deliver in this one
+                self._deliver_due(time.monotonic() + timeout)  # no thread could start: deliver in this one
             self._finish()  # nothing will deliver: what a racing put() queued is counted as closed
             self._release_client()
         elif not self._must_not_wait():
@@ -277,7 +277,7 @@ class BatchWorker(Generic[T]):
     def _must_not_wait(self) -> bool:
         if threading.current_thread() is self._thread:
             return True
-        return _holds_logging_lock()
+        return holds_logging_lock()
 
     def _check_fork(self) -> None:
         if self._pid != os.getpid():
@@ -360,12 +360,18 @@ class BatchWorker(Generic[T]):
                 return
             self._wake.wait(deadline - now)
 
-    def _deliver_due(self) -> None:
-        """Send batches while a full one is waiting or a flush or close asks for everything."""
+    def _deliver_due(self, until: float | None = None) -> None:
+        """Send batches while a full one is waiting or a flush or close asks for everything.
+
+        `until` (a `time.monotonic()` moment) bounds a delivery made from a caller's thread.
+        """
         while True:
+            left = None if until is None else until - time.monotonic()
+            if left is not None and left <= 0:
+                return
             items, marker = self._take()
             if items:
-                self._send(items)
+                self._send(items, left)
             if marker is not None:
                 self._reached(marker)
             queued = len(self._queue)
@@ -386,8 +392,8 @@ class BatchWorker(Generic[T]):
             items.append(item)
         return items, None
 
-    def _send(self, items: list[T]) -> None:
-        """Convert and send items; a conversion that fails costs its item only."""
+    def _send(self, items: list[T], deadline: float | None = None) -> None:
+        """Convert and send items, within `deadline` seconds if given; a failed conversion costs its item."""
         records: list[Record] = []
         for item in items:
             try:
@@ -401,7 +407,7 @@ class BatchWorker(Generic[T]):
                 records.append(record)
         self._hand_over_losses()
         if records:
-            self._client.send(records)
+            self._client.send(records, deadline=deadline)
 
     def _reached(self, marker: _FlushMarker) -> None:
         with self._lock:
@@ -437,15 +443,6 @@ _EXPLANATIONS: Final = {
 }
 
 _workers: weakref.WeakSet[BatchWorker[Any]] = weakref.WeakSet()
-
-
-def _holds_logging_lock() -> bool:
-    """Whether the calling thread holds `logging._lock` (an RLock: dictConfig holds it while closing)."""
-    is_owned = getattr(getattr(logging, "_lock", None), "_is_owned", None)
-    try:
-        return bool(is_owned()) if is_owned is not None else False
-    except Exception:  # noqa: BLE001 - a private API: when in doubt, do not wait
-        return True
 
 
 def _renew_after_fork() -> None:

@@ -254,10 +254,10 @@ class TrubricsSpanExporter(SpanExporter):
         A model call recorded by two nested spans is merged once both have been read (`_one_per_call`):
         calls whose span has a parent or a child in the batch wait for the last part.
         """
-        now = self._clock()
         related = _related_span_ids(spans) if len(spans) > size else None
         waiting: list[LLMCall] = []
         for start in range(0, max(len(spans), 1), size):
+            now = self._clock()  # a part may come long after the one before, if that one was retried
             part = spans[start : start + size]
             settled = len(part)
             records, calls = self._interpret(part)

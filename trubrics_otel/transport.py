@@ -47,7 +47,7 @@ from trubrics_otel._stats import DeliveryStats, Ledger
 from trubrics_otel._version import __version__
 from trubrics_otel.events import MAX_BATCH_SIZE, Event, JSONValue, LLMEvent, Record
 
-__all__ = ["SendResult", "TrubricsClient"]
+__all__ = ["SendResult", "TrubricsClient", "holds_logging_lock"]
 
 _logger = logging.getLogger("trubrics_otel.transport")
 
@@ -69,6 +69,8 @@ _UNSENDABLE: Final = -1
 USER_AGENT: Final = f"trubrics-otel/{__version__} python-requests/{requests.__version__}"
 _BACKOFF_BASE: Final = 0.5
 _BACKOFF_MAX: Final = 30.0
+_PIPELINE_WAIT_MARGIN: Final = 5.0
+"""Seconds `send_batches()` waits for its sending thread beyond the deadline (a request's last bytes)."""
 
 # Set together so that every instrumentation, old or new, generic or HTTP-only, leaves our posts alone.
 _SUPPRESS_KEYS: Final = (
@@ -440,15 +442,22 @@ class _Pipeline:
     delivery ended) before producing the next. So the sending thread does its own share of the work,
     making the request, alone, while the server's share overlaps with the next batch being produced;
     and no more than two batches exist at a time.
+
+    The caller never waits for the sending thread longer than the deadline allows, and not at all while it
+    holds `logging._lock` (under `dictConfig`): the thread could need that lock to log, so the batches are
+    then sent from the caller's thread.
     """
 
     def __init__(self, client: TrubricsClient, deadline_at: float) -> None:
         self._client = client
         self._deadline_at = deadline_at
         self._handed: queue.SimpleQueue[tuple[list[Record], threading.Event] | None] = queue.SimpleQueue()
+        self._lock = threading.Lock()
         self._result = SendResult()
+        self._unsettled = 0  # records handed to the thread whose delivery has not ended
         self._thread: threading.Thread | None = None
-        self._inline = False
+        self._inline = holds_logging_lock()
+        self._exit_capped = False
 
     def run(self, batches: Iterator[Sequence[Record]]) -> SendResult:
         try:
@@ -457,12 +466,22 @@ class _Pipeline:
                     continue
                 on_wire = threading.Event()
                 self._hand_over(list(batch), on_wire)
-                on_wire.wait()
+                if not on_wire.wait(self._wait_limit()):
+                    self._inline = True  # the thread is stuck: what comes next is sent from here
         finally:
             if self._thread is not None:
                 self._handed.put(None)
-                self._thread.join()
-        return self._result
+                self._thread.join(self._wait_limit())
+                with self._lock:
+                    if self._thread.is_alive() and self._unsettled:
+                        explanation = "the sending thread did not finish before the deadline"
+                        self._result += SendResult(failed=self._unsettled, problem=explanation)
+        with self._lock:
+            return self._result
+
+    def _wait_limit(self) -> float:
+        """Seconds the delivery of what was handed over can still take: the deadline, and a margin."""
+        return max(self._deadline_at - self._client._clock(), 0.0) + _PIPELINE_WAIT_MARGIN
 
     def _hand_over(self, batch: list[Record], on_wire: threading.Event) -> None:
         if self._thread is None and not self._inline:
@@ -474,17 +493,31 @@ class _Pipeline:
             else:
                 self._thread = thread
         if self._inline:
-            self._send_one(batch, on_wire)
+            self._send_one(batch, on_wire, handed=False)
         else:
+            with self._lock:
+                self._unsettled += len(batch)
             self._handed.put((batch, on_wire))
 
     def _send_all(self) -> None:
         while (handed := self._handed.get()) is not None:
-            self._send_one(*handed)
+            self._send_one(*handed, handed=True)
 
-    def _send_one(self, batch: list[Record], on_wire: threading.Event) -> None:
+    def _send_one(self, batch: list[Record], on_wire: threading.Event, *, handed: bool) -> None:
+        client = self._client
         try:
-            self._result += self._client._send_guarded(batch, self._deadline_at, on_wire)
+            if _exiting.is_set() and not self._exit_capped:
+                # the exit bound holds for the rest of the call, not for each batch afresh
+                self._exit_capped = True
+                self._deadline_at = min(self._deadline_at, client._clock() + EXIT_RETRY_DEADLINE)
+            if self._result.unauthorized:
+                outcome = client._unauthorized(batch, 0)  # the key just refused would be refused again
+            else:
+                outcome = client._send_guarded(batch, self._deadline_at, on_wire)
+            with self._lock:
+                self._result += outcome
+                if handed:
+                    self._unsettled -= len(batch)
         finally:
             on_wire.set()
 
@@ -543,6 +576,18 @@ def _watch_exit() -> None:
     """
     atexit.unregister(_on_exit)
     atexit.register(_on_exit)
+
+
+def holds_logging_lock() -> bool:
+    """Whether the calling thread holds `logging._lock` (an RLock: dictConfig holds it while closing).
+
+    A thread that holds it must not wait for another thread that may log.
+    """
+    is_owned = getattr(getattr(logging, "_lock", None), "_is_owned", None)
+    try:
+        return bool(is_owned()) if is_owned is not None else False
+    except Exception:  # noqa: BLE001 - a private API: when in doubt, do not wait
+        return True
 
 
 def _unexpected(error: Exception) -> str:
