@@ -539,6 +539,14 @@ def test_a_signalling_body_is_sent_whole_by_requests_and_then_signals(
     assert len(server.events()) == 3
 
 
+def batches_noting_progress(client: TrubricsClient, seen: list[tuple[int, int]]) -> Iterator[list[Event]]:
+    """Two batches of 100 events; before making each, note how many requests were made and sent."""
+    for _ in range(2):
+        stats = client.stats()
+        seen.append((stats.requests, stats.sent))
+        yield events(100)
+
+
 def test_send_batches_produces_the_next_batch_while_the_server_works(
     client: TrubricsClient, server: LocalServer
 ) -> None:
@@ -546,13 +554,7 @@ def test_send_batches_produces_the_next_batch_while_the_server_works(
     server.faults.script(Fault(status=200, delay=0.2))
     seen: list[tuple[int, int]] = []
 
-    def batches() -> Iterator[list[Event]]:
-        for _ in range(2):
-            stats = client.stats()
-            seen.append((stats.requests, stats.sent))
-            yield events(100)
-
-    assert client.send_batches(batches()).sent == 200
+    assert client.send_batches(batches_noting_progress(client, seen)).sent == 200
 
     assert seen == [(0, 0), (1, 0)]
 
@@ -581,14 +583,8 @@ def test_send_batches_under_the_logging_lock_sends_from_the_callers_thread(
     server.faults.script(Fault(status=200, delay=0.1))
     seen: list[tuple[int, int]] = []
 
-    def batches() -> Iterator[list[Event]]:
-        for _ in range(2):
-            stats = client.stats()
-            seen.append((stats.requests, stats.sent))
-            yield events(100)
-
     with logging._lock:  # type: ignore[attr-defined]
-        assert client.send_batches(batches()).sent == 200
+        assert client.send_batches(batches_noting_progress(client, seen)).sent == 200
 
     assert seen == [(0, 0), (1, 100)]  # each batch delivered before the next is made
 
