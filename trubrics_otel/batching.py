@@ -45,8 +45,9 @@ from collections.abc import Callable
 from typing import Any, Final, Generic, TypeVar
 
 from trubrics_otel._stats import DeliveryStats
+from trubrics_otel._threads import holds_logging_lock, start_daemon
 from trubrics_otel.events import MAX_BATCH_SIZE, Record
-from trubrics_otel.transport import TrubricsClient, holds_logging_lock
+from trubrics_otel.transport import TrubricsClient
 
 __all__ = ["DELIVERING", "BatchWorker", "in_delivery"]
 
@@ -258,12 +259,8 @@ class BatchWorker(Generic[T]):
                 return
             if self._stopping:
                 return
-            thread = threading.Thread(target=self._run, name=self._name, daemon=True)
-            try:
-                thread.start()
-            except RuntimeError:  # Python 3.12.0 and 3.12.1 start no thread from an exit hook
-                return  # flush() and close() then deliver in their caller's thread
-            self._thread = thread
+            # when none can start, flush() and close() deliver in their caller's thread
+            self._thread = start_daemon(self._run, self._name)
 
     def _request_flush(self) -> _FlushMarker:
         marker = _FlushMarker()

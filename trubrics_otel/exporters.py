@@ -41,6 +41,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
 
 from trubrics_otel import _config
+from trubrics_otel._threads import start_daemon
 from trubrics_otel.context import install_context_processor
 from trubrics_otel.events import MAX_BATCH_SIZE, Record
 from trubrics_otel.mapping import (
@@ -383,9 +384,9 @@ def exporter_of(
 
 
 _RECENT_PARENTS: Final = 10_000
+"""How many parents of recent model calls an exporter remembers, to merge an outer span that comes late."""
 _PART_SIZE: Final = MAX_BATCH_SIZE
 """Spans translated per part of a larger batch: one request's worth."""
-"""How many parents of recent model calls an exporter remembers, to merge an outer span that comes late."""
 
 
 def _flush_content_logs() -> None:
@@ -430,12 +431,9 @@ class _Releaser:
     def wake(self) -> None:
         with self._lock:
             if self._thread is None or not self._thread.is_alive():
-                thread = threading.Thread(target=self._run, name="trubrics-content-join", daemon=True)
-                try:
-                    thread.start()
-                except RuntimeError:  # Python 3.12.0 and 3.12.1 start no thread from an exit hook
+                self._thread = start_daemon(self._run, "trubrics-content-join")
+                if self._thread is None:
                     return  # the shutdown that follows releases what waits
-                self._thread = thread
         self._wake.set()
 
     def stop(self) -> None:

@@ -44,10 +44,11 @@ from opentelemetry import context as otel_context
 
 from trubrics_otel import _config
 from trubrics_otel._stats import DeliveryStats, Ledger
+from trubrics_otel._threads import holds_logging_lock, start_daemon
 from trubrics_otel._version import __version__
 from trubrics_otel.events import MAX_BATCH_SIZE, Event, JSONValue, LLMEvent, Record
 
-__all__ = ["SendResult", "TrubricsClient", "holds_logging_lock"]
+__all__ = ["SendResult", "TrubricsClient"]
 
 _logger = logging.getLogger("trubrics_otel.transport")
 
@@ -485,13 +486,8 @@ class _Pipeline:
 
     def _hand_over(self, batch: list[Record], on_wire: threading.Event) -> None:
         if self._thread is None and not self._inline:
-            thread = threading.Thread(target=self._send_all, name="trubrics-send", daemon=True)
-            try:
-                thread.start()
-            except RuntimeError:  # Python 3.12.0 and 3.12.1 start no thread from an exit hook
-                self._inline = True
-            else:
-                self._thread = thread
+            self._thread = start_daemon(self._send_all, "trubrics-send")
+            self._inline = self._thread is None
         if self._inline:
             self._send_one(batch, on_wire, handed=False)
         else:
@@ -576,18 +572,6 @@ def _watch_exit() -> None:
     """
     atexit.unregister(_on_exit)
     atexit.register(_on_exit)
-
-
-def holds_logging_lock() -> bool:
-    """Whether the calling thread holds `logging._lock` (an RLock: dictConfig holds it while closing).
-
-    A thread that holds it must not wait for another thread that may log.
-    """
-    is_owned = getattr(getattr(logging, "_lock", None), "_is_owned", None)
-    try:
-        return bool(is_owned()) if is_owned is not None else False
-    except Exception:  # noqa: BLE001 - a private API: when in doubt, do not wait
-        return True
 
 
 def _unexpected(error: Exception) -> str:
