@@ -57,19 +57,24 @@ class LegacyEnvironment:
 
 def legacy_environment(location: Path = LOCATION) -> LegacyEnvironment:
     """Return the legacy environment, building it first when it is missing or was built from other files."""
+    return built_environment(REQUIREMENTS, location)
+
+
+def built_environment(requirements: Path, location: Path) -> LegacyEnvironment:
+    """Return the environment of `requirements` (and this package) at `location`, built when needed."""
     environment = LegacyEnvironment(location)
-    digest = _digest()
+    digest = _digest(requirements)
     with _exclusive(location):
         if _is_built(environment, digest):
             return environment
-        _build(environment)
+        _build(environment, requirements)
         (location / MARKER).write_text(digest + "\n", encoding="utf-8")
     return environment
 
 
-def _digest() -> str:
+def _digest(requirements: Path) -> str:
     sha = hashlib.sha256()
-    for path in (REQUIREMENTS, REPO / "pyproject.toml"):
+    for path in (requirements, REPO / "pyproject.toml"):
         sha.update(path.read_bytes())
     sha.update(sys.version.encode())
     return sha.hexdigest()
@@ -84,15 +89,15 @@ def _is_built(environment: LegacyEnvironment, digest: str) -> bool:
     )
 
 
-def _build(environment: LegacyEnvironment) -> None:
+def _build(environment: LegacyEnvironment, requirements: Path) -> None:
     env = {**os.environ, "PIP_DISABLE_PIP_VERSION_CHECK": "1", "PIP_PROGRESS_BAR": "off"}
     env.pop("VIRTUAL_ENV", None)
     _run([sys.executable, "-m", "venv", "--clear", str(environment.root)], env, "create the virtualenv")
-    install = ["install", "--quiet", "-e", str(REPO), "-r", str(REQUIREMENTS)]
+    install = ["install", "--quiet", "-e", str(REPO), "-r", str(requirements)]
     _run(
         [str(environment.python), "-m", "pip", *install],
         env,
-        f"install {REQUIREMENTS.relative_to(REPO)} (is a package index reachable?)",
+        f"install {requirements.relative_to(REPO)} (is a package index reachable?)",
     )
 
 
