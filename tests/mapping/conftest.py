@@ -7,8 +7,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from trubrics_otel.events import LLMEvent
-from trubrics_otel.mapping import SpanData, SpanEventData, spans_to_records
+from trubrics_otel.events import LLMEvent, Record
+from trubrics_otel.mapping import MappingOptions, SpanData, SpanEventData, spans_to_records
+from trubrics_otel.mapping.genai import content_from_events
 
 CAPTURES = Path(__file__).parent.parent / "data" / "captures"
 
@@ -73,3 +74,37 @@ def _span(raw: dict[str, Any]) -> SpanData:
 def make_span(attributes: Mapping[str, object], name: str = "span", **fields: Any) -> SpanData:
     """Return a span with these attributes and placeholder ids and times."""
     return SpanData(name, "0" * 31 + "1", "0" * 15 + "2", 1_000_000_000, 3_000_000_000, attributes, **fields)
+
+
+_VOLATILE_PROPERTIES = ("trace_id", "span_id", "parent_span_id")
+
+
+def replay(name: str, options: MappingOptions | None = None) -> list[dict[str, Any]]:
+    """Return what a whole capture becomes, as the API would receive it, less what varies per recording.
+
+    The spans are mapped as one export batch, with the content their log records carry joined to them.
+    Each record is its JSON payload without `timestamp` and the trace, span and parent ids; `latency` is
+    replaced by whether it is above zero (a capture's own span times give it).
+    """
+    grouped: dict[str, list[tuple[str, object]]] = {}
+    for span_id, event_name, payload in load_logs(name):
+        if span_id:
+            grouped.setdefault(span_id, []).append((event_name, payload))
+    contents = {}
+    for span_id, events in grouped.items():
+        found = content_from_events(events)
+        contents[span_id] = (found.prompt, found.generation, found.finish_reasons)
+    records = spans_to_records(load_capture(name), options, contents)
+    return [stable(record) for record in records]
+
+
+def stable(record: Record) -> dict[str, Any]:
+    """Return a record's payload without the values that differ between two recordings of one scenario."""
+    payload: dict[str, Any] = dict(record.to_json())
+    payload.pop("timestamp", None)
+    payload["properties"] = {
+        key: value for key, value in payload["properties"].items() if key not in _VOLATILE_PROPERTIES
+    }
+    if "latency" in payload:
+        payload["latency"] = payload["latency"] > 0
+    return payload

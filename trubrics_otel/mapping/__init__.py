@@ -283,10 +283,15 @@ def merge_nested_calls(calls: Sequence[LLMCall]) -> tuple[list[LLMCall], list[LL
     return kept, [by_id[span_id] for span_id in outer_ids]
 
 
-def spans_to_records(spans: Sequence[SpanData], options: MappingOptions | None = None) -> list[Record]:
+def spans_to_records(
+    spans: Sequence[SpanData],
+    options: MappingOptions | None = None,
+    contents: Mapping[str, tuple[str | None, str | None, tuple[str, ...]]] | None = None,
+) -> list[Record]:
     """Return the records a batch of spans becomes, one LLM event per model call however many recorded it.
 
-    Missing text is replaced by the placeholder, as in `span_to_records`.
+    `contents` holds, by span id, the (prompt, generation, finish reasons) found in content log records,
+    as the log join would add them. Missing text is replaced by the placeholder, as in `span_to_records`.
     """
     options = options or MappingOptions()
     records: list[Record] = []
@@ -294,7 +299,8 @@ def spans_to_records(spans: Sequence[SpanData], options: MappingOptions | None =
     for span in spans:
         found = interpret(span, options)
         if isinstance(found, LLMCall):
-            calls.append(found)
+            content = contents.get(span.span_id) if contents else None
+            calls.append(found if content is None else found.with_content(*content))
         elif found is not None:
             records.append(found)
     for call in merge_nested_calls(calls)[0]:
