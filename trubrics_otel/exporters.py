@@ -88,6 +88,7 @@ def span_data(span: ReadableSpan) -> SpanData:
         status_code=_STATUS.get(status.status_code, "UNSET"),  # type: ignore[arg-type]
         status_message=status.description,
         scope=scope.name if scope is not None else None,
+        parent_is_remote=bool(parent is not None and parent.is_remote),
     )
 
 

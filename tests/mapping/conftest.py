@@ -68,6 +68,7 @@ def _span(raw: dict[str, Any]) -> SpanData:
         status_code=raw["status"]["status_code"],
         status_message=raw["status"]["description"],
         scope=raw["instrumentation_scope"]["name"],
+        parent_is_remote=raw.get("parent_is_remote", False),
     )
 
 

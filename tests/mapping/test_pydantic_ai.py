@@ -244,6 +244,7 @@ def test_model_request_span_from_capture() -> None:
         generation="Echo: Say hello to the analytics team",
         request_model="gpt-4o",
         response_model="gpt-4o-2024-08-06",
+        response_id="chatcmpl-fake000001",
         provider="openai",
         operation="chat",
         thread_id="thread-7",

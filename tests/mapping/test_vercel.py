@@ -68,6 +68,7 @@ def test_do_generate_span() -> None:
         generation="Hello!",
         request_model="gpt-4o",
         response_model="gpt-4o-2024-08-06",
+        response_id="resp_1",
         provider="openai.chat",
         operation="ai.generateText.doGenerate",
         user_id="user-42",

@@ -64,6 +64,7 @@ class SpanData:
     status_code: Literal["UNSET", "OK", "ERROR"] = "UNSET"
     status_message: str | None = None
     scope: str | None = None
+    parent_is_remote: bool = False
     _key_text: str | None = field(default=None, init=False, repr=False, compare=False)
 
     def has_key_prefix(self, *prefixes: str) -> bool:
@@ -122,6 +123,7 @@ class Findings:
     cache_read_tokens: int | None = None
     reasoning_tokens: int | None = None
     finish_reasons: tuple[str, ...] | None = None
+    response_id: str | None = None
     properties: dict[str, object] = field(default_factory=dict)
 
 

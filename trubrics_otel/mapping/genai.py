@@ -124,6 +124,7 @@ def recognise(span: SpanData) -> Findings | None:
         operation=operation,
         request_model=_request_model(attributes),
         response_model=to_text(attributes.get("gen_ai.response.model")),
+        response_id=to_text(attributes.get("gen_ai.response.id")),
         provider=to_text(attributes.get("gen_ai.provider.name")) or to_text(attributes.get("gen_ai.system")),
         thread_id=to_text(attributes.get("gen_ai.conversation.id")),
         user_id=to_text(attributes.get("gen_ai.user")),

@@ -23,7 +23,7 @@ from collections import OrderedDict
 from dataclasses import dataclass
 from typing import Final, NamedTuple, TypeVar
 
-from trubrics_otel.mapping import LLMCall
+from trubrics_otel.mapping._calls import LLMCall
 
 __all__ = ["Content", "ContentJoin"]
 

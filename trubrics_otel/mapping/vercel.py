@@ -84,6 +84,7 @@ def recognise(span: SpanData) -> Findings | None:
     findings.kind = "llm"
     findings.request_model = to_text(attributes.get("ai.model.id"))
     findings.response_model = to_text(attributes.get("ai.response.model"))
+    findings.response_id = to_text(attributes.get("ai.response.id"))
     findings.provider = to_text(attributes.get("ai.model.provider"))
     findings.input_tokens = _first_int(attributes, "ai.usage.inputTokens", "ai.usage.promptTokens")
     findings.output_tokens = _first_int(attributes, "ai.usage.outputTokens", "ai.usage.completionTokens")
