@@ -525,3 +525,80 @@ def test_a_mapping_failure_in_a_later_part_costs_only_the_spans_not_yet_sent(
 
     assert len(server.llm_events()) == 100
     assert exporter.client.stats().dropped == {"mapping_error": 150}
+
+
+def twin_spans(provider: TracerProvider) -> tuple[ReadableSpan, ReadableSpan]:
+    """One call recorded in two traces: the client library's own span without content, and an
+    instrumentation's span with it, both naming the response id."""
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    own = {**genai_attributes(content=False), "gen_ai.response.id": "msg_1"}
+    instrumented = {**genai_attributes(), "gen_ai.response.id": "msg_1"}
+    with trubrics_otel.context(user_id="user-42"):
+        provider.get_tracer("com.anthropic.sdk.python").start_span("chat", attributes=own).end()
+        provider.get_tracer("instrumentation").start_span("chat", attributes=instrumented).end()
+    sdk, complete = memory.get_finished_spans()
+    assert sdk.context.trace_id != complete.context.trace_id
+    return sdk, complete
+
+
+@pytest.mark.parametrize("order", ["placeholder first", "text first"])
+@pytest.mark.parametrize("batches", ["one batch", "two batches"])
+def test_a_call_recorded_in_two_traces_is_sent_once_with_its_text(
+    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer, order: str, batches: str
+) -> None:
+    """Twins in two traces give one event, the one with real text, in either order and batching."""
+    sdk, complete = twin_spans(provider)
+    spans = [sdk, complete] if order == "placeholder first" else [complete, sdk]
+
+    if batches == "one batch":
+        exporter.export(spans)
+    else:
+        exporter.export(spans[:1])
+        exporter.export(spans[1:])
+    exporter.force_flush()
+
+    (event,) = server.llm_events()
+    assert event["properties"]["span_id"] == f"{complete.context.span_id:016x}"
+    assert (event["prompt"], event["generation"]) == ("Hello there", "Hi!")
+    assert exporter.client.stats().dropped == {"duplicate": 1}
+
+
+def test_two_users_asking_the_same_at_once_are_two_events(
+    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer
+) -> None:
+    """The same exchange at the same time by two users, without response ids, is never merged."""
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("test")
+    with trubrics_otel.context(user_id="ada"):
+        ada = tracer.start_span("chat", attributes=genai_attributes())
+    with trubrics_otel.context(user_id="bob"):
+        tracer.start_span("chat", attributes=genai_attributes()).end()
+    ada.end()
+
+    exporter.export(memory.get_finished_spans())
+
+    assert sorted(event["user_id"] for event in server.llm_events()) == ["ada", "bob"]
+    assert exporter.client.stats().dropped == {}
+
+
+def test_a_call_takes_its_user_and_thread_from_an_ancestor_exported_later(
+    provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer
+) -> None:
+    """A call naming no user waits for its trace's root, which names the user and the session."""
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("test")
+    with tracer.start_as_current_span("agent run") as root:
+        with tracer.start_as_current_span("chat gpt-4o", attributes=genai_attributes()):
+            pass
+        root.set_attributes({"user.id": "user-42", "session.id": "thread-7"})
+    call, agent = memory.get_finished_spans()
+
+    exporter.export([call])
+    assert server.llm_events() == []
+    exporter.export([agent])
+
+    (event,) = server.llm_events()
+    assert (event["user_id"], event["properties"]["$thread_id"]) == ("user-42", "thread-7")

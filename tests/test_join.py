@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from trubrics_otel.mapping import Findings, LLMCall, SpanData
+from trubrics_otel.mapping.ancestry import SpanIdentity
 from trubrics_otel.mapping.join import Content, ContentJoin
 
 
@@ -188,3 +189,79 @@ def test_content_in_parts_keeps_its_first_deadline_and_order() -> None:
     assert len(join) == 1  # only b is left, until 7
     join.expired(now=7)
     assert len(join) == 0
+
+
+# --- calls waiting for their ancestors' identity -----------------------------------------------------
+
+
+def nested_call(span_id: str, parent: str, **found: object) -> LLMCall:
+    span = SpanData("chat", "t" * 32, span_id, 0, 10, {}, parent_span_id=parent)
+    return LLMCall(span, Findings(kind="llm", prompt="p", generation="g", **found))  # type: ignore[arg-type]
+
+
+def identity(
+    span_id: str, parent: str | None, user: str | None = None, thread: str | None = None
+) -> SpanIdentity:
+    return SpanIdentity("t" * 32, span_id, parent, user, thread, parent is None)
+
+
+def test_a_call_without_identity_waits_for_its_traces_root() -> None:
+    """A nested call naming no user is held until the root arrives, then takes the ancestors' identity."""
+    join = ContentJoin(window=5)
+
+    assert join.add_call(nested_call("a", "agent"), now=0) == []
+    assert join.add_spans([identity("agent", "root", user="user-42")]) == []
+    (ready,) = join.add_spans([identity("root", None, thread="thread-7")])
+
+    assert (ready.findings.user_id, ready.findings.thread_id) == ("user-42", "thread-7")
+    assert len(join) == 0
+
+
+def test_a_call_whose_root_never_comes_leaves_with_what_arrived_when_its_window_closes() -> None:
+    """The wait is bounded: at the window's end the call takes the ancestors seen so far."""
+    join = ContentJoin(window=5)
+    join.add_call(nested_call("a", "agent"), now=0)
+    join.add_spans([identity("agent", "far-away", user="user-42")])
+
+    assert join.expired(now=4.9) == []
+    (ready,) = join.expired(now=5)
+
+    assert (ready.findings.user_id, ready.findings.thread_id) == ("user-42", None)
+    assert join.add_spans([identity("far-away", None, thread="late")]) == []
+
+
+def test_a_call_with_its_identity_or_without_a_parent_never_waits() -> None:
+    """Nothing is held for a call that names both, or that is its trace's root."""
+    join = ContentJoin(window=5)
+    complete = nested_call("a", "agent", user_id="u", thread_id="t")
+    root = LLMCall(
+        SpanData("chat", "t" * 32, "r", 0, 10, {}), Findings(kind="llm", prompt="p", generation="g")
+    )
+
+    assert join.add_call(complete, now=0) == [complete]
+    assert join.add_call(root, now=0) == [root]
+    assert len(join) == 0
+
+
+def test_a_call_waiting_for_content_and_identity_needs_both() -> None:
+    """The root settles the identity, the content record then releases the call."""
+    join = ContentJoin(window=5)
+    span = SpanData("chat", "t" * 32, "a", 0, 10, {}, parent_span_id="root")
+    join.add_call(LLMCall(span, Findings(kind="llm")), now=0)
+
+    assert join.add_spans([identity("root", None, user="user-42")]) == []
+    (ready,) = join.add_content(key("a"), Content("p", "g"), now=1)
+
+    assert (ready.findings.user_id, ready.findings.prompt) == ("user-42", "p")
+
+
+def test_drain_settles_waiting_calls_with_what_is_known() -> None:
+    """Shutdown releases calls waiting for their ancestors too."""
+    join = ContentJoin(window=5)
+    join.add_call(nested_call("a", "agent"), now=0)
+    join.add_spans([identity("agent", "root", user="user-42")])
+
+    (ready,) = join.drain()
+
+    assert ready.findings.user_id == "user-42"
+    assert join.add_spans([identity("root", None)]) == []

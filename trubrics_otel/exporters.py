@@ -51,7 +51,9 @@ from trubrics_otel.mapping import (
     SpanEventData,
     interpret,
     merge_nested_calls,
+    recognise,
 )
+from trubrics_otel.mapping.ancestry import SpanIdentity, identity_of
 from trubrics_otel.mapping.genai import content_from_events
 from trubrics_otel.mapping.join import Content, ContentJoin
 from trubrics_otel.mapping.logs import interpret_log
@@ -258,11 +260,12 @@ class TrubricsSpanExporter(SpanExporter):
         """
         related = _related_span_ids(spans) if len(spans) > size else None
         waiting: list[LLMCall] = []
+        identities: list[SpanIdentity] = []
         for start in range(0, max(len(spans), 1), size):
             now = self._clock()  # a part may come long after the one before, if that one was retried
             part = spans[start : start + size]
             settled = len(part)
-            records, calls = self._interpret(part)
+            records, calls = self._interpret(part, identities)
             held: list[LLMCall] = []
             if related is None:  # the batch is one part
                 held, calls = calls, []
@@ -274,7 +277,11 @@ class TrubricsSpanExporter(SpanExporter):
             ready = self._joined(self._one_per_call(calls), now) if calls else []
             if start + size >= len(spans):
                 ready.extend(self._joined(self._one_per_call(waiting), now))
+                # the calls held back for this last part may have their ancestors in an earlier one
+                ready.extend(self._join.add_spans(identities))
                 ready.extend(self._join.expired(now))
+            else:
+                ready.extend(self._join.add_spans(identities[-len(part) :]))
                 settled += len(waiting)
                 if len(self._join):
                     self._releaser.wake()
@@ -282,24 +289,32 @@ class TrubricsSpanExporter(SpanExporter):
             self._warn_default_user(records)
             yield records, settled
 
-    def _interpret(self, spans: Sequence[ReadableSpan]) -> tuple[list[Record], list[LLMCall]]:
-        """Return the spans' events and model calls; a span the mapping fails on is dropped alone."""
+    def _interpret(
+        self, spans: Sequence[ReadableSpan], identities: list[SpanIdentity]
+    ) -> tuple[list[Record], list[LLMCall]]:
+        """Return the spans' events and model calls, adding each span's identity to `identities`.
+
+        A span the mapping fails on is dropped alone.
+        """
         records: list[Record] = []
         calls: list[LLMCall] = []
         for span in spans:
             try:
-                found = interpret(span_data(span), self.options)
+                data = span_data(span)
+                found = recognise(data)
+                outcome = interpret(data, self.options, found)
             except Exception as error:  # noqa: BLE001 - a mapping bug costs this span alone, not the app
                 self._client.ledger.dropped("mapping_error", 1, f"the span mapping failed: {error!r}")
                 continue
-            if isinstance(found, LLMCall):
-                calls.append(found)
-            elif found is not None:
-                records.append(found)
+            identities.append(identity_of(data, found))
+            if isinstance(outcome, LLMCall):
+                calls.append(outcome)
+            elif outcome is not None:
+                records.append(outcome)
         return records, calls
 
     def _joined(self, calls: list[LLMCall], now: float) -> list[LLMCall]:
-        """Return the calls ready to send; those still lacking their text wait in the join."""
+        """Return the calls ready to send; those lacking their text or their identity wait in the join."""
         if self._join.window <= 0:
             return calls
         ready: list[LLMCall] = []
@@ -335,6 +350,16 @@ class TrubricsSpanExporter(SpanExporter):
         return kept
 
     def _llm_events(self, calls: Sequence[LLMCall]) -> list[Record]:
+        """Return the events of calls ready to send, once each however many traces recorded the call."""
+        if not calls:
+            return []
+        calls, twins = self._join.twins.settle(calls, self._clock())
+        if twins:
+            self._client.ledger.dropped(
+                "duplicate",
+                len(twins),
+                "one model call was recorded by two instrumentations in different traces; it is sent once",
+            )
         events: list[Record] = []
         for call in calls:
             event = call.to_event(self.options)

@@ -7,9 +7,16 @@ call. When the window closes on a call without its content, the call is released
 sends it with a placeholder and counts it). At most `max_pending` calls and contents are kept; past that
 the oldest is released early.
 
+A call that names no user or thread waits the same way for its ancestors (`add_spans`), which end after
+it: when its trace's local root arrives, it takes what they name (see `ancestry`); when the window closes
+first, it takes what has arrived by then.
+
 Content may come in pieces: older GenAI instrumentations emit one record per message, and the records of
 one call can land in different export batches. Pieces are merged in arrival order (see `Content.merge`)
 and kept apart from the call until it is released, so that the span's own text always wins.
+
+The join also keeps the process's `TwinMemory`, so every exporter sharing it recognises a call another
+one already sent.
 
 Pure bookkeeping: the caller passes the time in, so it is tested without sleeping.
 """
@@ -20,10 +27,13 @@ import os
 import threading
 import weakref
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from typing import Final, NamedTuple, TypeVar
 
 from trubrics_otel.mapping._calls import LLMCall
+from trubrics_otel.mapping.ancestry import SpanIdentity, fill_identity
+from trubrics_otel.mapping.twins import TwinMemory
 
 __all__ = ["Content", "ContentJoin"]
 
@@ -56,10 +66,16 @@ _NO_CONTENT: Final = Content()
 
 
 class _Waiting(NamedTuple):
-    """A held call and the content found for it so far."""
+    """A held call, the content found for it so far, and whether it still waits for its ancestors."""
 
     call: LLMCall
     content: Content
+    identity_pending: bool = False
+
+    @property
+    def ready(self) -> bool:
+        """Whether nothing more is awaited: the call has its text and its identity is settled."""
+        return not self.identity_pending and self.completed().has_content
 
     def completed(self) -> LLMCall:
         """The call with its content; the span's own text wins."""
@@ -67,6 +83,19 @@ class _Waiting(NamedTuple):
         if content.prompt is None and content.generation is None:
             return self.call  # the common case of a span that carries its text: nothing to copy
         return self.call.with_content(content.prompt, content.generation, content.finish_reasons)
+
+    def settled(self, spans: Mapping[str, SpanIdentity]) -> _Waiting:
+        """The call with the user and thread it lacks taken from the ancestors in `spans`."""
+        return _Waiting(fill_identity(self.call, spans), self.content, identity_pending=False)
+
+
+@dataclass
+class _Trace:
+    """The spans seen of a trace while calls of it wait for their ancestors' identity."""
+
+    waiting: int = 0
+    spans: dict[str, SpanIdentity] = field(default_factory=dict)
+    rooted: bool = False
 
 
 class ContentJoin:
@@ -80,7 +109,12 @@ class ContentJoin:
     def __init__(self, window: float, max_pending: int = 10_000) -> None:
         self.window = window
         self.max_pending = max_pending
+        self.twins = TwinMemory()
+        """The calls sent recently, for every exporter that shares this join."""
         self._lock = threading.Lock()
+        # traces with calls waiting for their ancestors, and how many spans of them are kept in all
+        self._traces: dict[str, _Trace] = {}
+        self._trace_spans = 0
         # insertion-ordered, so the oldest entry is first: (deadline, waiting call) and (deadline, content)
         self._calls: OrderedDict[SpanKey, tuple[float, _Waiting]] = OrderedDict()
         self._contents: OrderedDict[SpanKey, tuple[float, Content]] = OrderedDict()
@@ -91,6 +125,8 @@ class ContentJoin:
         self._lock = threading.Lock()
         self._calls.clear()
         self._contents.clear()
+        self._traces.clear()
+        self._trace_spans = 0
 
     def __len__(self) -> int:
         with self._lock:
@@ -98,19 +134,72 @@ class ContentJoin:
 
     def add_call(self, call: LLMCall, now: float) -> list[LLMCall]:
         """Offer a call; return the calls ready to send (this one if complete, and any evicted)."""
-        if not self._contents and call.has_content:
+        needs_identity = call.needs_identity
+        if not self._contents and call.has_content and not needs_identity:
             # nearly every call carries its text and nothing waits for it: no need for the lock. Content
             # for it racing in now is never used anyway (the span's own text wins), and expires.
             return [call]
         key = (call.span.trace_id, call.span.span_id)
         with self._lock:
             earlier = self._contents.pop(key, None)
-            waiting = _Waiting(call, _NO_CONTENT if earlier is None else earlier[1])
-            ready = waiting.completed()
-            if ready.has_content:
-                return [ready]
+            waiting = _Waiting(call, _NO_CONTENT if earlier is None else earlier[1], needs_identity)
+            trace = self._traces.get(key[0]) if needs_identity else None
+            if trace is not None and trace.rooted:
+                waiting = waiting.settled(trace.spans)
+            if waiting.ready:
+                return [waiting.completed()]
             self._calls[key] = (now + self.window, waiting)
+            if waiting.identity_pending:
+                self._traces.setdefault(key[0], _Trace()).waiting += 1
             return self._evict()
+
+    def add_spans(self, spans: Iterable[SpanIdentity]) -> list[LLMCall]:
+        """Offer the identities of exported spans; return the calls that got their ancestors' identity.
+
+        Only spans of traces with calls waiting for it are kept; a trace's local root settles its calls.
+        """
+        if not self._traces:  # nothing waits for its ancestors: the common case, without the lock
+            return []
+        with self._lock:
+            rooted: list[str] = []
+            for span in spans:
+                trace = self._traces.get(span.trace_id)
+                if trace is None:
+                    continue
+                if span.span_id not in trace.spans and self._trace_spans < _MAX_TRACE_SPANS:
+                    trace.spans[span.span_id] = span
+                    self._trace_spans += 1
+                if span.local_root and not trace.rooted:
+                    trace.rooted = True
+                    rooted.append(span.trace_id)
+            ready: list[LLMCall] = []
+            for trace_id in rooted:
+                for key in [key for key in self._calls if key[0] == trace_id]:
+                    deadline, waiting = self._calls[key]
+                    if not waiting.identity_pending:
+                        continue
+                    waiting = self._settle(waiting)
+                    if waiting.ready:
+                        del self._calls[key]
+                        ready.append(waiting.completed())
+                    else:
+                        self._calls[key] = (deadline, waiting)
+            return ready
+
+    def _settle(self, waiting: _Waiting) -> _Waiting:
+        """Give a call the identity its ancestors seen so far name, and stop watching its trace for it."""
+        if not waiting.identity_pending:
+            return waiting
+        trace_id = waiting.call.span.trace_id
+        trace = self._traces.get(trace_id)
+        if trace is None:
+            return waiting._replace(identity_pending=False)
+        settled = waiting.settled(trace.spans)
+        trace.waiting -= 1
+        if trace.waiting <= 0:
+            del self._traces[trace_id]
+            self._trace_spans -= len(trace.spans)
+        return settled
 
     def add_content(self, key: SpanKey, content: Content, now: float) -> list[LLMCall]:
         """Offer content for the call of span `key`; return the calls ready to send."""
@@ -119,10 +208,9 @@ class ContentJoin:
             if held is not None:
                 deadline, waiting = held
                 waiting = waiting._replace(content=waiting.content.merge(content))
-                ready = waiting.completed()
-                if ready.has_content:
+                if waiting.ready:
                     del self._calls[key]
-                    return [ready]
+                    return [waiting.completed()]
                 self._calls[key] = (deadline, waiting)
                 return []
             earlier = self._contents.get(key)
@@ -138,7 +226,7 @@ class ContentJoin:
         with self._lock:
             released = _pop_due(self._calls, now)
             _pop_due(self._contents, now)
-            return [waiting.completed() for waiting in released]
+            return [self._settle(waiting).completed() for waiting in released]
 
     def drain(self) -> list[LLMCall]:
         """Release every held call at once (flush and shutdown); content waiting for its span stays.
@@ -148,7 +236,7 @@ class ContentJoin:
         forgotten when its window closes.
         """
         with self._lock:
-            calls = [waiting.completed() for _, waiting in self._calls.values()]
+            calls = [self._settle(waiting).completed() for _, waiting in self._calls.values()]
             self._calls.clear()
             return calls
 
@@ -166,9 +254,12 @@ class ContentJoin:
             if self._contents and (not self._calls or _older(self._contents, self._calls)):
                 self._contents.popitem(last=False)
             else:
-                released.append(self._calls.popitem(last=False)[1][1].completed())
+                released.append(self._settle(self._calls.popitem(last=False)[1][1]).completed())
         return released
 
+
+_MAX_TRACE_SPANS: Final = 100_000
+"""The most span identities kept for calls waiting for their ancestors, in all traces together."""
 
 _Held = TypeVar("_Held")
 
