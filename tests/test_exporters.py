@@ -602,3 +602,24 @@ def test_a_call_takes_its_user_and_thread_from_an_ancestor_exported_later(
 
     (event,) = server.llm_events()
     assert (event["user_id"], event["properties"]["$thread_id"]) == ("user-42", "thread-7")
+
+
+def test_without_a_window_a_call_takes_the_identity_its_batch_names(
+    provider: TracerProvider, server: LocalServer, api_key: str
+) -> None:
+    """With content_wait=0 nothing waits, and an ancestor in the same export still names the user."""
+    exporter = TrubricsSpanExporter(api_key, server.url, join=ContentJoin(window=0), stamp_context=False)
+    memory = InMemorySpanExporter()
+    provider.add_span_processor(SimpleSpanProcessor(memory))
+    tracer = provider.get_tracer("test")
+    with (
+        tracer.start_as_current_span("agent run", attributes={"user.id": "user-42"}),
+        tracer.start_as_current_span("chat gpt-4o", attributes=genai_attributes()),
+    ):
+        pass
+
+    exporter.export(memory.get_finished_spans())
+    exporter.shutdown()
+
+    (event,) = server.llm_events()
+    assert event["user_id"] == "user-42"

@@ -53,7 +53,7 @@ from trubrics_otel.mapping import (
     merge_nested_calls,
     recognise,
 )
-from trubrics_otel.mapping.ancestry import SpanIdentity, identity_of
+from trubrics_otel.mapping.ancestry import SpanIdentity, fill_identity, identity_of
 from trubrics_otel.mapping.genai import content_from_events
 from trubrics_otel.mapping.join import Content, ContentJoin
 from trubrics_otel.mapping.logs import interpret_log
@@ -274,9 +274,9 @@ class TrubricsSpanExporter(SpanExporter):
                 calls = [call for call in calls if call.span.span_id not in related]
             waiting.extend(held)
             settled -= len(held)
-            ready = self._joined(self._one_per_call(calls), now) if calls else []
+            ready = self._joined(self._one_per_call(calls), now, identities) if calls else []
             if start + size >= len(spans):
-                ready.extend(self._joined(self._one_per_call(waiting), now))
+                ready.extend(self._joined(self._one_per_call(waiting), now, identities))
                 # the calls held back for this last part may have their ancestors in an earlier one
                 ready.extend(self._join.add_spans(identities))
                 ready.extend(self._join.expired(now))
@@ -313,10 +313,21 @@ class TrubricsSpanExporter(SpanExporter):
                 records.append(outcome)
         return records, calls
 
-    def _joined(self, calls: list[LLMCall], now: float) -> list[LLMCall]:
-        """Return the calls ready to send; those lacking their text or their identity wait in the join."""
+    def _joined(self, calls: list[LLMCall], now: float, identities: list[SpanIdentity]) -> list[LLMCall]:
+        """Return the calls ready to send; those lacking their text or their identity wait in the join.
+
+        Without a window nothing waits: a call takes what its ancestors exported so far with it name.
+        """
         if self._join.window <= 0:
-            return calls
+            if not any(call.needs_identity for call in calls):
+                return calls
+            traces: dict[str, dict[str, SpanIdentity]] = {}
+            for identity in identities:
+                traces.setdefault(identity.trace_id, {})[identity.span_id] = identity
+            return [
+                fill_identity(call, traces.get(call.span.trace_id, {})) if call.needs_identity else call
+                for call in calls
+            ]
         ready: list[LLMCall] = []
         for call in calls:
             ready.extend(self._join.add_call(call, now))
