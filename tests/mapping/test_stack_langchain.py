@@ -47,6 +47,16 @@ OPENLLMETRY_METADATA = (
     "properties ls_provider, ls_model_name, ls_model_type, ls_integration and lc_versions"
 )
 
+OPENINFERENCE_STREAM_MODEL = (
+    "the stream's `llm.model_name` is the request model `gpt-4o`, while the dated model is in `output.value` "
+    "at generations[0][0].generation_info.model_name and generations[0][0].message.kwargs.response_metadata"
+    ".model_name"
+)
+OPENLLMETRY_STREAM_GENERATION = (
+    'the stream\'s generation is the placeholder: `gen_ai.output.messages` says `"role": "unknown"` and '
+    "the answer is at [0].parts[0].content"
+)
+
 
 def expected(case: str, *, model: str = DATED, **properties: Any) -> list[dict[str, Any]]:
     """Return the events a scenario's calls should give: `properties` are the stack's own extra ones."""
@@ -101,17 +111,6 @@ def openllmetry(case: str) -> list[dict[str, Any]]:
         if event["properties"]["finish_reasons"] == ["tool_calls"]:
             event["properties"]["finish_reasons"] = ["tool_call"]
     return events
-
-
-OPENINFERENCE_STREAM_MODEL = (
-    "the stream's `llm.model_name` is the request model `gpt-4o`, while the dated model is in `output.value` "
-    "at generations[0][0].generation_info.model_name and generations[0][0].message.kwargs.response_metadata"
-    ".model_name"
-)
-OPENLLMETRY_STREAM_GENERATION = (
-    'the stream\'s generation is the placeholder: `gen_ai.output.messages` says `"role": "unknown"` and '
-    "the answer is at [0].parts[0].content"
-)
 
 
 def cases(*wrong: str, stream: str | None = None) -> list[Any]:
