@@ -89,8 +89,8 @@ CHAT = {"gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o"}
                     }
                 ],
             },
-            {"generation": "Let me check."},
-            id="text-wins-over-tool-calls-and-structures-are-read-as-is",
+            {"generation": "Let me check.\nf({})"},
+            id="text-and-tool-calls-both-and-structures-are-read-as-is",
         ),
         pytest.param(
             {**CHAT, "gen_ai.output.messages": json.dumps([parts("assistant", "Hi", finish_reason="stop")])},

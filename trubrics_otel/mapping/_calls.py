@@ -322,6 +322,7 @@ _PROPERTY_FIELDS: Final = (
     "output_tokens",
     "total_tokens",
     "cache_read_tokens",
+    "cache_creation_tokens",
     "reasoning_tokens",
 )
 

@@ -121,6 +121,7 @@ class Findings:
     output_tokens: int | None = None
     total_tokens: int | None = None
     cache_read_tokens: int | None = None
+    cache_creation_tokens: int | None = None
     reasoning_tokens: int | None = None
     finish_reasons: tuple[str, ...] | None = None
     response_id: str | None = None
@@ -228,20 +229,36 @@ def last_user_message_text(value: object) -> str | None:
 
 
 def assistant_answer(value: object) -> str | None:
-    """Return `assistant_text(parse_parts_messages(value))`, reading tool calls only when there is no text.
+    """Return the model's answer in GenAI output messages: its texts, then its tool calls rendered.
 
-    The generation of nearly every call is its text, so its messages are not built.
+    Whatever the output messages hold is the model's output, whatever role they name (some
+    instrumentations write `"unknown"`). The messages are not built unless one asks for a tool.
     """
     data = load_json(value)
     if isinstance(data, Mapping):
         data = [data]
     if not isinstance(data, (list, tuple)):
         return None
-    answers = [item for item in data if is_mapping(item) and _role(item) in _ASSISTANT_ROLES]
-    texts = [text for item in answers if (text := message_text(item))]
-    if texts:
-        return "\n".join(texts)
-    return assistant_text(parse_parts_messages(answers))
+    texts: list[str] = []
+    calls: list[str] = []
+    for item in data:
+        if not is_mapping(item):
+            continue
+        text = message_text(item)
+        if text:
+            texts.append(text)
+        if _asks_for_tools(item):
+            message = _message(item)
+            if message is not None:
+                calls.extend(call.render() for call in message.tool_calls)
+    return "\n".join([*texts, *calls]) or None
+
+
+def _asks_for_tools(item: Mapping[str, object]) -> bool:
+    parts = item.get("parts")
+    if type(parts) is list or type(parts) is tuple:
+        return any(is_mapping(part) and part.get("type") == "tool_call" for part in parts)
+    return bool(item.get("tool_calls"))
 
 
 _USER_ROLES: Final = frozenset({"user", "human"})
@@ -337,7 +354,7 @@ def last_user_text(messages: Iterable[Message]) -> str | None:
 
 
 def assistant_text(messages: Iterable[Message]) -> str | None:
-    """Return the assistant's answer: its text, else its tool calls rendered, else None."""
+    """Return the assistant's answer: its text, then its tool calls rendered, one a line; else None."""
     texts: list[str] = []
     calls: list[str] = []
     for message in messages:
@@ -346,8 +363,4 @@ def assistant_text(messages: Iterable[Message]) -> str | None:
         if message.text:
             texts.append(message.text)
         calls.extend(call.render() for call in message.tool_calls)
-    if texts:
-        return "\n".join(texts)
-    if calls:
-        return "\n".join(calls)
-    return None
+    return "\n".join([*texts, *calls]) or None

@@ -165,6 +165,12 @@ def _read_usage(attributes: Mapping[str, object], findings: Findings) -> None:
         "gen_ai.usage.cache_read_input_tokens",
         "gen_ai.usage.details.cache_read_tokens",
     )
+    findings.cache_creation_tokens = _first_int(
+        attributes,
+        "gen_ai.usage.cache_creation.input_tokens",
+        "gen_ai.usage.cache_write.input_tokens",
+        "gen_ai.usage.cache_creation_input_tokens",
+    )
     findings.reasoning_tokens = _first_int(
         attributes,
         "gen_ai.usage.reasoning_tokens",
@@ -195,6 +201,11 @@ def _read_content(span: SpanData, findings: Findings) -> None:
         reasons = finish_reasons(attributes.get("gen_ai.response.finish_reasons")) or _message_finish_reasons(
             raw_outputs
         )
+        if findings.prompt is None or findings.generation is None:
+            # the current keys carry nothing (LiteLLM's empty `parts`): the older ones may
+            older = _attribute_content(span)
+            findings.prompt = findings.prompt or older.prompt
+            findings.generation = findings.generation or older.generation
     else:
         content = _attribute_content(span)
         findings.prompt = content.prompt

@@ -80,6 +80,7 @@ def recognise(span: SpanData) -> Findings | None:
     findings.output_tokens = to_int(attributes.get("llm.token_count.completion"))
     findings.total_tokens = to_int(attributes.get("llm.token_count.total"))
     findings.cache_read_tokens = to_int(attributes.get("llm.token_count.prompt_details.cache_read"))
+    findings.cache_creation_tokens = to_int(attributes.get("llm.token_count.prompt_details.cache_write"))
     findings.reasoning_tokens = to_int(attributes.get("llm.token_count.completion_details.reasoning"))
     reason = attributes.get("llm.finish_reason")
     if isinstance(reason, (list, tuple)):
