@@ -38,25 +38,6 @@ CALLS: dict[str, list[tuple[str, str, int, int]]] = {
 }
 CASES = tuple(CALLS)
 
-OPENINFERENCE_METADATA = (
-    "`metadata` (JSON) carries LangChain's ls_provider, ls_model_name, ls_model_type and ls_integration, "
-    "and they become properties"
-)
-OPENLLMETRY_METADATA = (
-    "`traceloop.association.properties.ls_*` and `.lc_versions` (LangChain's own metadata) become "
-    "properties ls_provider, ls_model_name, ls_model_type, ls_integration and lc_versions"
-)
-
-OPENINFERENCE_STREAM_MODEL = (
-    "the stream's `llm.model_name` is the request model `gpt-4o`, while the dated model is in `output.value` "
-    "at generations[0][0].generation_info.model_name and generations[0][0].message.kwargs.response_metadata"
-    ".model_name"
-)
-OPENLLMETRY_STREAM_GENERATION = (
-    'the stream\'s generation is the placeholder: `gen_ai.output.messages` says `"role": "unknown"` and '
-    "the answer is at [0].parts[0].content"
-)
-
 
 def expected(case: str, *, model: str = DATED, **properties: Any) -> list[dict[str, Any]]:
     """Return the events a scenario's calls should give: `properties` are the stack's own extra ones."""
@@ -123,13 +104,13 @@ def cases(*wrong: str, stream: str | None = None) -> list[Any]:
     return params
 
 
-@pytest.mark.parametrize("case", cases(OPENINFERENCE_METADATA, stream=OPENINFERENCE_STREAM_MODEL))
+@pytest.mark.parametrize("case", cases())
 def test_openinference_langchain(case: str) -> None:
     """Each call gives one event, read from the LangChain `LLM` span; prompt and parser spans give none."""
     assert replay(f"langchain-openinference-{case}") == openinference(case)
 
 
-@pytest.mark.parametrize("case", cases(OPENINFERENCE_METADATA))
+@pytest.mark.parametrize("case", cases())
 def test_openinference_langchain_beside_openai(case: str) -> None:
     """The LangChain span and the OpenAI span of one call, in two traces, give one event with both's facts."""
     events = openinference(case)
@@ -140,13 +121,13 @@ def test_openinference_langchain_beside_openai(case: str) -> None:
     assert replay(f"langchain-openinference+openai-{case}") == events
 
 
-@pytest.mark.parametrize("case", cases(OPENLLMETRY_METADATA, stream=OPENLLMETRY_STREAM_GENERATION))
+@pytest.mark.parametrize("case", cases())
 def test_openllmetry_langchain(case: str) -> None:
     """Each call gives one event, read from the `ChatOpenAI.chat` span; task and workflow spans give none."""
     assert replay(f"langchain-openllmetry-{case}") == openllmetry(case)
 
 
-@pytest.mark.parametrize("case", cases(OPENLLMETRY_METADATA, stream=OPENLLMETRY_STREAM_GENERATION))
+@pytest.mark.parametrize("case", cases())
 def test_openllmetry_langchain_beside_openai(case: str) -> None:
     """OpenLLMetry's LangChain span suppresses its OpenAI instrumentation's, so the events are the same."""
     assert replay(f"langchain-openllmetry+openai-{case}") == openllmetry(case)

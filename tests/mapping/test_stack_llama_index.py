@@ -12,16 +12,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from .conftest import replay
 
 STACK = "llama-index-openinference"
-PHANTOM = (
-    "the OpenAI._prepare_chat_with_tools span (openinference.span.kind LLM, no llm.token_count.*, no "
-    "llm.output_messages, no llm.input_messages: only input.value and output.value) gives an extra event, "
-    "prompt and generation '[content not recorded]'"
-)
 
 
 def event(
@@ -80,11 +73,6 @@ def test_stream_chat_is_one_event_without_usage() -> None:
     assert replay(f"{STACK}-stream") == [event("Count to three", "Echo: Count to three")]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="llm.prompts, a list of plain strings (['Say hello to the team']), is not read: the prompt is "
-    "the placeholder",
-)
 def test_complete_reads_the_prompt_from_llm_prompts() -> None:
     """A completion's prompt is its one entry in `llm.prompts`."""
     assert replay(f"{STACK}-complete") == [
@@ -92,13 +80,11 @@ def test_complete_reads_the_prompt_from_llm_prompts() -> None:
     ]
 
 
-@pytest.mark.xfail(strict=True, reason=PHANTOM)
 def test_chat_with_tools_is_one_event() -> None:
     """Preparing the tools sends nothing, so `chat_with_tools` is the one event of its tool call."""
     assert replay(f"{STACK}-tool") == [TOOL_CALL]
 
 
-@pytest.mark.xfail(strict=True, reason=PHANTOM)
 def test_predict_and_call_is_one_event() -> None:
     """`predict_and_call` makes one call: its own span, the preparation and the tool's spans give none."""
     assert replay(f"{STACK}-predict_and_call") == [TOOL_CALL]

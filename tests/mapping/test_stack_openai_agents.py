@@ -12,8 +12,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
-
 from .conftest import replay
 
 STACK = "openai-agents-openinference"
@@ -47,15 +45,6 @@ def test_chat_is_one_event_for_the_generation_span() -> None:
     ]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "the streamed generation span's output.value is a JSON list holding a Responses-API object, "
-        "and neither the answer ([0].output[].content[].text, type output_text) nor the cached and "
-        "reasoning tokens ([0].usage.input_tokens_details.cached_tokens, "
-        "[0].usage.output_tokens_details.reasoning_tokens) are read: the generation is the placeholder"
-    ),
-)
 def test_stream_answer_is_read_from_the_response_object() -> None:
     """A streamed run's answer and usage are read from the Response object the span's output holds."""
     assert replay(f"{STACK}-stream") == [

@@ -107,4 +107,3 @@ def span_to_records(span: SpanData, options: MappingOptions | None = None) -> li
         event = found.to_event(options)
         return [] if event is None else [event]
     return [] if found is None else [found]
-

@@ -7,11 +7,12 @@ Nothing here imports the OpenTelemetry SDK or performs I/O: recognisers are pure
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Literal, NamedTuple, TypeGuard
 
 __all__ = [
+    "MAX_PROPERTY_TEXT",
     "Findings",
     "Message",
     "SpanData",
@@ -19,12 +20,15 @@ __all__ = [
     "ToolCall",
     "assistant_answer",
     "assistant_text",
+    "first_int",
+    "first_text",
     "indexed",
     "is_mapping",
     "last_user_message_text",
     "last_user_text",
     "load_json",
     "message_text",
+    "metadata_properties",
     "parse_parts_messages",
     "to_int",
     "to_text",
@@ -129,6 +133,47 @@ class Findings:
 
 
 # --- helpers the recognisers share --------------------------------------------------------------
+
+MAX_PROPERTY_TEXT: Final = 256
+"""The longest metadata text copied into properties; longer values are the app's data, not a label."""
+
+_FRAMEWORK_METADATA: Final = ("ls_", "lc_")
+"""LangChain's own bookkeeping (`ls_provider`, `ls_model_name`, `lc_versions`, ...): noise in analytics."""
+
+
+def metadata_properties(values: Mapping[str, object], taken: Collection[str] = ()) -> dict[str, object]:
+    """Return the metadata worth a property: small scalars, less `taken` and LangChain's `ls_*`, `lc_*`."""
+    return {
+        str(name): value
+        for name, value in values.items()
+        if name not in taken and _is_small(value) and not str(name).startswith(_FRAMEWORK_METADATA)
+    }
+
+
+def _is_small(value: object) -> bool:
+    if isinstance(value, str):
+        return len(value) <= MAX_PROPERTY_TEXT
+    return isinstance(value, (bool, int, float))
+
+
+def first_text(values: Mapping[str, object], *keys: str) -> str | None:
+    """Return the first of `keys` whose value is non-empty text, or None."""
+    for key in keys:
+        text = to_text(values.get(key))
+        if text is not None:
+            return text
+    return None
+
+
+def first_int(values: Mapping[str, object], *keys: str) -> int | None:
+    """Return the first of `keys` whose value is a number, as an int, or None."""
+    for key in keys:
+        value = values.get(key)
+        if value is not None:  # most keys are absent: skip them without a call
+            number = to_int(value)
+            if number is not None:
+                return number
+    return None
 
 
 def to_text(value: object) -> str | None:

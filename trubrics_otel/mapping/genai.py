@@ -43,6 +43,7 @@ from trubrics_otel.mapping._model import (
     assistant_answer,
     assistant_text,
     content_text,
+    first_int,
     indexed,
     last_user_message_text,
     last_user_text,
@@ -154,39 +155,29 @@ def _kind(operation: str | None, findings: Findings) -> Kind | None:
 
 
 def _read_usage(attributes: Mapping[str, object], findings: Findings) -> None:
-    findings.input_tokens = _first_int(attributes, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
-    findings.output_tokens = _first_int(
+    findings.input_tokens = first_int(attributes, "gen_ai.usage.input_tokens", "gen_ai.usage.prompt_tokens")
+    findings.output_tokens = first_int(
         attributes, "gen_ai.usage.output_tokens", "gen_ai.usage.completion_tokens"
     )
     findings.total_tokens = to_int(attributes.get("gen_ai.usage.total_tokens"))
-    findings.cache_read_tokens = _first_int(
+    findings.cache_read_tokens = first_int(
         attributes,
         "gen_ai.usage.cache_read.input_tokens",
         "gen_ai.usage.cache_read_input_tokens",
         "gen_ai.usage.details.cache_read_tokens",
     )
-    findings.cache_creation_tokens = _first_int(
+    findings.cache_creation_tokens = first_int(
         attributes,
         "gen_ai.usage.cache_creation.input_tokens",
         "gen_ai.usage.cache_write.input_tokens",
         "gen_ai.usage.cache_creation_input_tokens",
     )
-    findings.reasoning_tokens = _first_int(
+    findings.reasoning_tokens = first_int(
         attributes,
         "gen_ai.usage.reasoning_tokens",
         "gen_ai.usage.reasoning.output_tokens",
         "gen_ai.usage.details.reasoning_tokens",
     )
-
-
-def _first_int(attributes: Mapping[str, object], *keys: str) -> int | None:
-    for key in keys:
-        value = attributes.get(key)
-        if value is not None:  # most keys are absent: skip them without a call
-            number = to_int(value)
-            if number is not None:
-                return number
-    return None
 
 
 def _read_content(span: SpanData, findings: Findings) -> None:

@@ -28,10 +28,11 @@ from trubrics_otel.mapping._model import (
     Findings,
     SpanData,
     assistant_text,
+    first_int,
     last_user_text,
     load_json,
+    metadata_properties,
     parse_parts_messages,
-    to_int,
     to_text,
 )
 
@@ -58,7 +59,6 @@ _CACHE_READ_KEYS: Final = (
     "cached_tokens",
 )
 _REASONING_KEYS: Final = ("output_reasoning_tokens", "output_reasoning", "reasoning_tokens")
-_MAX_PROPERTY_TEXT: Final = 256
 
 
 def recognise(span: SpanData) -> Findings | None:
@@ -88,11 +88,11 @@ def recognise(span: SpanData) -> Findings | None:
     findings.generation = _generation(attributes.get("langfuse.observation.output"))
     usage = load_json(attributes.get("langfuse.observation.usage_details"))
     if isinstance(usage, Mapping):
-        findings.input_tokens = _first_int(usage, _INPUT_KEYS)
-        findings.output_tokens = _first_int(usage, _OUTPUT_KEYS)
-        findings.total_tokens = _first_int(usage, _TOTAL_KEYS)
-        findings.cache_read_tokens = _first_int(usage, _CACHE_READ_KEYS)
-        findings.reasoning_tokens = _first_int(usage, _REASONING_KEYS)
+        findings.input_tokens = first_int(usage, *_INPUT_KEYS)
+        findings.output_tokens = first_int(usage, *_OUTPUT_KEYS)
+        findings.total_tokens = first_int(usage, *_TOTAL_KEYS)
+        findings.cache_read_tokens = first_int(usage, *_CACHE_READ_KEYS)
+        findings.reasoning_tokens = first_int(usage, *_REASONING_KEYS)
     return findings
 
 
@@ -108,26 +108,12 @@ def _metadata(attributes: Mapping[str, object], key: str) -> dict[str, object]:
 
 
 def _properties(attributes: Mapping[str, object], metadata: Mapping[str, object]) -> dict[str, object]:
-    properties = {name: value for name, value in metadata.items() if _is_small(value)}
+    properties = metadata_properties(metadata)
     for key, name in _PROPERTY_KEYS.items():
         value = attributes.get(key)
         if value is not None:
             properties[name] = list(value) if isinstance(value, (list, tuple)) else value
     return properties
-
-
-def _is_small(value: object) -> bool:
-    if isinstance(value, str):
-        return len(value) <= _MAX_PROPERTY_TEXT
-    return isinstance(value, (bool, int, float))
-
-
-def _first_int(values: Mapping[str, object], keys: tuple[str, ...]) -> int | None:
-    for key in keys:
-        number = to_int(values.get(key))
-        if number is not None:
-            return number
-    return None
 
 
 def _decoded(value: object) -> object:

@@ -36,9 +36,12 @@ from trubrics_otel.mapping._model import (
     ToolCall,
     assistant_text,
     content_text,
+    first_text,
     indexed,
+    is_mapping,
     last_user_text,
     load_json,
+    metadata_properties,
     parse_parts_messages,
     to_int,
     to_text,
@@ -49,10 +52,14 @@ __all__ = ["recognise"]
 REDACTED: Final = "__REDACTED__"
 """What OpenInference writes in place of a value it was told to hide."""
 
+_ANSWER_KEYS: Final = frozenset({"choices", "content", "output"})
+"""Keys of a response that holds an answer (a completion, a message, a Responses-API object)."""
+_AGENTS_PLACEHOLDER_ID: Final = "__fake_id__"
+"""The Responses id the OpenAI Agents SDK writes for a call through its chat-completions model."""
+
 _NOT_CALL_KINDS: Final = frozenset(
     {"CHAIN", "AGENT", "TOOL", "EMBEDDING", "RETRIEVER", "RERANKER", "GUARDRAIL", "EVALUATOR", "PROMPT"}
 )
-_MAX_PROPERTY_TEXT: Final = 256
 
 
 def recognise(span: SpanData) -> Findings | None:
@@ -67,6 +74,9 @@ def recognise(span: SpanData) -> Findings | None:
         findings.kind = "other"
         return findings
     if span_kind != "LLM":
+        return findings
+    if _prepares_a_request(span):
+        findings.kind = "other"
         return findings
     findings.kind = "llm"
     findings.request_model = to_text(attributes.get("llm.request.model_name")) or _invocation_model(
@@ -89,7 +99,91 @@ def recognise(span: SpanData) -> Findings | None:
         findings.finish_reasons = (text,)
     findings.prompt = _prompt(attributes)
     findings.generation = _generation(attributes)
+    if (
+        findings.generation is None
+        or findings.response_model in (None, findings.request_model)
+        or (findings.cache_read_tokens is None and _output_is_a_list(attributes))
+    ):
+        # what the flattened keys lack may be in the response itself (streams, the Agents SDK)
+        _read_response(_output_json(attributes), findings)
     return findings
+
+
+def _prepares_a_request(span: SpanData) -> bool:
+    """Whether an `LLM` span only prepared a request it never sent.
+
+    llama-index's `_prepare_chat_with_tools` is such a span: no tokens, no answer, and an output that is
+    the request's messages and tools.
+    """
+    if span.has_key_prefix("llm.token_count.", "llm.output_messages.", "llm.choices."):
+        return False
+    output = _output_json(span.attributes)
+    return (
+        is_mapping(output) and "messages" in output and not output.keys() & {"choices", "content", "output"}
+    )
+
+
+def _output_is_a_list(attributes: Mapping[str, object]) -> bool:
+    value = attributes.get("output.value")
+    return isinstance(value, str) and value.startswith("[")
+
+
+def _output_json(attributes: Mapping[str, object]) -> object:
+    value = to_text(attributes.get("output.value"))
+    return None if value is None else _json_value(value, attributes.get("output.mime_type"))
+
+
+def _read_response(response: object, findings: Findings) -> None:
+    """Fill what the flattened keys lacked from the response in `output.value`.
+
+    The response is an OpenAI completion, a Responses-API object (alone or in a list, as the Agents SDK
+    streams it), or LangChain's `LLMResult`.
+    """
+    if isinstance(response, list) and response:
+        response = response[-1]
+    if not is_mapping(response):
+        return
+    model, response_id = _response_identity(response)
+    if model is not None and findings.response_model in (None, findings.request_model):
+        findings.response_model = model
+    findings.response_id = findings.response_id or response_id
+    if findings.generation is None:
+        findings.generation = _response_text(response)
+    usage = response.get("usage")
+    if is_mapping(usage):
+        inputs = usage.get("input_tokens_details") or usage.get("prompt_tokens_details")
+        outputs = usage.get("output_tokens_details") or usage.get("completion_tokens_details")
+        if findings.cache_read_tokens is None and is_mapping(inputs):
+            findings.cache_read_tokens = to_int(inputs.get("cached_tokens"))
+        if findings.reasoning_tokens is None and is_mapping(outputs):
+            findings.reasoning_tokens = to_int(outputs.get("reasoning_tokens"))
+
+
+def _response_identity(response: Mapping[str, object]) -> tuple[str | None, str | None]:
+    """Return the response model and id a response names, wherever its shape keeps them."""
+    generations = response.get("generations")
+    if isinstance(generations, list):  # LangChain's LLMResult: the first generation's metadata
+        first = (
+            generations[0][0] if generations and isinstance(generations[0], list) and generations[0] else {}
+        )
+        info = first.get("generation_info") if is_mapping(first) else None
+        message = first.get("message") if is_mapping(first) else None
+        kwargs = message.get("kwargs") if is_mapping(message) else None
+        metadata = kwargs.get("response_metadata") if is_mapping(kwargs) else None
+        output = response.get("llm_output")
+        model = first_text(metadata, "model_name") if is_mapping(metadata) else None
+        model = model or (first_text(info, "model_name") if is_mapping(info) else None)
+        model = model or (first_text(output, "model_name") if is_mapping(output) else None)
+        response_id = first_text(metadata, "id") if is_mapping(metadata) else None
+        return model, response_id or (first_text(output, "id") if is_mapping(output) else None)
+    response_id = to_text(response.get("id"))
+    if response_id == _AGENTS_PLACEHOLDER_ID:
+        # the Agents SDK's chat-completions model fakes the Responses id; the real one is in provider_data
+        output = response.get("output")
+        items = output if isinstance(output, list) else []
+        data = [item.get("provider_data") for item in items if is_mapping(item)]
+        response_id = next((first_text(d, "response_id") for d in data if is_mapping(d)), None)
+    return to_text(response.get("model")), response_id
 
 
 def _metadata_findings(attributes: Mapping[str, object]) -> Findings:
@@ -98,21 +192,11 @@ def _metadata_findings(attributes: Mapping[str, object]) -> Findings:
     if isinstance(metadata, Mapping):
         findings.user_id = to_text(metadata.get("user_id"))
         findings.thread_id = to_text(metadata.get("session_id"))
-        findings.properties = {
-            str(name): value
-            for name, value in metadata.items()
-            if name not in ("user_id", "session_id") and _is_small(value)
-        }
+        findings.properties = metadata_properties(metadata, ("user_id", "session_id"))
     tags = attributes.get("tag.tags")
     if isinstance(tags, (list, tuple)) and tags:
         findings.properties["tags"] = [str(tag) for tag in tags]
     return findings
-
-
-def _is_small(value: object) -> bool:
-    if isinstance(value, str):
-        return len(value) <= _MAX_PROPERTY_TEXT
-    return isinstance(value, (bool, int, float))
 
 
 def _invocation_model(value: object) -> str | None:
@@ -126,6 +210,10 @@ def _prompt(attributes: Mapping[str, object]) -> str | None:
     messages = _messages(indexed(attributes, "llm.input_messages."))
     if messages:
         return _visible(last_user_text(message for message in messages if message.text))
+    plain = attributes.get("llm.prompts")
+    if isinstance(plain, (list, tuple)) and plain:
+        # llama-index's `complete()`: the prompts as a list of strings
+        return _visible(to_text(plain[-1]))
     prompts = [to_text(item.get("prompt.text")) for item in indexed(attributes, "llm.prompts.")]
     if prompts and prompts[-1] is not None:
         return _visible(prompts[-1])
@@ -182,6 +270,18 @@ def _response_text(response: object) -> str | None:
     if "content" in response:
         # an Anthropic message: content blocks
         return content_text(response["content"]) or None
+    output = response.get("output")
+    if isinstance(output, list):
+        # a Responses-API object: message items hold `output_text` parts, function calls stand alone
+        texts = [
+            content_text(item.get("content")) for item in output if is_mapping(item) and "content" in item
+        ]
+        calls = [
+            ToolCall(to_text(item.get("name")) or "tool", to_text(item.get("arguments")) or "").render()
+            for item in output
+            if is_mapping(item) and item.get("type") == "function_call"
+        ]
+        return "\n".join([text for text in texts if text] + calls) or None
     return None
 
 

@@ -22,7 +22,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from trubrics_otel.mapping._model import Findings, Kind, SpanData, to_int, to_text
+from trubrics_otel.mapping._model import (
+    Findings,
+    Kind,
+    SpanData,
+    first_text,
+    metadata_properties,
+    to_int,
+    to_text,
+)
 
 __all__ = ["recognise"]
 
@@ -38,7 +46,6 @@ _WRAPPER_SPAN_KINDS: Final = frozenset({"workflow", "task", "agent", "tool"})
 _USER_KEYS: Final = ("user_id",)
 _THREAD_KEYS: Final = ("session_id", "thread_id", "chat_id", "conversation_id")
 _TAKEN: Final = frozenset({*_USER_KEYS, *_THREAD_KEYS})
-_MAX_PROPERTY_TEXT: Final = 256
 _MARKERS: Final = frozenset({"llm.request.type", "llm.user"})
 
 
@@ -55,8 +62,8 @@ def recognise(span: SpanData) -> Findings | None:
     association = _association(attributes) if traceloop else {}
     findings = Findings(
         operation=request_type,
-        user_id=_first_text(association, _USER_KEYS) or llm_user,
-        thread_id=_first_text(association, _THREAD_KEYS),
+        user_id=first_text(association, *_USER_KEYS) or llm_user,
+        thread_id=first_text(association, *_THREAD_KEYS),
         total_tokens=to_int(attributes.get("llm.usage.total_tokens")),
         properties=_properties(association),
     )
@@ -80,19 +87,5 @@ def _association(attributes: Mapping[str, object]) -> dict[str, object]:
     return {key[size:]: value for key, value in attributes.items() if key.startswith(ASSOCIATION_PREFIX)}
 
 
-def _first_text(values: Mapping[str, object], keys: tuple[str, ...]) -> str | None:
-    for key in keys:
-        text = to_text(values.get(key))
-        if text is not None:
-            return text
-    return None
-
-
 def _properties(association: Mapping[str, object]) -> dict[str, object]:
-    return {name: value for name, value in association.items() if name not in _TAKEN and _is_small(value)}
-
-
-def _is_small(value: object) -> bool:
-    if isinstance(value, str):
-        return len(value) <= _MAX_PROPERTY_TEXT
-    return isinstance(value, (bool, int, float))
+    return metadata_properties(association, _TAKEN)

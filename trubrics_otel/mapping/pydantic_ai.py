@@ -27,7 +27,9 @@ from trubrics_otel.mapping._model import (
     SpanData,
     assistant_text,
     content_text,
+    first_text,
     load_json,
+    metadata_properties,
     parse_parts_messages,
     to_int,
     to_text,
@@ -44,7 +46,6 @@ _STREAM_LOG_TEMPLATE: Final = "streaming response"
 _USER_KEYS: Final = ("user_id",)
 _THREAD_KEYS: Final = ("session_id", "thread_id")
 _TAKEN: Final = frozenset({*_USER_KEYS, *_THREAD_KEYS})
-_MAX_PROPERTY_TEXT: Final = 256
 # Any one of these, or an `invoke_agent` operation, says the span is pydantic-ai's or Logfire's.
 _MARKERS: Final = frozenset({*_AGENT_KEYS, *_TOOL_KEYS, "request_data", "events"})
 
@@ -75,11 +76,9 @@ def _agent_run(attributes: Mapping[str, object]) -> Findings:
     findings = Findings(kind="other")
     metadata = load_json(attributes.get("metadata"))
     if isinstance(metadata, Mapping):
-        findings.user_id = _first_text(metadata, _USER_KEYS)
-        findings.thread_id = _first_text(metadata, _THREAD_KEYS)
-        findings.properties = {
-            str(name): value for name, value in metadata.items() if name not in _TAKEN and _is_small(value)
-        }
+        findings.user_id = first_text(metadata, *_USER_KEYS)
+        findings.thread_id = first_text(metadata, *_THREAD_KEYS)
+        findings.properties = metadata_properties(metadata, _TAKEN)
     return findings
 
 
@@ -152,17 +151,3 @@ def _read_response(response: Mapping[str, object], findings: Findings) -> None:
         findings.input_tokens = to_int(usage.get("prompt_tokens", usage.get("input_tokens")))
         findings.output_tokens = to_int(usage.get("completion_tokens", usage.get("output_tokens")))
         findings.total_tokens = to_int(usage.get("total_tokens"))
-
-
-def _first_text(values: Mapping[str, object], keys: tuple[str, ...]) -> str | None:
-    for key in keys:
-        text = to_text(values.get(key))
-        if text is not None:
-            return text
-    return None
-
-
-def _is_small(value: object) -> bool:
-    if isinstance(value, str):
-        return len(value) <= _MAX_PROPERTY_TEXT
-    return isinstance(value, (bool, int, float))

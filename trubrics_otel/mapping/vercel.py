@@ -31,8 +31,11 @@ from trubrics_otel.mapping._model import (
     Findings,
     SpanData,
     ToolCall,
+    first_int,
+    first_text,
     last_user_text,
     load_json,
+    metadata_properties,
     parse_parts_messages,
     to_int,
     to_text,
@@ -55,7 +58,6 @@ CALL_OPERATIONS: Final = frozenset(
 _USER_KEYS: Final = ("userId", "user_id")
 _THREAD_KEYS: Final = ("sessionId", "threadId", "session_id", "thread_id")
 _TAKEN: Final = frozenset({*_USER_KEYS, *_THREAD_KEYS})
-_MAX_PROPERTY_TEXT: Final = 256
 
 
 def recognise(span: SpanData) -> Findings | None:
@@ -69,11 +71,9 @@ def recognise(span: SpanData) -> Findings | None:
     metadata = _metadata(attributes)
     findings = Findings(
         operation=operation,
-        user_id=_first_text(metadata, _USER_KEYS),
-        thread_id=_first_text(metadata, _THREAD_KEYS),
-        properties={
-            name: value for name, value in metadata.items() if name not in _TAKEN and _is_small(value)
-        },
+        user_id=first_text(metadata, *_USER_KEYS),
+        thread_id=first_text(metadata, *_THREAD_KEYS),
+        properties=metadata_properties(metadata, _TAKEN),
     )
     function_id = to_text(attributes.get("ai.telemetry.functionId"))
     if function_id is not None:
@@ -86,8 +86,8 @@ def recognise(span: SpanData) -> Findings | None:
     findings.response_model = to_text(attributes.get("ai.response.model"))
     findings.response_id = to_text(attributes.get("ai.response.id"))
     findings.provider = to_text(attributes.get("ai.model.provider"))
-    findings.input_tokens = _first_int(attributes, "ai.usage.inputTokens", "ai.usage.promptTokens")
-    findings.output_tokens = _first_int(attributes, "ai.usage.outputTokens", "ai.usage.completionTokens")
+    findings.input_tokens = first_int(attributes, "ai.usage.inputTokens", "ai.usage.promptTokens")
+    findings.output_tokens = first_int(attributes, "ai.usage.outputTokens", "ai.usage.completionTokens")
     findings.total_tokens = to_int(attributes.get("ai.usage.totalTokens"))
     findings.cache_read_tokens = to_int(attributes.get("ai.usage.cachedInputTokens"))
     findings.reasoning_tokens = to_int(attributes.get("ai.usage.reasoningTokens"))
@@ -135,25 +135,3 @@ def _tool_calls(value: object) -> str | None:
             arguments = json.dumps(arguments, sort_keys=True, default=str)
         rendered.append(ToolCall(to_text(call.get("toolName")) or "tool", arguments or "").render())
     return "\n".join(rendered) or None
-
-
-def _first_text(values: Mapping[str, object], keys: tuple[str, ...]) -> str | None:
-    for key in keys:
-        text = to_text(values.get(key))
-        if text is not None:
-            return text
-    return None
-
-
-def _first_int(attributes: Mapping[str, object], *keys: str) -> int | None:
-    for key in keys:
-        number = to_int(attributes.get(key))
-        if number is not None:
-            return number
-    return None
-
-
-def _is_small(value: object) -> bool:
-    if isinstance(value, str):
-        return len(value) <= _MAX_PROPERTY_TEXT
-    return isinstance(value, (bool, int, float))
