@@ -33,6 +33,7 @@ from trubrics_otel.events import Event, LLMEvent
 from trubrics_otel.mapping import (  # the recognisers: modules of this package
     genai,
     langfuse,
+    litellm,
     openinference,
     openllmetry,
     otel_general,
@@ -68,6 +69,7 @@ RECOGNISERS: Final[dict[str, Recogniser]] = {
     "pydantic_ai": pydantic_ai.recognise,
     "langfuse": langfuse.recognise,
     "vercel": vercel.recognise,
+    "litellm": litellm.recognise,
     "otel_general": otel_general.recognise,
 }
 """Every recogniser by name, in the default precedence."""
@@ -84,6 +86,7 @@ PRECEDENCE: Final[dict[str, tuple[str, ...]]] = {
         "openinference",
         "langfuse",
         "vercel",
+        "litellm",
         "otel_general",
     ),
     "user_id": (
@@ -95,6 +98,7 @@ PRECEDENCE: Final[dict[str, tuple[str, ...]]] = {
         "genai",
         "vercel",
         "pydantic_ai",
+        "litellm",
     ),
     "thread_id": (
         "trubrics",
@@ -105,6 +109,7 @@ PRECEDENCE: Final[dict[str, tuple[str, ...]]] = {
         "openinference",
         "vercel",
         "pydantic_ai",
+        "litellm",
     ),
 }
 """Fields whose precedence differs from the default order of `RECOGNISERS`."""
