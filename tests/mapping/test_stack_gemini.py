@@ -1,4 +1,4 @@
-"""google-genai under OpenTelemetry's and OpenInference's Google GenAI instrumentations: each capture's events.
+"""google-genai under OpenTelemetry's and OpenInference's Google GenAI instrumentations: the events.
 
 The captures (`tests/record/stacks/gemini-*.py`) run four scenarios against the fake Gemini endpoint,
 inside `trubrics_otel.context(user_id="user-42", thread_id="thread-7")`. The events below are written
