@@ -41,7 +41,7 @@ SDK_GENERATION = {
                 "kind": "llm",
                 "prompt": "Say hello",
                 "generation": "Hello!",
-                "request_model": "gpt-4o",
+                "response_model": "gpt-4o",
                 "input_tokens": 11,
                 "output_tokens": 7,
                 "total_tokens": 18,

@@ -3,10 +3,11 @@
 | key | finding |
 |---|---|
 | `langfuse.observation.type` | `generation`: a model call; `span`, `event`, `agent`, `tool`, ...: not |
-| `langfuse.observation.model.name` | request model |
-| `langfuse.observation.input` (messages, `{"messages": ...}`, or a string) | prompt |
+| `langfuse.observation.model.name` | response model (what the integrations write) |
+| `langfuse.observation.input` (messages, `{"messages": ...}`, `{"args": [...]}`, text) | prompt |
 | `langfuse.observation.output` (a message, messages, or a string) | generation |
 | `langfuse.observation.usage_details` (JSON) | token counts, cached input and reasoning tokens |
+| metadata `finish_reason` | finish reasons |
 | `langfuse.user.id`, else metadata `langfuse_user_id` | user |
 | `langfuse.session.id`, else metadata `langfuse_session_id` | thread |
 | `langfuse.observation.metadata`, `langfuse.trace.metadata` | properties (short scalar values only) |
@@ -15,7 +16,8 @@
 | `langfuse.environment`, `langfuse.release` | properties `environment`, `release` |
 
 Metadata is one JSON object in current SDKs and one attribute per key (`.metadata.<key>`) in SDK 3.x;
-an observation's keys win over its trace's. The SDK also writes `user.id` and `session.id`, which
+SDK 5.x JSON-encodes each such value (a string arrives with its quotes), which is decoded. An
+observation's keys win over its trace's. The SDK also writes `user.id` and `session.id`, which
 `otel_general` reads.
 """
 
@@ -83,7 +85,10 @@ def recognise(span: SpanData) -> Findings | None:
         findings.kind = "other"
         return findings
     findings.kind = "llm"
-    findings.request_model = to_text(attributes.get("langfuse.observation.model.name"))
+    findings.response_model = to_text(attributes.get("langfuse.observation.model.name"))
+    reason = to_text(findings.properties.pop("finish_reason", None))
+    if reason is not None:
+        findings.finish_reasons = (reason,)
     findings.prompt = _prompt(attributes.get("langfuse.observation.input"))
     findings.generation = _generation(attributes.get("langfuse.observation.output"))
     usage = load_json(attributes.get("langfuse.observation.usage_details"))
@@ -91,9 +96,21 @@ def recognise(span: SpanData) -> Findings | None:
         findings.input_tokens = first_int(usage, *_INPUT_KEYS)
         findings.output_tokens = first_int(usage, *_OUTPUT_KEYS)
         findings.total_tokens = first_int(usage, *_TOTAL_KEYS)
-        findings.cache_read_tokens = first_int(usage, *_CACHE_READ_KEYS)
+        findings.cache_read_tokens = first_int(usage, *_CACHE_READ_KEYS) or _nested(
+            usage, "prompt_tokens_details", "cached_tokens"
+        )
         findings.reasoning_tokens = first_int(usage, *_REASONING_KEYS)
+        if findings.reasoning_tokens is None:
+            findings.reasoning_tokens = _nested(usage, "completion_tokens_details", "reasoning_tokens")
     return findings
+
+
+def _nested(usage: Mapping[str, object], details: str, key: str) -> int | None:
+    """Return a count OpenAI nests in its usage (`prompt_tokens_details.cached_tokens`), maybe flattened."""
+    inner = load_json(usage.get(details))
+    if isinstance(inner, Mapping):
+        return first_int(inner, key)
+    return first_int(usage, f"{details}.{key}")
 
 
 def _metadata(attributes: Mapping[str, object], key: str) -> dict[str, object]:
@@ -103,8 +120,17 @@ def _metadata(attributes: Mapping[str, object], key: str) -> dict[str, object]:
     prefix = key + "."
     for name, value in attributes.items():
         if name.startswith(prefix):
-            found[name[len(prefix) :]] = value
+            found[name[len(prefix) :]] = _json_string(value)
     return found
+
+
+def _json_string(value: object) -> object:
+    """Return a JSON-encoded string decoded (SDK 5.x writes `"stop"` with its quotes); anything else as is."""
+    if isinstance(value, str) and len(value) >= 2 and value[0] == '"' and value[-1] == '"':
+        decoded = load_json(value)
+        if isinstance(decoded, str):
+            return decoded
+    return value
 
 
 def _properties(attributes: Mapping[str, object], metadata: Mapping[str, object]) -> dict[str, object]:
@@ -131,6 +157,11 @@ def _prompt(value: object) -> str | None:
     if isinstance(data, Mapping):
         if "messages" in data:
             data = data["messages"]
+        elif isinstance(data.get("args"), list):
+            # `@observe`'s record of a call: the decorated function's arguments; the messages are the
+            # last argument that is a list
+            lists = [argument for argument in data["args"] if isinstance(argument, list)]
+            data = lists[-1] if lists else data.get("args")
         else:
             for key in ("prompt", "input", "query", "question"):
                 if isinstance(data.get(key), str):
