@@ -209,6 +209,7 @@ def test_openinference_chat() -> None:
         generation="Echo: Say hello to the analytics team",
         request_model="gpt-4o",
         response_model="gpt-4o-2024-08-06",
+        response_id="chatcmpl-fake000001",
         provider="openai",
         input_tokens=11,
         output_tokens=7,

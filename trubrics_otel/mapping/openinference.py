@@ -26,6 +26,7 @@ when it also writes GenAI keys); the request model is only in `llm.invocation_pa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from typing import Final
 
@@ -106,7 +107,23 @@ def recognise(span: SpanData) -> Findings | None:
     ):
         # what the flattened keys lack may be in the response itself (streams, the Agents SDK)
         _read_response(_output_json(attributes), findings)
+    if findings.response_id is None:
+        findings.response_id = _leading_id(attributes.get("output.value"))
     return findings
+
+
+_LEADING_ID: Final = re.compile(r'\{\s*"id"\s*:\s*"([^"]+)"')
+
+
+def _leading_id(value: object) -> str | None:
+    """Return the `id` a provider's response JSON starts with (`{"id":"msg_...`), without decoding it all.
+
+    The id is what recognises one call recorded in two traces, and a span's output can be long.
+    """
+    if not isinstance(value, str):
+        return None
+    found = _LEADING_ID.match(value, 0, 200)
+    return found.group(1) if found is not None and found.group(1) != _AGENTS_PLACEHOLDER_ID else None
 
 
 def _prepares_a_request(span: SpanData) -> bool:
