@@ -7,7 +7,7 @@ import json
 import pytest
 
 from trubrics_otel.events import LLMEvent
-from trubrics_otel.mapping import Findings, combine, recognise_all, span_to_records
+from trubrics_otel.mapping import Findings, SpanData, combine, recognise_all, span_to_records
 from trubrics_otel.mapping.pydantic_ai import recognise
 
 from .conftest import as_json, llm_events, load_capture, make_span, texts
@@ -120,7 +120,7 @@ OLD_EVENTS = [
                 "logfire.msg_template": STREAM_LOG,
                 "duration": 1.5,
             },
-            Findings(kind="llm", prompt="Tell me", generation="A secret", request_model="gpt-4"),
+            Findings(kind="llm", prompt="Tell me", generation="A secret", request_model="gpt-4", latency=1.5),
             id="logfire-stream-log-is-the-call",
         ),
         pytest.param(
@@ -214,6 +214,23 @@ def test_logfire_stream_is_one_llm_event() -> None:
     )
 
     assert texts(llm_events([request_span, log_span])) == [("Tell me", "Hi")]
+
+
+def test_logfire_stream_latency_is_the_duration_its_record_states() -> None:
+    """The "streaming response" record has no length of its own: its `duration` is the call's latency."""
+    request = json.dumps({"model": "gpt-4", "stream": True, "messages": [{"role": "user", "content": "Hi"}]})
+    attributes = {
+        "request_data": request,
+        "logfire.span_type": "log",
+        "logfire.msg_template": STREAM_LOG,
+        "duration": 1.25,
+        "response_data": json.dumps({"combined_chunk_content": "Hello"}),
+    }
+    zero_length = SpanData("streaming response", "1" * 32, "2" * 16, 5_000_000_000, 5_000_000_000, attributes)
+
+    (event,) = llm_events([zero_length])
+
+    assert (event.generation, event.latency) == ("Hello", 1.25)
 
 
 def test_agent_run_span_from_capture() -> None:

@@ -260,7 +260,9 @@ class LLMCall:
             found.prompt if found.prompt is not None else options.missing_content,
             found.generation if found.generation is not None else options.missing_content,
             timestamp=span.end_time,
-            latency=max(span.end_time - span.start_time, 0) / 1e9,
+            latency=found.latency
+            if found.latency is not None
+            else max(span.end_time - span.start_time, 0) / 1e9,
             properties=properties,
             thread_id=found.thread_id,
         )

@@ -129,6 +129,8 @@ class Findings:
     reasoning_tokens: int | None = None
     finish_reasons: tuple[str, ...] | None = None
     response_id: str | None = None
+    latency: float | None = None
+    """Seconds the call took, when the span's own times do not say (a zero-length log record)."""
     properties: dict[str, object] = field(default_factory=dict)
 
 

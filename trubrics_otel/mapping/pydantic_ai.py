@@ -8,7 +8,7 @@
 | `events` (JSON list of GenAI events) on a model request span | prompt, generation (pydantic-ai < 1.0) |
 | `tool_arguments`, `tool_response` | an older tool run span, not a model call |
 | Logfire `request_data` / `response_data` (JSON) | a call traced by `logfire.instrument_openai` & co |
-| Logfire `logfire.span_type=log` "streaming response from ..." | the streamed call, with its answer |
+| Logfire `logfire.span_type=log` "streaming response ..." | the streamed call: answer, latency (`duration`) |
 | Logfire request span whose `request_data` has `"stream": true` | not the call (see above) |
 
 `gen_ai.aggregated_usage.*` on the agent run span totals the whole run and is never read as a call's.
@@ -113,6 +113,11 @@ def _logfire_call(attributes: Mapping[str, object]) -> Findings:
         # a stream's answer and usage arrive on the "streaming response" record, which is the call
         return Findings(kind="other")
     findings = Findings(kind="llm", request_model=to_text(request.get("model")))
+    if _is_stream_log(attributes):
+        # a zero-length record written when the stream ended; the time it took is an attribute
+        duration = attributes.get("duration")
+        if isinstance(duration, (int, float)) and not isinstance(duration, bool) and duration >= 0:
+            findings.latency = float(duration)
     messages = request.get("messages")
     if isinstance(messages, list):
         findings.prompt = prompt_text(parse_parts_messages(messages))
