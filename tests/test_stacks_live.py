@@ -237,9 +237,9 @@ def test_anthropic_openinference(fake: FakeAnthropic, server: LocalServer, provi
 
 @pytest.mark.xfail(
     strict=True,
-    reason="not merged with its twin: OpenInference's `messages.stream` span and the SDK's span are in two "
-    "traces and the former's response id is only inside `output.value`, so the stored event lacks the SDK "
-    "span's operation 'chat' (and the SDK's text-less event waits in the content join, to be sent apart)",
+    reason="the stored event lacks `operation` 'chat': only the SDK's span, in another trace, says it; the "
+    "exporter sends OpenInference's event without filling it from that twin (text-less, it waits in the "
+    "content join), although a single batch replayed gives the merged event",
 )
 def test_anthropic_openinference_stream_helper(
     fake: FakeAnthropic, server: LocalServer, provider: TracerProvider

@@ -57,12 +57,6 @@ OPENLLMETRY_STREAM_OUTPUT = (
     "output_tokens is 5: the `anthropic.chat` span's `gen_ai.usage.output_tokens` adds message_start's "
     "output_tokens 1 to message_delta's cumulative 4, while the SDK twin's `gen_ai.usage.output_tokens` is 4"
 )
-OPENINFERENCE_STREAM_TWINS = (
-    "two events: OpenInference's `messages.stream` span and the SDK's `anthropic.messages.create` span "
-    "are in two traces; the response id msg_fake000003 is only inside the OpenInference span's "
-    "`output.value` (not read as its response id) and the SDK span has no text, so they are not taken "
-    "for twins; the SDK's event has placeholder prompt and generation, OpenInference's no operation"
-)
 
 
 def expected(
@@ -129,22 +123,13 @@ def test_anthropic_openllmetry(case: str) -> None:
     assert replay(f"anthropic-openllmetry-{case}") == expected(case, finish=("stop", "tool_call"))
 
 
-@pytest.mark.parametrize("case", cases(**{"stream-helper": OPENINFERENCE_STREAM_TWINS}))
+@pytest.mark.parametrize("case", cases())
 def test_anthropic_openinference(case: str) -> None:
     """OpenInference's span and the SDK's, nested or in two traces, make one event per call."""
     assert replay(f"anthropic-openinference-{case}") == expected(case)
 
 
-@pytest.mark.parametrize(
-    "stack",
-    [
-        "anthropic-sdk",
-        "anthropic-openllmetry",
-        pytest.param(
-            "anthropic-openinference", marks=pytest.mark.xfail(strict=True, reason=OPENINFERENCE_STREAM_TWINS)
-        ),
-    ],
-)
+@pytest.mark.parametrize("stack", ["anthropic-sdk", "anthropic-openllmetry", "anthropic-openinference"])
 def test_one_event_per_model_call_of_a_stream_helper(stack: str) -> None:
     """`messages.stream()` makes one model call, so one event, with the prompt, model, user and thread."""
     events = replay(f"{stack}-stream-helper")
