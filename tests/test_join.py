@@ -265,3 +265,26 @@ def test_drain_settles_waiting_calls_with_what_is_known() -> None:
 
     assert ready.findings.user_id == "user-42"
     assert join.add_spans([identity("root", None)]) == []
+
+
+# --- a held twin -------------------------------------------------------------------------------------
+
+
+def test_a_held_call_without_text_is_taken_by_its_twin_with_text() -> None:
+    """The client library's own span waits for content; its twin with the same response id takes it out."""
+    join = ContentJoin(window=5)
+    span = SpanData("anthropic.messages.create", "a" * 32, "s", 0, 10, {}, scope="com.anthropic.sdk.python")
+    held = LLMCall(span, Findings(kind="llm", response_id="msg_1", operation="chat"))
+    assert join.add_call(held, now=0) == []
+    other = LLMCall(SpanData("chat", "b" * 32, "o", 0, 10, {}), Findings(kind="llm", response_id="msg_2"))
+    join.add_call(other, now=0)
+
+    twin = LLMCall(
+        SpanData("messages.stream", "c" * 32, "i", 0, 10, {}),
+        Findings(kind="llm", prompt="p", generation="g", response_id="msg_1"),
+    )
+
+    assert join.take_twin(twin) == held
+    assert len(join) == 1
+    assert join.take_twin(twin) is None
+    assert join.take_twin(call("x", "p", "g")) is None

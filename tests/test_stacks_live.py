@@ -38,11 +38,6 @@ TOOLS: list[Any] = [
     }
 ]
 TOOL_ANSWER = 'I will look up the weather in Paris.\nget_weather({"city": "Paris"})'
-SDK_STOP_REASON = "no `finish_reasons`: the SDK span's `anthropic.message.stop_reason` is not read"
-OPENLLMETRY_STREAM_OUTPUT = (
-    "output_tokens is 5: OpenLLMetry's `gen_ai.usage.output_tokens` adds message_start's output_tokens 1 "
-    "to message_delta's cumulative 4"
-)
 
 
 @pytest.fixture
@@ -183,7 +178,6 @@ def stream_events(stop: str) -> list[dict[str, Any]]:
 # --- the SDK's own tracing alone ------------------------------------------------------------------
 
 
-@pytest.mark.xfail(strict=True, reason=SDK_STOP_REASON)
 def test_anthropic_sdk_alone(fake: FakeAnthropic, server: LocalServer, provider: TracerProvider) -> None:
     """The SDK's own spans, in content mode, make one complete event per call."""
     client = client_for(fake, provider, content=True)
@@ -209,7 +203,6 @@ def test_anthropic_openllmetry(fake: FakeAnthropic, server: LocalServer, provide
     assert stored(server, provider) == chat_and_tool_events("stop", "tool_call")
 
 
-@pytest.mark.xfail(strict=True, reason=OPENLLMETRY_STREAM_OUTPUT)
 def test_anthropic_openllmetry_stream_helper(
     fake: FakeAnthropic, server: LocalServer, provider: TracerProvider
 ) -> None:
@@ -235,12 +228,6 @@ def test_anthropic_openinference(fake: FakeAnthropic, server: LocalServer, provi
     assert stored(server, provider) == chat_and_tool_events("end_turn", "tool_use")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="the stored event lacks `operation` 'chat': only the SDK's span, in another trace, says it; the "
-    "exporter sends OpenInference's event without filling it from that twin (text-less, it waits in the "
-    "content join), although a single batch replayed gives the merged event",
-)
 def test_anthropic_openinference_stream_helper(
     fake: FakeAnthropic, server: LocalServer, provider: TracerProvider
 ) -> None:

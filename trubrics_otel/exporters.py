@@ -57,6 +57,7 @@ from trubrics_otel.mapping.ancestry import SpanIdentity, fill_identity, identity
 from trubrics_otel.mapping.genai import content_from_events
 from trubrics_otel.mapping.join import Content, ContentJoin
 from trubrics_otel.mapping.logs import interpret_log
+from trubrics_otel.mapping.twins import merge_twin_calls, merged, richer
 from trubrics_otel.transport import TrubricsClient
 
 __all__ = ["TrubricsLogExporter", "TrubricsSpanExporter", "exporter_of", "span_data"]
@@ -329,35 +330,41 @@ class TrubricsSpanExporter(SpanExporter):
                 for call in calls
             ]
         ready: list[LLMCall] = []
-        for call in calls:
+        for offered in calls:
+            twin = self._join.take_twin(offered) if offered.has_content else None
+            if twin is not None:
+                self._count_twins(1)
+            call = offered if twin is None else merged(*richer(offered, twin))
             ready.extend(self._join.add_call(call, now))
         return ready
 
     def _one_per_call(self, calls: list[LLMCall]) -> list[LLMCall]:
-        """Merge a model call recorded by two instrumentations (nested spans) into one.
+        """Merge a model call recorded by two instrumentations (nested spans, or twins in two traces).
 
         The inner span ends first, so an outer one may come in a later batch than the call it wraps: the
         parents of recent calls are remembered (a bounded number) to recognise it then too.
         """
         if not calls:
             return calls
-        kept, merged = merge_nested_calls(calls)
+        kept, outer = merge_nested_calls(calls)
         recent = self._recent_parents
         late = [call for call in kept if call.span.span_id in recent]
         if late:
             kept = [call for call in kept if call.span.span_id not in recent]
-            merged.extend(late)
+            outer.extend(late)
         for call in kept:
             if call.span.parent_span_id:
                 recent[call.span.parent_span_id] = None
         while len(recent) > _RECENT_PARENTS:
             recent.popitem(last=False)
-        if merged:
+        if outer:
             self._client.ledger.dropped(
                 "duplicate",
-                len(merged),
+                len(outer),
                 "one model call was recorded by two instrumentations; it is sent once, as the inner span",
             )
+        kept, twins = merge_twin_calls(kept)
+        self._count_twins(len(twins))
         return kept
 
     def _llm_events(self, calls: Sequence[LLMCall]) -> list[Record]:
@@ -365,12 +372,7 @@ class TrubricsSpanExporter(SpanExporter):
         if not calls:
             return []
         calls, twins = self._join.twins.settle(calls, self._clock())
-        if twins:
-            self._client.ledger.dropped(
-                "duplicate",
-                len(twins),
-                "one model call was recorded by two instrumentations in different traces; it is sent once",
-            )
+        self._count_twins(len(twins))
         events: list[Record] = []
         for call in calls:
             event = call.to_event(self.options)
@@ -383,6 +385,14 @@ class TrubricsSpanExporter(SpanExporter):
             if not call.has_content and event is not None:
                 self._client.ledger.incomplete(1)
         return events
+
+    def _count_twins(self, count: int) -> None:
+        if count:
+            self._client.ledger.dropped(
+                "duplicate",
+                count,
+                "one model call was recorded by two instrumentations in different traces; it is sent once",
+            )
 
     def _release(self, calls: Sequence[LLMCall], deadline: float | None = None) -> bool:
         events = self._llm_events(calls)

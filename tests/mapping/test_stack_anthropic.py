@@ -50,14 +50,6 @@ CALLS: dict[str, list[tuple[str, str, int, int]]] = {
 }
 CASES = tuple(CALLS)
 
-SDK_STOP_REASON = (
-    "no `finish_reasons`: the SDK span's `anthropic.message.stop_reason` ('end_turn', 'tool_use') is not read"
-)
-OPENLLMETRY_STREAM_OUTPUT = (
-    "output_tokens is 5: the `anthropic.chat` span's `gen_ai.usage.output_tokens` adds message_start's "
-    "output_tokens 1 to message_delta's cumulative 4, while the SDK twin's `gen_ai.usage.output_tokens` is 4"
-)
-
 
 def expected(
     case: str, *, finish: tuple[str, str] = ("end_turn", "tool_use"), **overrides: Any
@@ -93,17 +85,7 @@ def expected(
     return events
 
 
-def cases(common: str | None = None, **wrong: str) -> list[Any]:
-    """Return the cases, each marked as failing today for `common` and for its own reason in `wrong`."""
-    params = []
-    for case in CASES:
-        reasons = [*([common] if common else []), *([wrong[case]] if case in wrong else [])]
-        marks = [pytest.mark.xfail(strict=True, reason="; and ".join(reasons))] if reasons else []
-        params.append(pytest.param(case, marks=marks))
-    return params
-
-
-@pytest.mark.parametrize("case", cases(SDK_STOP_REASON))
+@pytest.mark.parametrize("case", CASES)
 def test_anthropic_sdk(case: str) -> None:
     """Each call gives one event from the SDK's own span, its content recorded in content mode."""
     events = expected(case)
@@ -115,15 +97,13 @@ def test_anthropic_sdk(case: str) -> None:
     assert replay(f"anthropic-sdk-{case}") == events
 
 
-@pytest.mark.parametrize(
-    "case", cases(stream=OPENLLMETRY_STREAM_OUTPUT, **{"stream-helper": OPENLLMETRY_STREAM_OUTPUT})
-)
+@pytest.mark.parametrize("case", CASES)
 def test_anthropic_openllmetry(case: str) -> None:
     """OpenLLMetry's `anthropic.chat` span and the SDK's span, in two traces, give one event per call."""
     assert replay(f"anthropic-openllmetry-{case}") == expected(case, finish=("stop", "tool_call"))
 
 
-@pytest.mark.parametrize("case", cases())
+@pytest.mark.parametrize("case", CASES)
 def test_anthropic_openinference(case: str) -> None:
     """OpenInference's span and the SDK's, nested or in two traces, make one event per call."""
     assert replay(f"anthropic-openinference-{case}") == expected(case)

@@ -209,7 +209,10 @@ def _read_content(span: SpanData, findings: Findings) -> None:
         if findings.generation is None:
             findings.generation = from_events.generation
         reasons = reasons or from_events.finish_reasons
-    findings.finish_reasons = reasons or None
+    # anthropic's own tracing writes the stop reason under its own name
+    findings.finish_reasons = (
+        reasons or finish_reasons(attributes.get("anthropic.message.stop_reason")) or None
+    )
 
 
 def _attribute_content(span: SpanData) -> MessageContent:

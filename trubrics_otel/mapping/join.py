@@ -33,7 +33,7 @@ from typing import Final, NamedTuple, TypeVar
 
 from trubrics_otel.mapping._calls import LLMCall
 from trubrics_otel.mapping.ancestry import SpanIdentity, fill_identity
-from trubrics_otel.mapping.twins import TwinMemory
+from trubrics_otel.mapping.twins import Signature, TwinMemory, are_twins
 
 __all__ = ["Content", "ContentJoin"]
 
@@ -115,6 +115,8 @@ class ContentJoin:
         # traces with calls waiting for their ancestors, and how many spans of them are kept in all
         self._traces: dict[str, _Trace] = {}
         self._trace_spans = 0
+        # the response ids of held calls, to find a held twin; may hold stale ids, rebuilt when it grows
+        self._held_ids: dict[str, SpanKey] = {}
         # insertion-ordered, so the oldest entry is first: (deadline, waiting call) and (deadline, content)
         self._calls: OrderedDict[SpanKey, tuple[float, _Waiting]] = OrderedDict()
         self._contents: OrderedDict[SpanKey, tuple[float, Content]] = OrderedDict()
@@ -127,6 +129,7 @@ class ContentJoin:
         self._contents.clear()
         self._traces.clear()
         self._trace_spans = 0
+        self._held_ids.clear()
 
     def __len__(self) -> int:
         with self._lock:
@@ -151,7 +154,36 @@ class ContentJoin:
             self._calls[key] = (now + self.window, waiting)
             if waiting.identity_pending:
                 self._traces.setdefault(key[0], _Trace()).waiting += 1
+            if call.findings.response_id is not None:
+                self._index_held(call.findings.response_id, key)
             return self._evict()
+
+    def take_twin(self, call: LLMCall) -> LLMCall | None:
+        """Remove and return a held call that is `call`'s twin (one response id), or None.
+
+        A client library's own span without content waits here while the instrumentation's span of the
+        same call, with its text, comes in: the two are merged before either is sent.
+        """
+        response_id = call.findings.response_id
+        if response_id is None or not self._held_ids:
+            return None
+        with self._lock:
+            key = self._held_ids.get(response_id)
+            held = self._calls.get(key) if key is not None else None
+            if held is None or not are_twins(Signature.of(held[1].call), Signature.of(call)):
+                return None
+            del self._calls[key]  # type: ignore[arg-type]
+            del self._held_ids[response_id]
+            return self._settle(held[1]).completed()
+
+    def _index_held(self, response_id: str, key: SpanKey) -> None:
+        self._held_ids[response_id] = key
+        if len(self._held_ids) > 2 * len(self._calls) + 64:
+            self._held_ids = {
+                rid: held_key
+                for held_key, (_, waiting) in self._calls.items()
+                if (rid := waiting.call.findings.response_id) is not None
+            }
 
     def add_spans(self, spans: Iterable[SpanIdentity]) -> list[LLMCall]:
         """Offer the identities of exported spans; return the calls that got their ancestors' identity.

@@ -16,7 +16,10 @@ The rule (`are_twins`):
 
 Of two twins the richer is kept (`richer`): real text beats a placeholder, an instrumentation's span beats
 a client library's own tracing, then whichever knows more fields; it is filled with what only the other
-knows (a response model, cache tokens). `merge_twin_calls` does this within one batch, purely.
+knows (a response model, cache tokens) by `merged`. Token counts are the exception: a client library's
+own tracing reports its API's usage as it came, where instrumentations sum stream events (OpenLLMetry
+counts the output of Anthropic's `message_start` twice), so its counts win. `merge_twin_calls` does
+this within one batch, purely.
 `TwinMemory` remembers what was sent for `window` seconds (at most `max_calls` calls, as small
 signatures), so a twin that comes in a later batch, or leaves the content join later, is recognised and
 not sent again.
@@ -29,11 +32,20 @@ import threading
 import weakref
 from collections import deque
 from collections.abc import Sequence
+from dataclasses import replace
 from typing import Final, NamedTuple
 
 from trubrics_otel.mapping._calls import LLMCall
 
-__all__ = ["NATIVE_SCOPES", "Signature", "TwinMemory", "are_twins", "merge_twin_calls", "richer"]
+__all__ = [
+    "NATIVE_SCOPES",
+    "Signature",
+    "TwinMemory",
+    "are_twins",
+    "merge_twin_calls",
+    "merged",
+    "richer",
+]
 
 NATIVE_SCOPES: Final = frozenset({"com.anthropic.sdk.python"})
 """Instrumentation scopes of a client library tracing its own calls (without content by default)."""
@@ -91,6 +103,31 @@ def richer(first: LLMCall, second: LLMCall) -> tuple[LLMCall, LLMCall]:
     return (first, second) if _richness(first) >= _richness(second) else (second, first)
 
 
+_USAGE_FIELDS: Final = (
+    "input_tokens",
+    "output_tokens",
+    "total_tokens",
+    "cache_read_tokens",
+    "cache_creation_tokens",
+    "reasoning_tokens",
+)
+
+
+def merged(kept: LLMCall, twin: LLMCall) -> LLMCall:
+    """Return the kept twin filled with what only the other knows, and a client library's token counts."""
+    call = kept.filled_from(twin)
+    if twin.span.scope not in NATIVE_SCOPES:
+        return call
+    counts = {name: value for name in _USAGE_FIELDS if (value := getattr(twin.findings, name)) is not None}
+    if not counts:
+        return call
+    findings = replace(call.findings)
+    vars(findings).update(counts)
+    if "total_tokens" not in counts:
+        findings.total_tokens = None  # the sum of the counts taken, not of the ones replaced
+    return replace(call, findings=findings)
+
+
 def _richness(call: LLMCall) -> tuple[int, bool, int]:
     found = call.findings
     text = (found.prompt is not None) + (found.generation is not None)
@@ -104,7 +141,7 @@ def merge_twin_calls(calls: Sequence[LLMCall]) -> tuple[list[LLMCall], list[LLMC
         return list(calls), []
     kept: list[LLMCall] = []
     signatures: list[Signature] = []
-    merged: list[LLMCall] = []
+    merged_away: list[LLMCall] = []
     for call in calls:
         signature = Signature.of(call)
         index = next((i for i, seen in enumerate(signatures) if are_twins(seen, signature)), None)
@@ -113,10 +150,10 @@ def merge_twin_calls(calls: Sequence[LLMCall]) -> tuple[list[LLMCall], list[LLMC
             signatures.append(signature)
             continue
         winner, twin = richer(kept[index], call)
-        kept[index] = winner.filled_from(twin)
+        kept[index] = merged(winner, twin)
         signatures[index] = Signature.of(kept[index])
-        merged.append(twin)
-    return kept, merged
+        merged_away.append(twin)
+    return kept, merged_away
 
 
 class TwinMemory:
