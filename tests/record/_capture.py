@@ -114,7 +114,7 @@ class Recorder:
 
 
 def _recorded_env(key: str) -> bool:
-    return key.startswith(("OTEL_", "TRACELOOP_", "OPENINFERENCE_", "LANGFUSE_", "LITELLM_"))
+    return key.startswith(("OTEL_", "TRACELOOP_", "OPENINFERENCE_", "LANGFUSE_", "LITELLM_", "ANTHROPIC_"))
 
 
 def _versions() -> dict[str, str]:
