@@ -177,6 +177,7 @@ class Reply:
         body: The JSON body; ignored when ``stream`` is given.
         stream: The chunks of a ``text/event-stream`` response, each sent as it is produced.
         headers: Extra response headers.
+        delayed: Whether the response waits for the fake's ``delay``; False answers at once.
 
     """
 
@@ -184,6 +185,7 @@ class Reply:
     body: Mapping[str, Any] = field(default_factory=dict)
     stream: Iterable[bytes] | None = None
     headers: Mapping[str, str] = field(default_factory=dict)
+    delayed: bool = True
 
 
 class HTTPError(Exception):
@@ -264,7 +266,8 @@ class _Handler(BaseHTTPRequestHandler):
             reply = fake._respond(self.command, url.path.rstrip("/"), query, body)
         except HTTPError as error:
             reply = Reply(error.status, fake._error_body(error))
-        fake._sleep()
+        if reply.delayed:
+            fake._sleep()
         if reply.stream is not None:
             self._send_stream(reply)
         else:
@@ -332,8 +335,11 @@ class FakeServer:
     # What subclasses define
 
     def _serves(self, path: str) -> bool:
-        """Return whether a path is one of the API's endpoints, which queued errors answer in its place."""
-        raise NotImplementedError
+        """Return whether a path is one of the API's endpoints, which queued errors answer in its place.
+
+        By default none is: a fake that says False takes its queued errors in `_respond`.
+        """
+        return False
 
     def _respond(self, method: str, path: str, query: Mapping[str, str], body: Any) -> Reply:
         """Return the response to one request, or raise `HTTPError`."""
