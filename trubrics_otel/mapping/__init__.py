@@ -1,26 +1,12 @@
 """Pure translation of spans into Trubrics records: attributes in, events out.
 
 Each attribute convention has one recogniser (a module of this package) that reads what it knows off a
-`SpanData` into `Findings`. `combine` merges them field by field: for each field the first recogniser in
-that field's precedence list that found a value wins. The precedence in `_calls` is the only place where
-conventions meet.
-
-- user_id: trubrics, otel_general (`user.id`, `enduser.id`), langfuse, openllmetry, openinference, genai
-  (`gen_ai.user`), vercel, pydantic_ai.
-- thread_id: trubrics, genai (`gen_ai.conversation.id`), otel_general (`session.id`), langfuse,
-  openllmetry, openinference, vercel, pydantic_ai.
-- kind: trubrics, pydantic_ai, genai, openllmetry, openinference, langfuse, vercel, otel_general.
-- every other field (prompt, generation, models, provider, tokens, ...): trubrics, genai, openllmetry,
-  openinference, pydantic_ai, langfuse, vercel, otel_general.
-- properties: all merged; a higher recogniser's key replaces a lower one's.
-
-`interpret` decides what a span is: an `LLMCall` (one per model call; wrappers, embeddings and
-retrievals are not), an `Event` (a span carrying `trubrics.event`), or nothing. An `LLMCall` may lack
-its text when the instrumentation keeps content in log records; `LLMCall.to_event` fills the gap with a
-placeholder, and `LLMCall.with_content` is how the log join completes it.
+`SpanData` into `Findings`; `_calls` combines them in the precedence it documents, and `interpret` decides
+what a span is: an `LLMCall`, an `Event` (a span carrying `trubrics.event`), or nothing.
 
 One model call may be recorded more than once: nested (`merge_nested_calls`), or in two traces
-(`twins`). A call may name its user or thread only on an ancestor (`ancestry`).
+(`twins`). A call may name its user or thread only on an ancestor (`ancestry`). `spans_to_records` applies
+all of it to one batch; the exporters add the memory across batches (`join`).
 
 Nothing here performs I/O or touches SDK objects.
 """

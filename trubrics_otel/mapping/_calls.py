@@ -6,12 +6,12 @@ that field's precedence list that found a value wins. The precedence below is th
 conventions meet.
 
 - user_id: trubrics, otel_general (`user.id`, `enduser.id`), langfuse, openllmetry, openinference, genai
-  (`gen_ai.user`), vercel, pydantic_ai.
+  (`gen_ai.user`), vercel, pydantic_ai, litellm.
 - thread_id: trubrics, genai (`gen_ai.conversation.id`), otel_general (`session.id`), langfuse,
-  openllmetry, openinference, vercel, pydantic_ai.
-- kind: trubrics, pydantic_ai, genai, openllmetry, openinference, langfuse, vercel, otel_general.
+  openllmetry, openinference, vercel, pydantic_ai, litellm.
+- kind: trubrics, pydantic_ai, genai, openllmetry, openinference, langfuse, vercel, litellm, otel_general.
 - every other field (prompt, generation, models, provider, tokens, ...): trubrics, genai, openllmetry,
-  openinference, pydantic_ai, langfuse, vercel, otel_general.
+  openinference, pydantic_ai, langfuse, vercel, litellm, otel_general.
 - properties: all merged; a higher recogniser's key replaces a lower one's.
 
 `interpret` decides what a span is: an `LLMCall` (one per model call; wrappers, embeddings and
