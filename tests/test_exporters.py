@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import time
 from collections.abc import Iterator
 
 import pytest
@@ -623,3 +624,19 @@ def test_without_a_window_a_call_takes_the_identity_its_batch_names(
 
     (event,) = server.llm_events()
     assert event["user_id"] == "user-42"
+
+
+def test_a_held_call_is_sent_when_its_window_closes_without_another_export(
+    provider: TracerProvider, server: LocalServer, api_key: str
+) -> None:
+    """The releaser sends a call held for its text once the window closes, with no flush and no new span."""
+    exporter = TrubricsSpanExporter(api_key, server.url, join=ContentJoin(window=0.05), stamp_context=False)
+    exporter.export(finished_spans(provider, 1, content=False))
+
+    deadline = time.monotonic() + 5
+    while not server.llm_events() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    events = server.llm_events()
+    exporter.shutdown()
+
+    assert [event["prompt"] for event in events] == ["[content not recorded]"]

@@ -281,11 +281,11 @@ class TrubricsSpanExporter(SpanExporter):
                 # the calls held back for this last part may have their ancestors in an earlier one
                 ready.extend(self._join.add_spans(identities))
                 ready.extend(self._join.expired(now))
-            else:
-                ready.extend(self._join.add_spans(identities[-len(part) :]))
                 settled += len(waiting)
                 if len(self._join):
                     self._releaser.wake()
+            else:
+                ready.extend(self._join.add_spans(identities[-len(part) :]))
             records.extend(self._llm_events(ready))
             self._warn_default_user(records)
             yield records, settled
