@@ -41,16 +41,13 @@ from trubrics_otel.mapping import (  # the recognisers: modules of this package
     trubrics_keys,
     vercel,
 )
-from trubrics_otel.mapping._model import Findings, SpanData, SpanEventData
+from trubrics_otel.mapping._model import Findings, SpanData
 
 __all__ = [
     "PRECEDENCE",
     "RECOGNISERS",
-    "Findings",
     "LLMCall",
     "MappingOptions",
-    "SpanData",
-    "SpanEventData",
     "combine",
     "findings_properties",
     "interpret",
