@@ -57,6 +57,54 @@ def test_bad_arguments_raise_a_full_sentence(kwargs: dict[str, object], message:
     with pytest.raises(ConfigurationError, match=message) as raised:
         TrubricsClient(**kwargs)  # type: ignore[arg-type]
     assert "TRUBRICS_" in str(raised.value)
+    assert f"{next(iter(kwargs))}=" in str(raised.value)
+
+
+@pytest.mark.parametrize(
+    ("host", "message"),
+    [
+        ("localhost:8765", "must be an http:// or https:// URL"),
+        ("127.0.0.1:8765", "must be an http:// or https:// URL"),
+        ("http://127.0.0.1:8765/publish_events", "use 'http://127.0.0.1:8765'"),
+        ("https://h.example/api/ingestion/publish_llm_events/", "use 'https://h.example/api/ingestion'"),
+        ("http://127.0.0.1:8765/?x=1", "without a query"),
+    ],
+)
+def test_an_unusable_host_in_the_environment_is_an_error_not_the_default(
+    monkeypatch: pytest.MonkeyPatch, host: str, message: str
+) -> None:
+    """TRUBRICS_HOST set but unusable raises, naming the variable: a typo must not send to production."""
+    monkeypatch.setenv("TRUBRICS_HOST", host)
+
+    with pytest.raises(ConfigurationError, match=message) as raised:
+        TrubricsClient("k")
+
+    assert str(raised.value).startswith(f"TRUBRICS_HOST={host!r} ")
+    assert "Nothing is sent" in str(raised.value)
+
+
+def test_an_unusable_host_argument_names_the_argument(monkeypatch: pytest.MonkeyPatch) -> None:
+    """host= given in code is named as host=, and a command line names its own flag."""
+    monkeypatch.setenv("TRUBRICS_HOST", "http://127.0.0.1:9")
+
+    with pytest.raises(ConfigurationError, match=r"^The argument host='localhost:1' \(for TRUBRICS_HOST\)"):
+        TrubricsClient("k", "localhost:1")
+    with pytest.raises(ConfigurationError, match=r"^--host 'localhost:1' must be"):
+        _config.HOST.resolve("localhost:1", given_as="--host")
+
+
+def test_an_empty_host_is_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty TRUBRICS_HOST means the default, as OpenTelemetry treats its own variables."""
+    monkeypatch.setenv("TRUBRICS_HOST", "  ")
+
+    assert TrubricsClient("k").host == _config.DEFAULT_HOST
+
+
+def test_a_secret_is_never_shown_in_an_error() -> None:
+    """A malformed key is named, not printed."""
+    with pytest.raises(ConfigurationError, match=r"api_key=\(hidden\)") as raised:
+        TrubricsClient("bad\nkey")
+    assert "bad" not in str(raised.value)
 
 
 def test_bad_environment_values_warn_once_and_fall_back(

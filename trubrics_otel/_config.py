@@ -2,8 +2,10 @@
 
 A setting is resolved once, when the object that uses it is built, in one order: the explicit argument,
 then the environment variable, then the default. A bad argument is a programmer's mistake and raises
-`ConfigurationError` with a full sentence; a bad environment value warns once and falls back to the
-default, because a typo in a deployment must not take the application down.
+`ConfigurationError` with a full sentence naming the argument; a bad environment value warns once and
+falls back to the default, because a typo in a deployment must not take the application down. The host
+is the exception: a host that is set but unusable raises too, naming the variable, because falling back
+to the default would send a developer's test data to the production project.
 
 No other module reads `os.environ`.
 """
@@ -62,22 +64,32 @@ class Setting(Generic[T]):
     parse: Callable[[object], T]
     doc: str
     secret: bool = False
+    argument: str | None = None
+    """The keyword argument that sets it in code (`host`), named in the errors about a bad argument."""
+    falls_back: bool = True
+    """Whether a malformed environment value warns and gives the default; if not, it raises."""
 
     def is_set(self) -> bool:
         """Whether the environment gives this setting a value (empty counts as unset)."""
         return bool(os.environ.get(self.env, "").strip())
 
-    def resolve(self, argument: object = None) -> T:
+    def resolve(self, argument: object = None, *, given_as: str | None = None) -> T:
         """Return the setting's value: the argument, else the environment's value, else the default.
 
-        A malformed argument raises `ConfigurationError`; a malformed environment value warns once and
-        gives the default.
+        Args:
+            argument: the value given in code or on the command line; None means not given.
+            given_as: how the user gave `argument`, named in the error (`--host`); by default the
+                keyword argument (`host=`).
+
+        Raises:
+            ConfigurationError: the argument is malformed, or the environment value is and the setting
+                does not fall back to its default.
         """
         if argument is not None:
             try:
                 return self.parse(argument)
             except ValueError as error:
-                raise ConfigurationError(f"The argument for {self.env} {error}.") from None
+                raise ConfigurationError(f"{self._argument_shown(argument, given_as)} {error}.") from None
         raw = os.environ.get(self.env)
         if raw is None or not raw.strip():
             return self.default
@@ -85,11 +97,24 @@ class Setting(Generic[T]):
             return self.parse(raw.strip())
         except ValueError as error:
             shown = "(hidden)" if self.secret else repr(raw)
+            if not self.falls_back:
+                raise ConfigurationError(
+                    f"{self.env}={shown} {error}. Nothing is sent until it is fixed; "
+                    f"unset it (or leave it empty) for the default, {self.default}."
+                ) from None
             warn_once(
                 self.env,
                 f"{self.env}={shown} {error}; using the default ({self.default!r}).",
             )
             return self.default
+
+    def _argument_shown(self, argument: object, given_as: str | None) -> str:
+        shown = "(hidden)" if self.secret else repr(argument)
+        if given_as is not None:
+            return f"{given_as} {shown}"
+        if self.argument is not None:
+            return f"The argument {self.argument}={shown} (for {self.env})"
+        return f"The argument for {self.env}"
 
 
 _warned: set[str] = set()
@@ -131,11 +156,26 @@ def _nonempty_text(value: object) -> str:
     return text
 
 
+_ENDPOINTS: Final = ("publish_events", "publish_llm_events")
+
+
 def _url(value: object) -> str:
     text = _text(value).strip().rstrip("/")
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError("must be an http:// or https:// URL such as https://app.trubrics.com/api/ingestion")
+        raise ValueError(
+            "must be an http:// or https:// URL such as https://app.trubrics.com/api/ingestion "
+            "or http://127.0.0.1:8765"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError("must be a base URL, without a query or fragment")
+    last = parts.path.rsplit("/", 1)[-1]
+    if last in _ENDPOINTS:
+        base = text[: -len(last) - 1]
+        raise ValueError(
+            f"names an endpoint, not the API's base URL: use {base!r}; "
+            "/publish_events and /publish_llm_events are appended to it"
+        )
     return text
 
 
@@ -182,30 +222,37 @@ API_KEY: Final = Setting[str | None](
     "The project's API key, sent as `x-api-key`. Required by Trubrics; the local server accepts any key "
     "unless it is started with `--api-key`.",
     secret=True,
+    argument="api_key",
 )
 HOST: Final = Setting[str](
     "TRUBRICS_HOST",
     DEFAULT_HOST,
     _url,
-    "Base URL of the ingestion API; `/publish_events` and `/publish_llm_events` are appended.",
+    "Base URL of the ingestion API; `/publish_events` and `/publish_llm_events` are appended. A value "
+    "that is set but is not such a URL is an error, never the default.",
+    argument="host",
+    falls_back=False,
 )
 CONNECT_TIMEOUT: Final = Setting[float](
     "TRUBRICS_CONNECT_TIMEOUT",
     5.0,
     _positive_seconds,
     "Seconds to wait for a connection to the host.",
+    argument="connect_timeout",
 )
 READ_TIMEOUT: Final = Setting[float](
     "TRUBRICS_TIMEOUT",
     10.0,
     _positive_seconds,
     "Seconds to wait for the host's answer to one request.",
+    argument="timeout",
 )
 RETRY_DEADLINE: Final = Setting[float](
     "TRUBRICS_RETRY_DEADLINE",
     30.0,
     _positive_seconds,
     "Seconds one delivery may take, all retries and waits included; then the records count as failed.",
+    argument="retry_deadline",
 )
 
 DEFAULT_USER_ID: Final = Setting[str](
@@ -214,36 +261,42 @@ DEFAULT_USER_ID: Final = Setting[str](
     _nonempty_text,
     "The user of a call or event that names none. Name the real user with "
     "`trubrics_otel.context(user_id=...)`, baggage `user.id`, or the `user.id` span attribute.",
+    argument="default_user_id",
 )
 DEFAULT_ASSISTANT_ID: Final = Setting[str](
     "TRUBRICS_DEFAULT_ASSISTANT_ID",
     "unknown-assistant",
     _nonempty_text,
     "The assistant of a call whose span names no model.",
+    argument="default_assistant_id",
 )
 MISSING_CONTENT: Final = Setting[str](
     "TRUBRICS_MISSING_CONTENT",
     "[content not recorded]",
     _text,
     "The text sent in place of a prompt or generation that the telemetry does not carry.",
+    argument="missing_content",
 )
 DROP_WITHOUT_CONTENT: Final = Setting[bool](
     "TRUBRICS_DROP_WITHOUT_CONTENT",
     False,
     _flag,
     "`true` drops model calls whose prompt and generation never arrive, instead of sending the placeholder.",
+    argument="drop_without_content",
 )
 CONTENT_WAIT: Final = Setting[float](
     "TRUBRICS_CONTENT_WAIT",
     5.0,
     _non_negative_seconds,
     "Seconds a model call whose span lacks its text waits for the content log records (0: never wait).",
+    argument="content_wait",
 )
 COPY_ATTRIBUTES: Final = Setting[tuple[str, ...]](
     "TRUBRICS_COPY_ATTRIBUTES",
     (),
     _names,
     "Comma-separated span attribute names to copy into properties; a name ending in `.` or `*` is a prefix.",
+    argument="copy_attributes",
 )
 
 
@@ -267,18 +320,21 @@ LOG_QUEUE_SIZE: Final = Setting[int](
     _positive_int,
     "The most log records the logging handler (or the structlog processor) holds for delivery; past it, "
     'records are dropped and counted as `dropped["queue_full"]`.',
+    argument="queue_size",
 )
 LOG_FLUSH_INTERVAL: Final = Setting[float](
     "TRUBRICS_LOG_FLUSH_INTERVAL",
     1.0,
     _positive_seconds,
     "Seconds a log record waits for a batch of 100 to fill before it is sent anyway.",
+    argument="flush_interval",
 )
 LOG_FLUSH_TIMEOUT: Final = Setting[float](
     "TRUBRICS_LOG_FLUSH_TIMEOUT",
     5.0,
     _non_negative_seconds,
     "Seconds `flush()`, `close()` and the flush at interpreter exit wait for queued log records.",
+    argument="flush_timeout",
 )
 LOG_EXTRAS: Final = Setting[bool](
     "TRUBRICS_LOG_EXTRAS",
@@ -286,6 +342,7 @@ LOG_EXTRAS: Final = Setting[bool](
     _flag,
     "`false` sends only the keys the logging handler recognises; by default a record's other `extra=` keys "
     "become properties.",
+    argument="extras_as_properties",
 )
 
 

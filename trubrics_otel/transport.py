@@ -91,6 +91,8 @@ class SendResult:
         failed: records not delivered because retries ran out of time or the client shut down.
         unauthorized: whether the API key was refused.
         problem: what went wrong first, in a sentence; empty when everything was delivered.
+        status: the HTTP status of the answer behind `problem` (0 when no answer came, or none went wrong).
+        error: the exception behind `problem` when no answer came (`requests.ConnectionError`, ...).
     """
 
     sent: int = 0
@@ -98,6 +100,8 @@ class SendResult:
     failed: int = 0
     unauthorized: bool = False
     problem: str = ""
+    status: int = 0
+    error: BaseException | None = None
 
     @property
     def ok(self) -> bool:
@@ -111,6 +115,8 @@ class SendResult:
             self.failed + other.failed,
             self.unauthorized or other.unauthorized,
             self.problem or other.problem,
+            self.status if self.problem else other.status,
+            self.error if self.problem else other.error,
         )
 
 
@@ -300,9 +306,9 @@ class TrubricsClient:
         while True:
             if self._closed.is_set():
                 return self._fail(items, "the client was shut down before they were delivered")
-            status, response, problem = self._post(endpoint, items, deadline_at, on_wire)
+            status, response, problem, error = self._post(endpoint, items, deadline_at, on_wire)
             if status == _UNSENDABLE:
-                return self._drop(items, "unsendable", problem)
+                return self._drop(items, "unsendable", problem, error=error)
             if response is not None and 200 <= status < 300:
                 self._ledger.sent(len(items))
                 return SendResult(sent=len(items))
@@ -313,15 +319,24 @@ class TrubricsClient:
             if status == 413 and len(items) > 1:
                 return self._bisect(endpoint, items, deadline_at)
             if response is not None and status not in RETRYABLE_STATUSES:
-                return self._drop(items, "rejected", f"{self.host}/{endpoint} answered HTTP {status}")
+                return self._drop(
+                    items, "rejected", f"{self.host}/{endpoint} answered HTTP {status}", status=status
+                )
             delay = _retry_after(response, time.time()) if response is not None else None
             if delay is None:
                 delay = min(_BACKOFF_BASE * 2**attempt, _BACKOFF_MAX) * self._rng.uniform(0.8, 1.2)
             if self._clock() + delay >= deadline_at:
-                return self._fail(items, f"{problem}; no time left to retry before the deadline")
+                return self._fail(
+                    items, f"{problem}; no time left to retry before the deadline", status=status, error=error
+                )
             self._ledger.retried()
             if self._wait(delay):
-                return self._fail(items, f"{problem}; the client was shut down while waiting to retry")
+                return self._fail(
+                    items,
+                    f"{problem}; the client was shut down while waiting to retry",
+                    status=status,
+                    error=error,
+                )
             attempt += 1
 
     def _post(
@@ -330,8 +345,8 @@ class TrubricsClient:
         items: list[_Item],
         deadline_at: float,
         on_wire: threading.Event | None = None,
-    ) -> tuple[int, requests.Response | None, str]:
-        """Send one request; return its status (0 when none came), the response, and a description.
+    ) -> tuple[int, requests.Response | None, str, BaseException | None]:
+        """Send one request; return its status (0 when none came), the response, a description, the error.
 
         `on_wire` is set as soon as the request's body has been written to the connection.
         """
@@ -350,12 +365,17 @@ class TrubricsClient:
                 timeout=(min(self.connect_timeout, remaining), min(self.timeout, remaining)),
             )
         except _PERMANENT_ERRORS as error:
-            return _UNSENDABLE, None, f"{url} cannot be requested as configured: {type(error).__name__}"
+            return (
+                _UNSENDABLE,
+                None,
+                f"{url} cannot be requested as configured: {type(error).__name__}",
+                error,
+            )
         except requests.RequestException as error:
-            return 0, None, f"could not reach {url}: {type(error).__name__}"
+            return 0, None, f"could not reach {url}: {type(error).__name__}", error
         finally:
             otel_context.detach(token)
-        return response.status_code, response, f"{url} answered HTTP {response.status_code}"
+        return response.status_code, response, f"{url} answered HTTP {response.status_code}", None
 
     def _split_invalid(
         self,
@@ -367,11 +387,13 @@ class TrubricsClient:
         named = _invalid_items(response, len(items))
         if not named:
             if len(items) == 1:
-                return self._drop(items, "invalid", f"the API refused the record: {_detail_text(response)}")
+                return self._drop(
+                    items, "invalid", f"the API refused the record: {_detail_text(response)}", status=422
+                )
             return self._bisect(endpoint, items, deadline_at)
         result = SendResult()
         for index, reason in sorted(named.items()):
-            result += self._drop([items[index]], "invalid", f"the API refused a record: {reason}")
+            result += self._drop([items[index]], "invalid", f"the API refused a record: {reason}", status=422)
         rest = [item for index, item in enumerate(items) if index not in named]
         if rest:
             result += self._deliver(endpoint, rest, deadline_at)
@@ -397,15 +419,30 @@ class TrubricsClient:
             )
         explanation = "the API key is missing or was refused"
         self._ledger.dropped("unauthorized", len(items), explanation)
-        return SendResult(dropped=len(items), unauthorized=True, problem=explanation)
+        return SendResult(dropped=len(items), unauthorized=True, problem=explanation, status=status)
 
-    def _drop(self, items: Sequence[object], reason: str, explanation: str) -> SendResult:
+    def _drop(
+        self,
+        items: Sequence[object],
+        reason: str,
+        explanation: str,
+        *,
+        status: int = 0,
+        error: BaseException | None = None,
+    ) -> SendResult:
         self._ledger.dropped(reason, len(items), explanation)
-        return SendResult(dropped=len(items), problem=explanation)
+        return SendResult(dropped=len(items), problem=explanation, status=status, error=error)
 
-    def _fail(self, items: Sequence[object], explanation: str) -> SendResult:
+    def _fail(
+        self,
+        items: Sequence[object],
+        explanation: str,
+        *,
+        status: int = 0,
+        error: BaseException | None = None,
+    ) -> SendResult:
         self._ledger.failed(len(items), explanation)
-        return SendResult(failed=len(items), problem=explanation)
+        return SendResult(failed=len(items), problem=explanation, status=status, error=error)
 
     # --- the HTTP session -----------------------------------------------------------------------
 
