@@ -57,3 +57,47 @@ def test_a_child_forked_while_the_lock_is_held_can_still_count() -> None:
         os.kill(pid, 9)
         pytest.fail("the forked child hung on the ledger's lock")
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+class Queue:
+    def __init__(self, length: int) -> None:
+        self.length = length
+
+    def size(self) -> int:
+        return self.length
+
+
+def test_queue_sources_add_up_and_can_be_removed() -> None:
+    """Every registered source counts as still queued until it is removed."""
+    ledger = Ledger()
+    first, second = Queue(3), Queue(4)
+    ledger.add_queue_source(first.size)
+    remove = ledger.add_queue_source(second.size)
+    assert ledger.queued() == 7
+
+    remove()
+    remove()
+    assert ledger.queued() == 3
+
+
+def test_a_bound_method_source_goes_with_its_object() -> None:
+    """A queue source that is a bound method does not keep its object alive."""
+    ledger = Ledger()
+    queue = Queue(5)
+    ledger.add_queue_source(queue.size)
+    ledger.add_queue_source(lambda: 2)
+    del queue
+    assert ledger.queued() == 2
+
+
+def test_a_failing_queue_source_counts_as_empty() -> None:
+    """A source that raises or answers nonsense adds nothing and stops nothing."""
+    ledger = Ledger()
+
+    def broken() -> int:
+        raise RuntimeError("boom")
+
+    ledger.add_queue_source(broken)
+    ledger.add_queue_source(lambda: -3)
+    ledger.add_queue_source(lambda: 1)
+    assert ledger.queued() == 1

@@ -6,6 +6,7 @@ of loss is explained the first time it happens, then summarised at most once a m
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import threading
@@ -72,6 +73,8 @@ class Ledger:
         self._dropped: dict[str, int] = {}
         # reason -> (time of the last report, records lost since it)
         self._reports: dict[str, tuple[float, int]] = {}
+        self._queue_sources: dict[int, Callable[[], Callable[[], int] | None]] = {}
+        self._next_source = 0
         _ledgers.add(self)
 
     def _renew_lock(self) -> None:
@@ -118,6 +121,48 @@ class Ledger:
             self._dropped[reason] = self._dropped.get(reason, 0) + count
         self._report(reason, count, explanation)
 
+    def add_queue_source(self, source: Callable[[], int]) -> Callable[[], None]:
+        """Count the records `source()` says are still queued upstream in the final account of losses.
+
+        A logging handler registers its queue's length, so that records it holds when the client shuts
+        down are named as still queued. A bound method is held weakly (it goes when its object goes);
+        any other callable is held until the returned function removes it. A source that raises counts
+        as holding nothing.
+
+        Returns:
+            A function that removes the source; calling it again does nothing.
+        """
+        held: Callable[[], Callable[[], int] | None] = (
+            weakref.WeakMethod(source) if inspect.ismethod(source) else _Strong(source)
+        )
+        with self._lock:
+            key = self._next_source
+            self._next_source += 1
+            self._queue_sources[key] = held
+
+        def remove() -> None:
+            with self._lock:
+                self._queue_sources.pop(key, None)
+
+        return remove
+
+    def queued(self) -> int:
+        """Return how many records the registered queue sources still hold."""
+        with self._lock:
+            sources = list(self._queue_sources.values())
+        total = 0
+        for held in sources:
+            source = held()
+            if source is None:
+                continue
+            try:
+                count = source()
+            except Exception:  # noqa: BLE001 - a source's bug must not stop the account
+                count = 0
+            if isinstance(count, int) and count > 0:
+                total += count
+        return total
+
     def snapshot(self) -> DeliveryStats:
         """Return the counters as they are now."""
         with self._lock:
@@ -153,6 +198,16 @@ class Ledger:
                 REPORT_INTERVAL,
                 explanation,
             )
+
+
+class _Strong:
+    """Holds a callable the way `weakref.WeakMethod` would, but for good."""
+
+    def __init__(self, source: Callable[[], int]) -> None:
+        self._source = source
+
+    def __call__(self) -> Callable[[], int]:
+        return self._source
 
 
 _ledgers: weakref.WeakSet[Ledger] = weakref.WeakSet()
