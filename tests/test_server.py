@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import email.utils
+import errno
 import http.client
 import io
 import json
@@ -17,7 +18,7 @@ import requests
 
 import trubrics_otel.server
 from trubrics_otel import ConfigurationError, Event, TrubricsClient
-from trubrics_otel.server import MAX_BODY_BYTES, Fault, LocalServer, serve_forever
+from trubrics_otel.server import MAX_BODY_BYTES, Fault, LocalServer, PortInUseError, serve_forever
 
 TIMESTAMP = "2024-10-09T13:21:46.182000+00:00"
 
@@ -748,6 +749,35 @@ def test_stop_is_idempotent_and_closes_open_connections() -> None:
         connection.getresponse()
     with pytest.raises(requests.ConnectionError):
         get(server, "/health")
+
+
+def test_a_taken_port_raises_port_in_use_error(server: LocalServer) -> None:
+    """Starting on a port another server holds raises PortInUseError saying what to do; stop() stays safe."""
+    second = LocalServer(port=server.port)
+
+    with pytest.raises(PortInUseError) as raised:
+        second.start()
+    second.stop()
+    second.stop()
+
+    assert isinstance(raised.value, OSError)
+    assert raised.value.errno == errno.EADDRINUSE
+    assert str(raised.value) == (
+        f"Port {server.port} on 127.0.0.1 is already in use (is another `trubrics-otel serve` running?): "
+        "stop it, or pass --port 0 to pick a free port."
+    )
+    assert not second.running
+    assert get(server, "/health").status_code == 200
+
+
+def test_serve_forever_on_a_taken_port_raises_without_printing(
+    server: LocalServer, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """serve_forever on a taken port raises PortInUseError at once and prints nothing."""
+    with pytest.raises(PortInUseError, match=f"^Port {server.port} on 127.0.0.1 is already in use"):
+        serve_forever(port=server.port, stop=threading.Event())
+
+    assert capsys.readouterr() == ("", "")
 
 
 def test_serve_forever_prints_the_url_and_returns_when_stopped() -> None:

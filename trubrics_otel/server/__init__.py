@@ -25,7 +25,7 @@ localhost: it has no TLS, and reading what it stored needs no key.
 from trubrics_otel.server._faults import Fault, FaultInjector
 from trubrics_otel.server._http import MAX_BODY_BYTES
 from trubrics_otel.server._request_log import ReceivedRequest
-from trubrics_otel.server._server import DEFAULT_PORT, LocalServer, serve_forever
+from trubrics_otel.server._server import DEFAULT_PORT, LocalServer, PortInUseError, serve_forever
 from trubrics_otel.server._store import StoreClosedError
 
 __all__ = [
@@ -34,6 +34,7 @@ __all__ = [
     "Fault",
     "FaultInjector",
     "LocalServer",
+    "PortInUseError",
     "ReceivedRequest",
     "StoreClosedError",
     "serve_forever",

@@ -100,9 +100,10 @@ class IngestionHTTPServer(ThreadingHTTPServer):
         self.state = state
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()
-        super().__init__(address, IngestionHandler)
+        # before binding: a failed bind calls server_close(), which closes these too
         self._stop_requested = threading.Event()
         self._wake_reader, self._wake_writer = socket.socketpair()
+        super().__init__(address, IngestionHandler)
 
     def serve(self) -> None:
         """Accept connections until `stop_serving()`.

@@ -11,6 +11,7 @@ is to tell the person at the terminal where the server is.
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import signal
 import socket
@@ -27,10 +28,37 @@ from trubrics_otel.server._http import IngestionHTTPServer, ServerState
 from trubrics_otel.server._request_log import ReceivedRequest, RequestLog
 from trubrics_otel.server._store import IN_MEMORY, EventStore
 
-__all__ = ["DEFAULT_PORT", "LocalServer", "serve_forever"]
+__all__ = ["DEFAULT_PORT", "LocalServer", "PortInUseError", "serve_forever"]
 
 DEFAULT_PORT: Final = 8765
 """The port `serve_forever` listens on unless told otherwise; 8000 and 8080 are too often taken."""
+
+# what Windows reports instead of EADDRINUSE when its socket layer refuses the bind
+_WSAEADDRINUSE: Final = 10048
+
+
+class PortInUseError(OSError):
+    """The port the server was asked for is taken, most often by another `trubrics-otel serve`.
+
+    Its `errno` is `EADDRINUSE`, and its message says what to do about it.
+
+    Args:
+        host: the address the server tried to listen on.
+        port: the port that is taken.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        super().__init__(
+            errno.EADDRINUSE,
+            f"Port {port} on {host} is already in use (is another `trubrics-otel serve` running?): "
+            "stop it, or pass --port 0 to pick a free port.",
+        )
+        self.host = host
+        self.port = port
+
+    def __str__(self) -> str:
+        """Return the message alone, without the `[Errno 98]` that `OSError` puts before it."""
+        return str(self.strerror)
 
 
 class LocalServer:
@@ -100,7 +128,8 @@ class LocalServer:
         reopened: a file database still holds its items, an in-memory one starts empty.
 
         Raises:
-            OSError: the address cannot be bound (the port is taken, the host is not local, ...).
+            PortInUseError: (an `OSError`) the port is taken.
+            OSError: the address cannot be bound otherwise (the host is not local, ...).
         """
         with self._lifecycle:
             if self._httpd is not None:
@@ -109,7 +138,12 @@ class LocalServer:
                 self._store = _open_store(self._database)
             self._stopping = threading.Event()
             state = ServerState(self._store, self.faults, self._log, self._api_keys, self._stopping)
-            httpd = IngestionHTTPServer((self.host, self._requested_port), state, _family(self.host))
+            try:
+                httpd = IngestionHTTPServer((self.host, self._requested_port), state, _family(self.host))
+            except OSError as error:
+                if error.errno == errno.EADDRINUSE or getattr(error, "winerror", None) == _WSAEADDRINUSE:
+                    raise PortInUseError(self.host, self._requested_port) from None
+                raise
             self._bound_port = int(httpd.server_address[1])
             self._thread = threading.Thread(
                 target=httpd.serve,
@@ -227,12 +261,18 @@ def serve_forever(
 
     Raises:
         ConfigurationError: an argument is malformed, or the database cannot be opened.
-        OSError: the address cannot be bound.
+        PortInUseError: (an `OSError`) the port is taken; nothing was printed.
+        OSError: the address cannot be bound otherwise.
     """
     out = stream if stream is not None else sys.stdout
     done = stop if stop is not None else threading.Event()
     keys = list(api_keys) if api_keys else None
     server = LocalServer(host, port, api_keys=keys, database=database, fail_rate=fail_rate, seed=seed)
+    try:
+        server.start()
+    except OSError:
+        server.stop()  # closes the database the failed start leaves open
+        raise
     with server, _set_on_sigterm(done):
         print(_banner(server, keys), file=out, flush=True)
         try:
