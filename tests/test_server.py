@@ -119,7 +119,7 @@ def test_llm_events_are_stored_and_listed_exactly_as_sent(server: LocalServer) -
     assert server.events() == []
 
 
-def test_any_path_prefix_is_accepted(server: LocalServer, api_key: str) -> None:
+def test_the_production_base_path_is_accepted(server: LocalServer, api_key: str) -> None:
     """The production-like base URL .../api/ingestion works for the project's own client."""
     client = TrubricsClient(api_key, f"{server.url}/api/ingestion")
     sent = Event("u1", "Sign up", properties={"plan": "pro"}, thread_id="t1")
@@ -363,13 +363,77 @@ def test_every_problem_of_every_item_is_listed(server: LocalServer) -> None:
     ]
 
 
-def test_an_unknown_path_is_404(server: LocalServer) -> None:
-    """A path the API does not have is a JSON 404."""
+def test_an_unknown_path_is_404_naming_the_paths(server: LocalServer) -> None:
+    """A path the API does not have is a JSON 404 whose detail lists the paths there are."""
     response = post(server, "/publish_everything", [])
 
     assert response.status_code == 404
     assert response.headers["Content-Type"] == "application/json"
-    assert response.json() == {"detail": "Not Found"}
+    assert response.json() == {
+        "detail": "No such path: /publish_everything. The paths are /publish_events, /publish_llm_events, "
+        "/events, /llm_events and /health, at the root or under /api/ingestion, and /_trubrics/faults "
+        "at the root."
+    }
+
+
+@pytest.mark.parametrize(
+    ("path", "base"),
+    [
+        ("/publish_events/publish_events", ""),
+        ("/publish_llm_events/publish_llm_events", ""),
+        ("/api/ingestion/publish_events/publish_events", "/api/ingestion"),
+    ],
+)
+def test_a_base_url_that_includes_the_endpoint_is_404_naming_the_base_url(
+    server: LocalServer, path: str, base: str
+) -> None:
+    """A host set to an endpoint's URL, which production would refuse, is a 404 naming the host to set."""
+    response = post(server, path, [event()])
+
+    assert response.status_code == 404
+    assert response.json()["detail"] == (
+        f"No such path: {path}. The host's base URL must not include the endpoint, which the client "
+        f"appends: set TRUBRICS_HOST to {server.url}{base}."
+    )
+    assert server.events() == []
+
+
+@pytest.mark.parametrize(
+    ("method", "path"),
+    [("POST", "/v1/publish_events"), ("GET", "/ingestion/events"), ("GET", "/api/ingestion/x/health")],
+)
+def test_an_unknown_prefix_is_404_naming_the_base_urls(server: LocalServer, method: str, path: str) -> None:
+    """An API path under a prefix production does not have is a 404 naming the two base URLs there are."""
+    response = requests.request(method, f"{server.url}{path}", json=[event()], timeout=5)
+
+    assert response.status_code == 404
+    detail = response.json()["detail"]
+    assert detail.startswith(
+        f"No such path: {path}. This server answers /{path.rsplit('/', 1)[1]} at the root"
+    )
+    assert detail.endswith(f"set TRUBRICS_HOST to {server.url} (or {server.url}/api/ingestion).")
+    assert server.events() == []
+
+
+@pytest.mark.parametrize(
+    "path", ["/publish_events/", "/api/ingestion//publish_events", "/api/ingestion/publish_events/"]
+)
+def test_an_extra_slash_is_404_naming_the_path_meant(server: LocalServer, path: str) -> None:
+    """A trailing or doubled slash is not the API's path: the 404 names the one meant."""
+    response = post(server, path, [event()])
+
+    assert response.status_code == 404
+    assert f"Did you mean {path.rstrip('/').replace('//', '/')}?" in response.json()["detail"]
+    assert server.events() == []
+
+
+def test_the_faults_are_staged_at_the_root_only(server: LocalServer) -> None:
+    """/_trubrics/faults under the ingestion base path is a 404 naming the root URL, and stages nothing."""
+    response = requests.post(f"{server.url}/api/ingestion/_trubrics/faults", json={"fail_rate": 1}, timeout=5)
+
+    assert response.status_code == 404
+    assert response.json()["detail"].endswith(f"at the root only: {server.url}/_trubrics/faults.")
+    assert server.faults.fail_rate == 0.0
 
 
 @pytest.mark.parametrize(

@@ -9,14 +9,17 @@ API's checks and status codes, stores what it accepts in SQLite, and can stage f
         ...  # point TRUBRICS_HOST at server.url
         server.events()  # what was accepted, exactly as sent
 
-HTTP endpoints, under any path prefix (`/publish_events` and `/api/ingestion/publish_events` alike):
+HTTP endpoints; the API's are served at the root and under the production base path `/api/ingestion`
+(`/publish_events` and `/api/ingestion/publish_events` alike), the server's own controls at the root only.
+Any other path is a 404 whose `detail` names the paths there are, or the `TRUBRICS_HOST` to set when the
+path ends in an endpoint after a prefix production does not have (`/publish_events/publish_events`):
 
 | method | path | answer |
 |---|---|---|
-| POST | `publish_events`, `publish_llm_events` | 200, 401, 413, 422 as the API; staged faults first |
-| GET | `events`, `llm_events` | the stored items; query `user_id`, `thread_id`, `limit`; no key |
-| GET | `health` | `{"status": "ok"}` |
-| GET, POST, DELETE | `_trubrics/faults` | show, add to (`{"script": [...], "fail_rate": 0.1}`), clear |
+| POST | `/publish_events`, `/publish_llm_events` | 200, 401, 413, 422 as the API; staged faults first |
+| GET | `/events`, `/llm_events` | the stored items; query `user_id`, `thread_id`, `limit`; no key |
+| GET | `/health` | `{"status": "ok"}` |
+| GET, POST, DELETE | `/_trubrics/faults` | show, add to (`{"script": [...], "fail_rate": 0.1}`), clear |
 
 The server uses the standard library only. It never forwards anything to Trubrics, and it is meant for
 localhost: it has no TLS, and reading what it stored needs no key.

@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import selectors
 import socket
 import socketserver
@@ -23,7 +24,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any, ClassVar, Final, cast
+from typing import Any, ClassVar, Final, TypeAlias, cast
 from urllib.parse import parse_qs, urlsplit
 
 from trubrics_otel._config import ConfigurationError
@@ -44,6 +45,10 @@ MAX_BODY_BYTES: Final = 5 * 1024 * 1024
 # instead of a connection reset; a larger one closes the connection.
 _MAX_DISCARD_BYTES: Final = 64 * 1024 * 1024
 _READ_CHUNK: Final = 64 * 1024
+
+
+INGESTION_BASE: Final = "/api/ingestion"
+"""The production API's base path: the API's routes are served at the root and under it."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +83,9 @@ class _Payload:
 
     value: object = None
     problem: dict[str, JSONValue] | None = None
+
+
+_Methods: TypeAlias = "dict[str, Callable[[IngestionHandler, _Body], None]]"
 
 
 class IngestionHTTPServer(ThreadingHTTPServer):
@@ -186,9 +194,9 @@ class IngestionHandler(BaseHTTPRequestHandler):
         body = self._read_body()
         if body is None:
             return None
-        routes = _match(self._path)
+        routes = _ROUTES.get(self._path)
         if routes is None:
-            return self._answer(404, {"detail": "Not Found"})
+            return self._answer(404, {"detail": _not_found(self._path, self._base_url())})
         action = routes.get("GET" if self.command == "HEAD" else self.command)
         if action is None:
             return self._answer(405, {"detail": "Method Not Allowed"}, {"Allow": ", ".join(routes)})
@@ -307,16 +315,29 @@ class IngestionHandler(BaseHTTPRequestHandler):
     def _faults_state(self) -> dict[str, JSONValue]:
         return dict(self.state.faults.state())
 
-    _routes: ClassVar[dict[tuple[str, ...], dict[str, Callable[[IngestionHandler, _Body], None]]]] = {
-        ("_trubrics", "faults"): {"GET": _show_faults, "POST": _set_faults, "DELETE": _clear_faults},
-        ("publish_events",): {"POST": _publish_events},
-        ("publish_llm_events",): {"POST": _publish_llm_events},
-        ("events",): {"GET": _list_events},
-        ("llm_events",): {"GET": _list_llm_events},
-        ("health",): {"GET": _health},
+    # the API's routes, served at the root and under INGESTION_BASE: a base URL may be either
+    _api_routes: ClassVar[dict[str, _Methods]] = {
+        "publish_events": {"POST": _publish_events},
+        "publish_llm_events": {"POST": _publish_llm_events},
+        "events": {"GET": _list_events},
+        "llm_events": {"GET": _list_llm_events},
+        "health": {"GET": _health},
+    }
+    # the local server's own controls, at the root only: production has nothing like them
+    _control_routes: ClassVar[dict[str, _Methods]] = {
+        "_trubrics/faults": {"GET": _show_faults, "POST": _set_faults, "DELETE": _clear_faults},
     }
 
     # --- reading and answering ------------------------------------------------------------------
+
+    def _base_url(self) -> str:
+        """Return the server's base URL as the client reached it, from its `Host` header when it has one."""
+        host = (self.headers.get("Host") or "").strip()
+        if not _HOST_HEADER.fullmatch(host):
+            server = cast("IngestionHTTPServer", self.server)
+            name = f"[{server.server_name}]" if ":" in server.server_name else server.server_name
+            host = f"{name}:{server.server_port}"
+        return f"http://{host}"
 
     @property
     def state(self) -> ServerState:
@@ -423,13 +444,47 @@ class IngestionHandler(BaseHTTPRequestHandler):
 _MIB: Final = MAX_BODY_BYTES // (1024 * 1024)
 
 
-def _match(path: str) -> dict[str, Callable[[IngestionHandler, _Body], None]] | None:
-    """Return the methods of the route that ends `path`: any prefix is accepted, like the API's base URL."""
-    segments = tuple(segment for segment in path.split("/") if segment)
-    for route, methods in IngestionHandler._routes.items():
-        if segments[-len(route) :] == route:
-            return methods
-    return None
+# path -> the methods it answers: the exact paths production answers, and the controls at the root
+_ROUTES: Final[dict[str, _Methods]] = {
+    **{f"/{name}": methods for name, methods in IngestionHandler._api_routes.items()},
+    **{f"{INGESTION_BASE}/{name}": methods for name, methods in IngestionHandler._api_routes.items()},
+    **{f"/{name}": methods for name, methods in IngestionHandler._control_routes.items()},
+}
+
+# a host name, IPv4 or bracketed IPv6 address, and an optional port: anything else is not echoed
+_HOST_HEADER: Final = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?|\[[0-9A-Fa-f:.]+\](:[0-9]+)?")
+
+_PATHS: Final = (
+    "The paths are /publish_events, /publish_llm_events, /events, /llm_events and /health, "
+    f"at the root or under {INGESTION_BASE}, and /_trubrics/faults at the root."
+)
+
+
+def _not_found(path: str, base_url: str) -> str:
+    """Return the 404's detail: what is wrong with `path`, and the base URL to use instead.
+
+    A client reaches this with a wrong base URL more often than with a wrong endpoint, e.g.
+    `TRUBRICS_HOST=http://127.0.0.1:8765/publish_events` posts to `/publish_events/publish_events`.
+    """
+    segments = [segment for segment in path.split("/") if segment]
+    tidy = "/" + "/".join(segments)
+    if tidy in _ROUTES:
+        return f"No such path: {path}. Did you mean {tidy}? The paths have no trailing or doubled slash."
+    if segments[-2:] == ["_trubrics", "faults"]:
+        return f"No such path: {path}. The faults are staged at the root only: {base_url}/_trubrics/faults."
+    if not segments or segments[-1] not in IngestionHandler._api_routes:
+        return f"No such path: {path}. {_PATHS}"
+    endpoint, prefix = segments[-1], segments[:-1]
+    under_base = prefix[:2] == INGESTION_BASE.strip("/").split("/")
+    if any(segment in IngestionHandler._api_routes for segment in prefix):
+        return (
+            f"No such path: {path}. The host's base URL must not include the endpoint, which the client "
+            f"appends: set TRUBRICS_HOST to {base_url}{INGESTION_BASE if under_base else ''}."
+        )
+    return (
+        f"No such path: {path}. This server answers /{endpoint} at the root or under {INGESTION_BASE}, "
+        f"not under /{'/'.join(prefix)}: set TRUBRICS_HOST to {base_url} (or {base_url}{INGESTION_BASE})."
+    )
 
 
 def _decode(body: _Body) -> _Payload:
