@@ -84,7 +84,7 @@ def test_all_lists_exactly_the_public_names() -> None:
 
 
 def test_events_are_stored_and_listed_exactly_as_sent(server: LocalServer) -> None:
-    """Accepted events come back from GET /events and events() exactly as sent, key order included."""
+    """Accepted events come back exactly as sent, key order included; GET /events lists the newest first."""
     sent = [
         event(0),
         {
@@ -102,19 +102,19 @@ def test_events_are_stored_and_listed_exactly_as_sent(server: LocalServer) -> No
     assert response.json() == {"status": "success"}
     assert response.headers["Content-Type"] == "application/json"
     listed = get(server, "/events").json()
-    assert listed == sent
-    assert [list(item) for item in listed] == [list(item) for item in sent]
+    assert listed == sent[::-1]
+    assert [list(item) for item in listed] == [list(item) for item in sent[::-1]]
     assert server.events() == sent
 
 
 def test_llm_events_are_stored_and_listed_exactly_as_sent(server: LocalServer) -> None:
-    """Accepted LLM events, optional fields absent or null, come back exactly as sent."""
+    """Accepted LLM events, optional fields absent or null, come back exactly as sent, newest first."""
     minimal = {"user_id": "u2", "prompt": "hi", "generation": "hello", "latency": None}
     sent = [llm_event(0), minimal]
 
     assert post(server, "/publish_llm_events", sent).status_code == 200
 
-    assert get(server, "/llm_events").json() == sent
+    assert get(server, "/llm_events").json() == sent[::-1]
     assert server.llm_events() == sent
     assert server.events() == []
 
@@ -145,8 +145,8 @@ def test_items_are_filtered_by_user_and_thread(server: LocalServer) -> None:
     post(server, "/publish_events", sent)
     post(server, "/publish_llm_events", [llm_event(0, "u1", "t1"), llm_event(1, "u2", "t2")])
 
-    assert get(server, "/events", user_id="u1").json() == [sent[0], sent[2], sent[3]]
-    assert get(server, "/events", thread_id="t1").json() == [sent[0], sent[1]]
+    assert get(server, "/events", user_id="u1").json() == [sent[3], sent[2], sent[0]]
+    assert get(server, "/events", thread_id="t1").json() == [sent[1], sent[0]]
     assert get(server, "/events", user_id="u1", thread_id="t2").json() == [sent[2]]
     assert get(server, "/events", user_id="nobody").json() == []
     assert server.events(user_id="u2") == [sent[1]]
@@ -155,23 +155,118 @@ def test_items_are_filtered_by_user_and_thread(server: LocalServer) -> None:
     assert get(server, "/llm_events", user_id="u1").json() == [llm_event(0, "u1", "t1")]
 
 
-def test_limit_returns_the_earliest_items(server: LocalServer) -> None:
-    """limit keeps the first items in arrival order."""
-    post(server, "/publish_events", [event(i) for i in range(5)])
+def test_limit_over_http_keeps_the_latest_items_and_in_python_the_earliest(server: LocalServer) -> None:
+    """GET /events?limit=2 lists the two latest items, newest first; events(limit=2) the first two."""
+    post(server, "/publish_events", [event(0), event(1)])
+    post(server, "/publish_events", [event(2)])
+    post(server, "/publish_events", [event(3), event(4)])
 
-    assert [e["event"] for e in get(server, "/events", limit="2").json()] == ["Event 0", "Event 1"]
+    assert [e["event"] for e in get(server, "/events", limit="2").json()] == ["Event 4", "Event 3"]
+    assert [e["event"] for e in get(server, "/events", limit="1").json()] == ["Event 4"]
     assert get(server, "/events", limit="0").json() == []
-    assert len(server.events(limit=3)) == 3
+    assert [e["event"] for e in server.events(limit=2)] == ["Event 0", "Event 1"]
 
 
-@pytest.mark.parametrize(("limit", "kind"), [("ten", "int_parsing"), ("-1", "greater_than_equal")])
-def test_a_bad_limit_is_refused(server: LocalServer, limit: str, kind: str) -> None:
-    """A limit that is not a non-negative integer is a 422 naming the query parameter."""
-    response = get(server, "/events", limit=limit)
+def test_events_are_filtered_by_event_and_llm_events_by_assistant_id(server: LocalServer) -> None:
+    """GET /events takes event=, GET /llm_events takes assistant_id=, alongside the other filters."""
+    post(server, "/publish_events", [event(0, "u1"), event(1, "u1"), event(0, "u2")])
+    claude = {**llm_event(1), "assistant_id": "claude"}
+    post(server, "/publish_llm_events", [llm_event(0), claude, llm_event(2, "u2")])
+
+    assert get(server, "/events", event="Event 0").json() == [event(0, "u2"), event(0, "u1")]
+    assert get(server, "/events", event="Event 0", user_id="u1").json() == [event(0, "u1")]
+    assert get(server, "/llm_events", assistant_id="claude").json() == [claude]
+    assert get(server, "/llm_events", assistant_id="gpt-4o", user_id="u1").json() == [llm_event(0)]
+
+
+@pytest.mark.parametrize(
+    ("path", "given", "meant"),
+    [("/events", "assistant_id", "event"), ("/llm_events", "event", "assistant_id")],
+)
+def test_the_other_listings_filter_is_422(server: LocalServer, path: str, given: str, meant: str) -> None:
+    """A filter of the other listing's is refused, naming the filter to use, rather than filtering nothing."""
+    post(server, "/publish_events", [event()])
+
+    response = get(server, path, **{given: "x"})
 
     assert response.status_code == 422
     (problem,) = response.json()["detail"]
-    assert (problem["loc"], problem["type"]) == (["query", "limit"], kind)
+    assert problem["loc"] == ["query", given]
+    assert f"filter {path} by {meant}" in problem["msg"]
+
+
+def test_after_lists_what_arrived_since_oldest_first(server: LocalServer) -> None:
+    """Every listing carries the cursor; after=<cursor> lists only what arrived since, oldest first."""
+    post(server, "/publish_events", [event(0), event(1), event(2)])
+    start = get(server, "/events", limit="0")
+    post(server, "/publish_events", [event(3)])
+    post(server, "/publish_events", [event(4)])
+
+    since = get(server, "/events", after=start.headers["X-Trubrics-Cursor"])
+    then = get(server, "/events", after=since.headers["X-Trubrics-Cursor"])
+
+    assert start.headers["X-Trubrics-Cursor"] == "3"
+    assert since.json() == [event(3), event(4)]
+    assert since.headers["X-Trubrics-Cursor"] == "5"
+    assert (then.json(), then.headers["X-Trubrics-Cursor"]) == ([], "5")
+
+
+def test_the_cursor_is_per_kind_and_zero_when_empty(server: LocalServer) -> None:
+    """Each kind counts its own arrivals; an empty one answers cursor 0, filtered or not."""
+    post(server, "/publish_events", [event(0), event(1)])
+
+    assert get(server, "/llm_events").headers["X-Trubrics-Cursor"] == "0"
+    assert get(server, "/events", user_id="nobody").headers["X-Trubrics-Cursor"] == "2"
+    post(server, "/publish_llm_events", [llm_event()])
+    assert get(server, "/llm_events", after="0").headers["X-Trubrics-Cursor"] == "1"
+
+
+def test_a_follower_with_a_limit_continues_where_it_stopped(server: LocalServer) -> None:
+    """after= with limit= lists the earliest items since, and its cursor is the last one listed."""
+    post(server, "/publish_events", [event(i) for i in range(5)])
+    pages: list[list[str]] = []
+    cursor = "0"
+    for _ in range(4):
+        page = get(server, "/events", after=cursor, limit="2")
+        pages.append([e["event"] for e in page.json()])
+        cursor = page.headers["X-Trubrics-Cursor"]
+
+    assert pages == [["Event 0", "Event 1"], ["Event 2", "Event 3"], ["Event 4"], []]
+    assert cursor == "5"
+
+
+def test_a_filtered_follower_misses_nothing(server: LocalServer) -> None:
+    """A follower of one user continues from the highest arrival of every user and sees only its own."""
+    post(server, "/publish_events", [event(0, "u1"), event(1, "u2")])
+    first = get(server, "/events", user_id="u1", after="0")
+    post(server, "/publish_events", [event(2, "u2"), event(3, "u1")])
+    second = get(server, "/events", user_id="u1", after=first.headers["X-Trubrics-Cursor"])
+
+    assert first.json() == [event(0, "u1")]
+    assert first.headers["X-Trubrics-Cursor"] == "2"
+    assert second.json() == [event(3, "u1")]
+
+
+def test_arrival_numbers_keep_rising_after_clear(server: LocalServer) -> None:
+    """clear() empties the listings, and what arrives next is still after the old cursor."""
+    post(server, "/publish_events", [event(0), event(1)])
+    server.clear()
+    emptied = get(server, "/events")
+    post(server, "/publish_events", [event(2)])
+
+    assert (emptied.json(), emptied.headers["X-Trubrics-Cursor"]) == ([], "0")
+    assert get(server, "/events", after="2").json() == [event(2)]
+
+
+@pytest.mark.parametrize("name", ["limit", "after"])
+@pytest.mark.parametrize(("value", "kind"), [("ten", "int_parsing"), ("-1", "greater_than_equal")])
+def test_a_bad_limit_or_after_is_refused(server: LocalServer, name: str, value: str, kind: str) -> None:
+    """A limit or after that is not a non-negative integer is a 422 naming the query parameter."""
+    response = get(server, "/llm_events", **{name: value})
+
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert (problem["loc"], problem["type"]) == (["query", name], kind)
 
 
 def test_health(server: LocalServer) -> None:

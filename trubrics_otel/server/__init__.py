@@ -17,9 +17,17 @@ path ends in an endpoint after a prefix production does not have (`/publish_even
 | method | path | answer |
 |---|---|---|
 | POST | `/publish_events`, `/publish_llm_events` | 200, 401, 413, 422 as the API; staged faults first |
-| GET | `/events`, `/llm_events` | the stored items; query `user_id`, `thread_id`, `limit`; no key |
+| GET | `/events`, `/llm_events` | the stored items, newest first; no key (see below) |
 | GET | `/health` | `{"status": "ok"}` |
 | GET, POST, DELETE | `/_trubrics/faults` | show, add to (`{"script": [...], "fail_rate": 0.1}`), clear |
+
+A listing is filtered by the query parameters `user_id`, `thread_id`, `event` (`/events`) or
+`assistant_id` (`/llm_events`), and `limit` (the latest so many). With `after=N` it lists only the items
+whose arrival number is greater than N, oldest first (`limit` then keeps the earliest). Every listing
+carries the header `X-Trubrics-Cursor`: the highest arrival number stored for its kind (0 when none is),
+or, when `limit` cut an `after` listing short, that of its last item. A follower reads `?limit=0` for
+the cursor of "now", then asks `?after=<cursor>` with each answer's cursor, and misses nothing.
+`LocalServer.events()` and `llm_events()` list in arrival order, the oldest first.
 
 The server uses the standard library only. It never forwards anything to Trubrics, and it is meant for
 localhost: it has no TLS, and reading what it stored needs no key.

@@ -34,7 +34,7 @@ from trubrics_otel.server._faults import Fault, FaultInjector, check_fail_rate
 from trubrics_otel.server._request_log import ReceivedRequest, RequestLog, redact
 from trubrics_otel.server._store import EventStore, StoreClosedError
 
-__all__ = ["MAX_BODY_BYTES", "IngestionHTTPServer", "ServerState"]
+__all__ = ["CURSOR_HEADER", "INGESTION_BASE", "MAX_BODY_BYTES", "IngestionHTTPServer", "ServerState"]
 
 _logger = logging.getLogger("trubrics_otel.server")
 
@@ -46,6 +46,9 @@ MAX_BODY_BYTES: Final = 5 * 1024 * 1024
 _MAX_DISCARD_BYTES: Final = 64 * 1024 * 1024
 _READ_CHUNK: Final = 64 * 1024
 
+
+CURSOR_HEADER: Final = "X-Trubrics-Cursor"
+"""The header of every listing: the arrival number to pass as `after` to list what arrives next."""
 
 INGESTION_BASE: Final = "/api/ingestion"
 """The production API's base path: the API's routes are served at the root and under it."""
@@ -274,14 +277,25 @@ class IngestionHandler(BaseHTTPRequestHandler):
 
     def _list(self, kind: Kind) -> None:
         query = parse_qs(urlsplit(self.path).query)
-        limit, problem = _limit(query)
-        if problem is not None:
-            return self._answer(422, {"detail": [problem]})
-        texts = self.state.store.items_json(
-            kind, user_id=_first(query, "user_id"), thread_id=_first(query, "thread_id"), limit=limit
+        name, other = _NAME_PARAMETERS[kind]
+        limit, limit_problem = _non_negative(query, "limit")
+        after, after_problem = _non_negative(query, "after")
+        problems: list[JSONValue] = [p for p in (limit_problem, after_problem) if p is not None]
+        if other in query:
+            problems.append(_wrong_filter(kind, other, name))
+        if problems:
+            return self._answer(422, {"detail": problems})
+        listing = self.state.store.listing(
+            kind,
+            user_id=_first(query, "user_id"),
+            thread_id=_first(query, "thread_id"),
+            name=_first(query, name),
+            after=after,
+            limit=limit,
         )
         # the stored texts are the items as received: joined, not decoded and encoded again
-        return self._answer(200, f"[{','.join(texts)}]".encode())
+        body = f"[{','.join(listing.texts)}]".encode()
+        return self._answer(200, body, {CURSOR_HEADER: str(listing.cursor)})
 
     def _health(self, body: _Body) -> None:
         return self._answer(200, {"status": "ok"})
@@ -535,26 +549,41 @@ def _first(query: Mapping[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-def _limit(query: Mapping[str, list[str]]) -> tuple[int | None, dict[str, JSONValue] | None]:
-    """Return the `limit` query parameter, or the FastAPI-shaped problem with it."""
-    text = _first(query, "limit")
+def _non_negative(
+    query: Mapping[str, list[str]], name: str
+) -> tuple[int | None, dict[str, JSONValue] | None]:
+    """Return a non-negative integer query parameter (`limit`, `after`), or the FastAPI-shaped problem."""
+    text = _first(query, name)
     if text is None:
         return None, None
     try:
-        limit = int(text)
+        number = int(text)
     except ValueError:
+        return None, {"loc": ["query", name], "msg": "Input should be a valid integer", "type": "int_parsing"}
+    if number < 0:
         return None, {
-            "loc": ["query", "limit"],
-            "msg": "Input should be a valid integer",
-            "type": "int_parsing",
-        }
-    if limit < 0:
-        return None, {
-            "loc": ["query", "limit"],
+            "loc": ["query", name],
             "msg": "Input should be greater than or equal to 0",
             "type": "greater_than_equal",
         }
-    return limit, None
+    return number, None
+
+
+# kind -> (the query parameter that filters its listing by name, the one that filters the other kind's)
+_NAME_PARAMETERS: Final[dict[Kind, tuple[str, str]]] = {
+    "events": ("event", "assistant_id"),
+    "llm_events": ("assistant_id", "event"),
+}
+
+
+def _wrong_filter(kind: Kind, given: str, meant: str) -> dict[str, JSONValue]:
+    """Return the problem with a filter of the other listing's, which would otherwise filter nothing."""
+    other = "llm_events" if kind == "events" else "events"
+    return {
+        "loc": ["query", given],
+        "msg": f"/{kind} has no {given} filter: filter /{kind} by {meant}, or /{other} by {given}.",
+        "type": "extra_forbidden",
+    }
 
 
 def _fault_request(value: object) -> tuple[list[Fault], float | None]:

@@ -202,8 +202,9 @@ class LocalServer:
     ) -> list[dict[str, Any]]:
         """Return the accepted events, exactly as received, in arrival order.
 
-        The items are typed loosely (`Any` values) because a test reads nested fields straight away,
-        e.g. `server.events()[0]["properties"]["$thread_id"]`.
+        The order is the oldest first, unlike `GET /events`, which lists the newest first for a person
+        reading it. The items are typed loosely (`Any` values) because a test reads nested fields
+        straight away, e.g. `server.events()[0]["properties"]["$thread_id"]`.
 
         Args:
             user_id: only this user's events.
@@ -218,7 +219,7 @@ class LocalServer:
     def llm_events(
         self, user_id: str | None = None, thread_id: str | None = None, *, limit: int | None = None
     ) -> list[dict[str, Any]]:
-        """Return the accepted LLM events, exactly as received, in arrival order; filters as `events()`."""
+        """Return the accepted LLM events, exactly as received, oldest first; filters as `events()`."""
         return self._store.items("llm_events", user_id=user_id, thread_id=thread_id, limit=limit)
 
     @property

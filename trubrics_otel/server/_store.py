@@ -1,9 +1,9 @@
 """The local server's storage: accepted events and LLM events in SQLite, in arrival order.
 
-Each item is kept as the JSON text it arrived as, beside the columns a query filters on (user id, thread
-id, event name or assistant id, timestamp). One connection serves every handler thread behind a lock;
-a file database uses WAL so that another process (a notebook, `sqlite3` in a shell) can read it while
-the server writes.
+Each item is kept as the JSON text it arrived as, beside its arrival number (1, 2, 3, ... per kind,
+never reused, even after `clear()`) and the columns a query filters on (user id, thread id, event name
+or assistant id, timestamp). One connection serves every handler thread behind a lock; a file database
+uses WAL so that another process (a notebook, `sqlite3` in a shell) can read it while the server writes.
 
 This module never validates: the handler stores only what `validate_payload` accepted.
 """
@@ -16,11 +16,12 @@ import os
 import sqlite3
 import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Final
 
 from trubrics_otel.events import THREAD_ID, JSONValue, Kind
 
-__all__ = ["EventStore", "StoreClosedError"]
+__all__ = ["EventStore", "Listing", "StoreClosedError"]
 
 IN_MEMORY: Final = ":memory:"
 
@@ -47,6 +48,21 @@ CREATE INDEX IF NOT EXISTS {table}_thread_id ON {table} (thread_id);
 
 class StoreClosedError(RuntimeError):
     """The store was closed (the server stopped) while a request still wanted it."""
+
+
+@dataclass(frozen=True)
+class Listing:
+    """The answer to a listing: the items' JSON texts, and the arrival number a follower continues from.
+
+    Attributes:
+        texts: the items as received, newest first, or oldest first after an arrival number.
+        cursor: the highest arrival number stored for the kind (0 when none is), or, when an `after`
+            listing was cut short by its limit, the arrival number of its last item; passed back as
+            `after`, it lists exactly what arrived since.
+    """
+
+    texts: list[str]
+    cursor: int
 
 
 class EventStore:
@@ -122,6 +138,52 @@ class EventStore:
         with self._lock:
             rows = self._open().execute(query, [*parameters, -1 if limit is None else limit]).fetchall()
         return [str(row[0]) for row in rows]
+
+    def listing(
+        self,
+        kind: Kind,
+        *,
+        user_id: str | None = None,
+        thread_id: str | None = None,
+        name: str | None = None,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> Listing:
+        """Return the stored items of one kind, filtered: newest first, or oldest first `after` a number.
+
+        The items and the cursor are read together, so an item stored meanwhile is in both or in neither.
+
+        Args:
+            kind: `"events"` or `"llm_events"`.
+            user_id: only the items of this user.
+            thread_id: only the items whose `$thread_id` property is this.
+            name: only the items whose `event` (events) or `assistant_id` (LLM events) is this.
+            after: only the items whose arrival number is greater, oldest first.
+            limit: at most this many: the latest, or the earliest after `after`.
+
+        Raises:
+            StoreClosedError: the store is closed.
+        """
+        table, column = _TABLES[kind]
+        clauses, parameters = _filters(user_id, thread_id)
+        if name is not None:
+            clauses.append(f"{column} = ?")
+            parameters.append(name)
+        if after is not None:
+            clauses.append("received > ?")
+            parameters.append(str(after))
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        order = "" if after is not None else " DESC"
+        query = f"SELECT received, item FROM {table}{where} ORDER BY received{order} LIMIT ?"  # noqa: S608 - no user text in it
+        with self._lock:
+            connection = self._open()
+            rows = connection.execute(query, [*parameters, -1 if limit is None else limit]).fetchall()
+            (highest,) = connection.execute(f"SELECT COALESCE(MAX(received), 0) FROM {table}").fetchone()  # noqa: S608 - a fixed table name
+        cursor = int(highest)
+        if after is not None and limit is not None and len(rows) >= limit:
+            # cut short: what is left after the last item is listed by the next call
+            cursor = int(rows[-1][0]) if rows else after
+        return Listing([str(row[1]) for row in rows], cursor)
 
     def items(
         self,
