@@ -10,8 +10,9 @@ import uuid
 
 import pytest
 
-from trubrics_otel import Event, LLMEvent, format_timestamp, json_safe, validate_payload
+from trubrics_otel import Event, LLMEvent, TrubricsClient, format_timestamp, json_safe, validate_payload
 from trubrics_otel.events import MAX_BATCH_SIZE, _safe
+from trubrics_otel.server import LocalServer
 
 
 class Colour(enum.Enum):
@@ -61,11 +62,32 @@ def test_llm_event_serialises_to_the_api_shape() -> None:
 
 
 def test_ids_and_texts_become_strings() -> None:
-    """Non-string ids and texts are converted; None becomes an empty string."""
+    """Non-string ids and texts are converted; None becomes an empty string, except for the user."""
     event = LLMEvent(12, None, 3.5, ["a"], thread_id=9)
 
     assert (event.user_id, event.assistant_id, event.prompt, event.generation) == ("12", "", "3.5", '["a"]')
     assert event.properties == {"$thread_id": "9"}
+
+
+def test_a_record_without_a_user_is_stored_as_the_default_user(
+    server: LocalServer, api_key: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Events and LLM events whose user is None or "" arrive as TRUBRICS_DEFAULT_USER_ID, else anonymous."""
+    client = TrubricsClient(api_key, server.url)
+    try:
+        client.send([Event(None, "first"), Event("", "second"), LLMEvent(None, "gpt-4o", "Hi", "Hello")])
+        monkeypatch.setenv("TRUBRICS_DEFAULT_USER_ID", "guest")
+        client.send([Event(None, "third"), LLMEvent("", "gpt-4o", "Hi", "Hello"), Event(0, "fourth")])
+    finally:
+        client.shutdown()
+
+    assert [(item["user_id"], item["event"]) for item in server.events()] == [
+        ("anonymous", "first"),
+        ("anonymous", "second"),
+        ("guest", "third"),
+        ("0", "fourth"),
+    ]
+    assert [item["user_id"] for item in server.llm_events()] == ["anonymous", "guest"]
 
 
 @pytest.mark.parametrize(

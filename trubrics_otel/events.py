@@ -21,6 +21,8 @@ from decimal import Decimal
 from pathlib import PurePath
 from typing import ClassVar, Final, Literal, TypeAlias
 
+from trubrics_otel import _config
+
 __all__ = [
     "MAX_BATCH_SIZE",
     "THREAD_ID",
@@ -195,6 +197,16 @@ def _text(value: object) -> str:
     return safe if isinstance(safe, str) else _sort_key(safe)
 
 
+def _user(value: object) -> str:
+    """Return a user id as a string; no user (`None` or `""`) is the default user.
+
+    The default is `TRUBRICS_DEFAULT_USER_ID` ("anonymous" unless set), as for a span or a log record
+    that names no user: an empty id would be stored as a user of its own.
+    """
+    text = _text(value)
+    return text if text else _config.DEFAULT_USER_ID.resolve()
+
+
 def format_timestamp(value: _dt.datetime | int | None = None) -> str:
     """Return an ISO 8601 timestamp in UTC with an explicit offset, e.g. `2024-10-09T13:21:46.182000+00:00`.
 
@@ -254,7 +266,8 @@ class Event:
     """A product event: something a user did, such as "Sign up".
 
     Args:
-        user_id: the distinct id of the user; non-strings are converted to strings.
+        user_id: the distinct id of the user; non-strings are converted to strings, and `None` or `""`
+            is the default user (`TRUBRICS_DEFAULT_USER_ID`, "anonymous" unless set).
         event: the event's name.
         timestamp: when it happened; a datetime, epoch nanoseconds or an ISO 8601 string (default now).
         properties: custom properties; values that JSON cannot hold are converted.
@@ -273,7 +286,7 @@ class Event:
         properties: Mapping[str, object] | None = None,
         thread_id: object = None,
     ) -> None:
-        self.user_id = _text(user_id)
+        self.user_id = _user(user_id)
         self.event = _text(event)
         self.timestamp = _timestamp(timestamp)
         self.properties = _properties(properties, thread_id)
@@ -302,7 +315,8 @@ class LLMEvent:
     Trubrics expands it into a prompt event and a generation event.
 
     Args:
-        user_id: the distinct id of the user; non-strings are converted to strings.
+        user_id: the distinct id of the user; non-strings are converted to strings, and `None` or `""`
+            is the default user (`TRUBRICS_DEFAULT_USER_ID`, "anonymous" unless set).
         assistant_id: the assistant's id, typically the model name.
         prompt: the user's message.
         generation: the assistant's answer.
@@ -341,7 +355,7 @@ class LLMEvent:
         prompt_event_name: str | None = None,
         generation_event_name: str | None = None,
     ) -> None:
-        self.user_id = _text(user_id)
+        self.user_id = _user(user_id)
         self.assistant_id = _text(assistant_id)
         self.prompt = _text(prompt)
         self.generation = _text(generation)
