@@ -943,7 +943,8 @@ def test_serve_forever_prints_the_url_and_returns_when_stopped() -> None:
     """serve_forever prints where it listens, serves, and returns once its stop event is set."""
     out = io.StringIO()
     stop = threading.Event()
-    runner = threading.Thread(target=serve_forever, kwargs={"port": 0, "stream": out, "stop": stop})
+    kwargs = {"port": 0, "stream": out, "log_to": io.StringIO(), "stop": stop}
+    runner = threading.Thread(target=serve_forever, kwargs=kwargs)
     runner.start()
     deadline = time.monotonic() + 5
     while "Ctrl-C" not in out.getvalue() and time.monotonic() < deadline:
@@ -957,4 +958,4 @@ def test_serve_forever_prints_the_url_and_returns_when_stopped() -> None:
     assert health == {"status": "ok"}
     assert not runner.is_alive()
     assert "any non-empty x-api-key" in out.getvalue()
-    assert out.getvalue().endswith("Stopped.\n")
+    assert out.getvalue().endswith("Press Ctrl-C to stop.\n")

@@ -9,6 +9,10 @@ API's checks and status codes, stores what it accepts in SQLite, and can stage f
         ...  # point TRUBRICS_HOST at server.url
         server.events()  # what was accepted, exactly as sent
 
+`serve_forever`, behind `trubrics-otel serve`, runs one until Ctrl-C or SIGTERM, writing a line per
+request on standard error (`LocalServer(log_to=...)`; silent by default) and a summary when it stops. A
+taken port raises `PortInUseError` with a message that says what to do.
+
 HTTP endpoints; the API's are served at the root and under the production base path `/api/ingestion`
 (`/publish_events` and `/api/ingestion/publish_events` alike), the server's own controls at the root only.
 Any other path is a 404 whose `detail` names the paths there are, or the `TRUBRICS_HOST` to set when the

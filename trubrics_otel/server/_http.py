@@ -7,7 +7,8 @@ JSON with a `Content-Length`, and a request's body is always read to its end, so
 carry many requests (HTTP/1.1 keep-alive).
 
 This module never stores a request the API would refuse, never echoes an API key, and never writes to
-stderr: request lines and handler errors go to the `trubrics_otel.server` logger at DEBUG.
+stderr itself: handler errors go to the `trubrics_otel.server` logger at DEBUG, and the one line per
+request goes to the `RequestLines` the server was given, if any.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import selectors
 import socket
 import socketserver
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from http import HTTPStatus
@@ -29,9 +31,9 @@ from urllib.parse import parse_qs, urlsplit
 
 from trubrics_otel._config import ConfigurationError
 from trubrics_otel._version import __version__
-from trubrics_otel.events import JSONValue, Kind, validate_payload
+from trubrics_otel.events import MAX_BATCH_SIZE, JSONValue, Kind, Problem, validate_payload
 from trubrics_otel.server._faults import Fault, FaultInjector, check_fail_rate
-from trubrics_otel.server._request_log import ReceivedRequest, RequestLog, redact
+from trubrics_otel.server._request_log import ReceivedRequest, RequestLines, RequestLog, RequestTally, redact
 from trubrics_otel.server._store import EventStore, StoreClosedError
 
 __all__ = ["CURSOR_HEADER", "INGESTION_BASE", "MAX_BODY_BYTES", "IngestionHTTPServer", "ServerState"]
@@ -56,12 +58,14 @@ INGESTION_BASE: Final = "/api/ingestion"
 
 @dataclass(frozen=True)
 class ServerState:
-    """What the handler threads share: the store, the faults, the request log and the accepted keys.
+    """What the handler threads share: the store, the faults, the records of requests and the accepted keys.
 
     Attributes:
         store: where accepted items go.
         faults: the faults to stage in front of the publish endpoints.
         log: the record of answered requests.
+        tally: the counts of the server's whole run.
+        lines: where to write one line per request, or `None` to write nothing.
         api_keys: the accepted keys, or `None` to accept any non-empty key.
         stopping: set when the server stops, so that a staged delay ends at once.
     """
@@ -69,6 +73,8 @@ class ServerState:
     store: EventStore
     faults: FaultInjector
     log: RequestLog
+    tally: RequestTally
+    lines: RequestLines | None
     api_keys: frozenset[str] | None
     stopping: threading.Event
 
@@ -188,8 +194,17 @@ class IngestionHandler(BaseHTTPRequestHandler):
 
     _path: str = "/"
     _item_count: int | None = None
+    _started: float = 0.0
+    # a follower's poll that finds nothing new is not worth a line: it would bury the publish requests
+    _quiet_line: bool = False
 
     # --- dispatch -------------------------------------------------------------------------------
+
+    def parse_request(self) -> bool:
+        """Note when the request began, then parse its request line and headers."""
+        self._started = time.perf_counter()
+        self._quiet_line = False
+        return super().parse_request()
 
     def _dispatch(self) -> None:
         self._path = urlsplit(self.path).path or "/"
@@ -199,15 +214,17 @@ class IngestionHandler(BaseHTTPRequestHandler):
             return None
         routes = _ROUTES.get(self._path)
         if routes is None:
-            return self._answer(404, {"detail": _not_found(self._path, self._base_url())})
+            detail = _not_found(self._path, self._base_url())
+            return self._answer(404, {"detail": detail}, note="no such path")
         action = routes.get("GET" if self.command == "HEAD" else self.command)
         if action is None:
-            return self._answer(405, {"detail": "Method Not Allowed"}, {"Allow": ", ".join(routes)})
+            allow = {"Allow": ", ".join(routes)}
+            return self._answer(405, {"detail": "Method Not Allowed"}, allow, note="method not allowed")
         try:
             return action(self, body)
         except StoreClosedError:
             self.close_connection = True
-            return self._answer(503, {"detail": "The server is stopping."})
+            return self._answer(503, {"detail": "The server is stopping."}, note="server stopping")
 
     # the names BaseHTTPRequestHandler dispatches each method to
     do_GET = do_HEAD = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = _dispatch  # noqa: N815
@@ -227,16 +244,22 @@ class IngestionHandler(BaseHTTPRequestHandler):
             return None
         key_problem = self._key_problem()
         if key_problem is not None:
-            return self._answer(401, {"detail": key_problem})
+            detail, note = key_problem
+            return self._answer(401, {"detail": detail}, note=note)
         if body.raw is None:
-            return self._answer(413, {"detail": f"The request body is larger than {_MIB} MiB."})
+            return self._answer(
+                413, {"detail": f"The request body is larger than {_MIB} MiB."}, note=_TOO_LARGE
+            )
         if payload.problem is not None:
-            return self._answer(422, {"detail": [payload.problem]})
+            return self._answer(422, {"detail": [payload.problem]}, note=_undecodable(payload.problem))
         problems = validate_payload(kind, payload.value)
         if problems:
-            return self._answer(422, {"detail": [problem.to_json() for problem in problems]})
-        self.state.store.add(kind, cast("list[dict[str, JSONValue]]", payload.value))
-        return self._answer(200, {"status": "success"})
+            refusals: list[JSONValue] = [problem.to_json() for problem in problems]
+            return self._answer(422, {"detail": refusals}, note=_invalid(problems, self._item_count))
+        items = cast("list[dict[str, JSONValue]]", payload.value)
+        self.state.store.add(kind, items)
+        self.state.tally.count_accepted(kind, len(items))
+        return self._answer(200, {"status": "success"}, note=_items(len(items)))
 
     def _stage_fault(self) -> bool:
         """Apply the next staged fault; return True when it answered (or dropped) the request."""
@@ -257,14 +280,16 @@ class IngestionHandler(BaseHTTPRequestHandler):
     def _answer_fault(self, fault: Fault) -> None:
         headers = {} if fault.retry_after is None else {"Retry-After": fault.retry_after}
         phrase = _phrase(fault.status)
-        self._answer(fault.status, {"detail": f"Fault injected by the local server: {phrase}."}, headers)
+        detail = f"Fault injected by the local server: {phrase}."
+        self._answer(fault.status, {"detail": detail}, headers, note="staged fault")
 
-    def _key_problem(self) -> str | None:
+    def _key_problem(self) -> tuple[str, str] | None:
+        """Return the 401's detail and the request line's note, or `None` when the key is accepted."""
         key = (self.headers.get("x-api-key") or "").strip()
         if not key:
-            return "The x-api-key header is missing: send the project's API key in it."
+            return "The x-api-key header is missing: send the project's API key in it.", "missing x-api-key"
         if self.state.api_keys is not None and key not in self.state.api_keys:
-            return "The API key in the x-api-key header is not valid for this server."
+            return "The API key in the x-api-key header is not valid for this server.", "unknown x-api-key"
         return None
 
     # --- events, llm_events, health -------------------------------------------------------------
@@ -284,7 +309,7 @@ class IngestionHandler(BaseHTTPRequestHandler):
         if other in query:
             problems.append(_wrong_filter(kind, other, name))
         if problems:
-            return self._answer(422, {"detail": problems})
+            return self._answer(422, {"detail": problems}, note="bad query")
         listing = self.state.store.listing(
             kind,
             user_id=_first(query, "user_id"),
@@ -295,7 +320,8 @@ class IngestionHandler(BaseHTTPRequestHandler):
         )
         # the stored texts are the items as received: joined, not decoded and encoded again
         body = f"[{','.join(listing.texts)}]".encode()
-        return self._answer(200, body, {CURSOR_HEADER: str(listing.cursor)})
+        self._quiet_line = after is not None and not listing.texts
+        return self._answer(200, body, {CURSOR_HEADER: str(listing.cursor)}, note=_items(len(listing.texts)))
 
     def _health(self, body: _Body) -> None:
         return self._answer(200, {"status": "ok"})
@@ -307,16 +333,17 @@ class IngestionHandler(BaseHTTPRequestHandler):
 
     def _set_faults(self, body: _Body) -> None:
         if body.raw is None:
-            return self._answer(413, {"detail": f"The request body is larger than {_MIB} MiB."})
+            return self._answer(
+                413, {"detail": f"The request body is larger than {_MIB} MiB."}, note=_TOO_LARGE
+            )
         payload = _decode(body)
         if payload.problem is not None:
-            return self._answer(422, {"detail": [payload.problem]})
+            return self._answer(422, {"detail": [payload.problem]}, note=_undecodable(payload.problem))
         try:
             script, fail_rate = _fault_request(payload.value)
         except ConfigurationError as error:
-            return self._answer(
-                422, {"detail": [{"loc": ["body"], "msg": str(error), "type": "value_error"}]}
-            )
+            problem: JSONValue = {"loc": ["body"], "msg": str(error), "type": "value_error"}
+            return self._answer(422, {"detail": [problem]}, note="bad fault request")
         if fail_rate is not None:
             self.state.faults.fail_rate = fail_rate
         self.state.faults.script(*script)
@@ -380,12 +407,13 @@ class IngestionHandler(BaseHTTPRequestHandler):
             # read what the client sends before answering, or closing would reset the connection under
             # a client still writing, and it would never see the answer
             self._drain_chunked()
-            self._answer(411, {"detail": "Send the body with a Content-Length header."})
+            self._answer(411, {"detail": "Send the body with a Content-Length header."}, note="chunked body")
             return None
         length = _content_length(self.headers.get("Content-Length"))
         if length is None:
             self.close_connection = True
-            self._answer(400, {"detail": "The Content-Length header is not a number of bytes."})
+            detail = "The Content-Length header is not a number of bytes."
+            self._answer(400, {"detail": detail}, note="bad Content-Length")
             return None
         if length > MAX_BODY_BYTES:
             if length > _MAX_DISCARD_BYTES or not self._discard(length):
@@ -406,11 +434,23 @@ class IngestionHandler(BaseHTTPRequestHandler):
         return True
 
     def _answer(
-        self, status: int, payload: JSONValue | bytes, headers: Mapping[str, str] | None = None
+        self,
+        status: int,
+        payload: JSONValue | bytes,
+        headers: Mapping[str, str] | None = None,
+        *,
+        note: str | None = None,
     ) -> None:
-        """Log the request, then send a JSON answer with its length (no body to a HEAD request)."""
+        """Log the request, then send a JSON answer with its length (no body to a HEAD request).
+
+        Args:
+            status: the HTTP status.
+            payload: the JSON value to answer, or its encoding.
+            headers: headers to add.
+            note: what happened, in a few words, for the request's line, e.g. `"3 items"`.
+        """
         body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
-        self._record(status)
+        self._record(status, note)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(body)))
@@ -423,13 +463,17 @@ class IngestionHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _drop(self) -> None:
-        self._record(None)
+        self._record(None, "by a staged fault")
         self.close_connection = True  # the handler returns without writing; the socket is then closed
 
-    def _record(self, status: int | None) -> None:
+    def _record(self, status: int | None, note: str | None) -> None:
         # a request line too malformed to parse has no method, path or headers to log
         if not self.command or not hasattr(self, "headers"):
             return
+        self.state.tally.count_answer(status)
+        lines = self.state.lines
+        if lines is not None and not self._quiet_line:
+            lines.write(self.command, self.path, status, note, time.perf_counter() - self._started)
         self.state.log.append(
             ReceivedRequest(
                 method=self.command,
@@ -444,7 +488,7 @@ class IngestionHandler(BaseHTTPRequestHandler):
     def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
         """Answer a request the base class refuses (bad request line, unknown method) in JSON, not HTML."""
         self.close_connection = True
-        self._answer(code, {"detail": message or _phrase(code)})
+        self._answer(code, {"detail": message or _phrase(code)}, note=_phrase(code).lower())
 
     def version_string(self) -> str:
         """Name the server in the `Server` header without the Python version the base class adds."""
@@ -456,6 +500,26 @@ class IngestionHandler(BaseHTTPRequestHandler):
 
 
 _MIB: Final = MAX_BODY_BYTES // (1024 * 1024)
+_TOO_LARGE: Final = f"body over {_MIB} MiB"
+
+
+def _items(count: int) -> str:
+    return f"{count} item" if count == 1 else f"{count} items"
+
+
+def _undecodable(problem: Mapping[str, JSONValue]) -> str:
+    """Return the request line's note for a body that is not JSON, or is empty."""
+    return "no body" if problem.get("type") == "missing" else "invalid JSON"
+
+
+def _invalid(problems: list[Problem], count: int | None) -> str:
+    """Return the request line's note for a body the API's rules refuse, e.g. `"2 of 3 items invalid"`."""
+    indexes = {problem.index for problem in problems if problem.index is not None}
+    if indexes and count is not None:
+        return f"{len(indexes)} of {_items(count)} invalid"
+    if count is None:
+        return "not a list"
+    return f"{_items(count)}, over {MAX_BATCH_SIZE}"
 
 
 # path -> the methods it answers: the exact paths production answers, and the controls at the root

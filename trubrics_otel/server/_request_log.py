@@ -1,23 +1,29 @@
-"""The local server's record of the requests it answered, for tests to assert on.
+"""The local server's record of the requests it answered: for tests, for the terminal, for the summary.
 
-Tests read it to check what a client sent: how many items per request, which endpoint, which headers,
-whether a refused request was retried. An entry is appended before its answer is written, so a client
-that has its answer always finds its request in the log.
+Tests read the `RequestLog` to check what a client sent: how many items per request, which endpoint,
+which headers, whether a refused request was retried. An entry is appended before its answer is
+written, so a client that has its answer always finds its request in the log. `RequestLines` writes one
+line per request for the person watching `trubrics-otel serve`, and `RequestTally` counts the whole run
+for the summary it prints when it stops.
 
-This module never keeps an API key: the `x-api-key` and `Authorization` values are replaced before an
-entry is built.
+This module never keeps or prints an API key: the `x-api-key` and `Authorization` values are replaced
+before an entry is built, and a line names no header. Writing a line never raises into a request.
 """
 
 from __future__ import annotations
 
 import collections
+import contextlib
 import threading
+import time
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Final
+from typing import Final, TextIO
 
-__all__ = ["ReceivedRequest", "RequestLog", "redact"]
+from trubrics_otel.events import Kind
+
+__all__ = ["ReceivedRequest", "RequestLines", "RequestLog", "RequestTally", "Tally", "redact"]
 
 REDACTED: Final = "<redacted>"
 _SECRET_HEADERS: Final = frozenset({"x-api-key", "authorization"})
@@ -77,3 +83,95 @@ class RequestLog:
         """Forget every entry."""
         with self._lock:
             self._entries.clear()
+
+
+class RequestLines:
+    """Writes one line per answered request, e.g. `12:01:02 POST /publish_llm_events 200 3 items 1.4 ms`.
+
+    Lines from concurrent handler threads never interleave, and a stream that fails (closed, a broken
+    pipe) loses its lines without failing the request.
+
+    Args:
+        stream: where to write, e.g. `sys.stderr`.
+        clock: the time of day of each line, in seconds since the epoch.
+    """
+
+    def __init__(self, stream: TextIO, clock: Callable[[], float] = time.time) -> None:
+        self._stream = stream
+        self._clock = clock
+        self._lock = threading.Lock()
+
+    def write(self, method: str, target: str, status: int | None, detail: str | None, seconds: float) -> None:
+        """Write the line of one request: its target, its status (or `dropped`), what happened, how long."""
+        at = time.strftime("%H:%M:%S", time.localtime(self._clock()))
+        words = [at, method, _printable(target), "dropped" if status is None else str(status)]
+        if detail:
+            words.append(detail)
+        words.append(f"{seconds * 1000:.1f} ms")
+        with self._lock, contextlib.suppress(OSError, ValueError):
+            self._stream.write(" ".join(words) + "\n")
+            self._stream.flush()
+
+
+_MAX_TARGET: Final = 200
+
+
+def _printable(target: str) -> str:
+    """Return a request target safe for a terminal: control characters escaped, at most 200 characters."""
+    text = "".join(char if char.isprintable() else f"\\x{ord(char):02x}" for char in target)
+    return text if len(text) <= _MAX_TARGET else f"{text[: _MAX_TARGET - 3]}..."
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What a server answered since it was made.
+
+    Attributes:
+        requests: the requests answered or dropped.
+        events: the events accepted.
+        llm_events: the LLM events accepted.
+        refused: how many requests were answered with each error status (400 and above).
+        dropped: the connections a staged fault closed without an answer.
+    """
+
+    requests: int
+    events: int
+    llm_events: int
+    refused: Mapping[int, int]
+    dropped: int
+
+
+class RequestTally:
+    """Counts requests, accepted items and refusals across a server's whole run, thread-safely."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._requests = 0
+        self._accepted: dict[Kind, int] = {"events": 0, "llm_events": 0}
+        self._refused: collections.Counter[int] = collections.Counter()
+        self._dropped = 0
+
+    def count_answer(self, status: int | None) -> None:
+        """Count one request answered with `status`, or dropped (`None`)."""
+        with self._lock:
+            self._requests += 1
+            if status is None:
+                self._dropped += 1
+            elif status >= 400:
+                self._refused[status] += 1
+
+    def count_accepted(self, kind: Kind, count: int) -> None:
+        """Count `count` items of `kind` stored."""
+        with self._lock:
+            self._accepted[kind] += count
+
+    def snapshot(self) -> Tally:
+        """Return the counts so far."""
+        with self._lock:
+            return Tally(
+                requests=self._requests,
+                events=self._accepted["events"],
+                llm_events=self._accepted["llm_events"],
+                refused=types.MappingProxyType(dict(sorted(self._refused.items()))),
+                dropped=self._dropped,
+            )

@@ -5,7 +5,8 @@ it is what tests and the demo start, and what a user without a Trubrics account 
 `TRUBRICS_HOST` at. Starting and stopping are idempotent and safe to call from any thread.
 
 This module never reads the environment and never prints, except in `serve_forever`, whose whole job
-is to tell the person at the terminal where the server is.
+is to tell the person at the terminal where the server is, what it answers, and what it did; a
+`LocalServer` writes its request lines only to the stream it is given.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any, Final, TextIO
 from trubrics_otel._config import ConfigurationError
 from trubrics_otel.server._faults import FaultInjector
 from trubrics_otel.server._http import IngestionHTTPServer, ServerState
-from trubrics_otel.server._request_log import ReceivedRequest, RequestLog
+from trubrics_otel.server._request_log import ReceivedRequest, RequestLines, RequestLog, RequestTally, Tally
 from trubrics_otel.server._store import IN_MEMORY, EventStore
 
 __all__ = ["DEFAULT_PORT", "LocalServer", "PortInUseError", "serve_forever"]
@@ -78,6 +79,9 @@ class LocalServer:
         database: a SQLite file that keeps the items across restarts, or `":memory:"`.
         fail_rate: the share of publish requests, 0 to 1, answered with a random 503.
         seed: seeds those random failures, for runs that fail the same requests.
+        log_to: a stream to write one line per request to, e.g. `sys.stderr`:
+            `12:01:02 POST /publish_llm_events 200 3 items 1.4 ms`, or `401 missing x-api-key` in the
+            middle of a refused one. `None`, the default, writes nothing.
 
     Raises:
         ConfigurationError: an argument is malformed, or the database cannot be opened.
@@ -92,6 +96,7 @@ class LocalServer:
         database: str | os.PathLike[str] = IN_MEMORY,
         fail_rate: float = 0.0,
         seed: int | None = None,
+        log_to: TextIO | None = None,
     ) -> None:
         self.host = _check_host(host)
         self._requested_port = _check_port(port)
@@ -100,6 +105,8 @@ class LocalServer:
         self.faults = FaultInjector(fail_rate, seed)
         """The faults staged in front of the publish endpoints; see `FaultInjector`."""
         self._log = RequestLog()
+        self._lines = None if log_to is None else RequestLines(log_to)
+        self._tally = RequestTally()
         self._store = _open_store(self._database)
         self._lifecycle = threading.Lock()
         self._httpd: IngestionHTTPServer | None = None
@@ -137,7 +144,9 @@ class LocalServer:
             if self._store.closed:
                 self._store = _open_store(self._database)
             self._stopping = threading.Event()
-            state = ServerState(self._store, self.faults, self._log, self._api_keys, self._stopping)
+            state = ServerState(
+                self._store, self.faults, self._log, self._tally, self._lines, self._api_keys, self._stopping
+            )
             try:
                 httpd = IngestionHTTPServer((self.host, self._requested_port), state, _family(self.host))
             except OSError as error:
@@ -245,10 +254,16 @@ def serve_forever(
     database: str | os.PathLike[str] = IN_MEMORY,
     fail_rate: float = 0.0,
     seed: int | None = None,
+    quiet: bool = False,
     stream: TextIO | None = None,
+    log_to: TextIO | None = None,
     stop: threading.Event | None = None,
 ) -> None:
-    """Run a `LocalServer` until Ctrl-C, SIGTERM or `stop` is set, printing where it listens.
+    """Run a `LocalServer` until Ctrl-C, SIGTERM or `stop` is set, saying where it listens and what it did.
+
+    It prints where it listens on `stream`, then one line per request on `log_to` (unless `quiet`), and,
+    once stopped, a summary on `log_to` even when quiet:
+    `Stopped after 14 requests: accepted 120 events and 30 LLM events; refused 2 (401: 1, 422: 1).`
 
     Args:
         host: the address to listen on.
@@ -257,7 +272,9 @@ def serve_forever(
         database: a SQLite file that keeps the items across restarts, or `":memory:"`.
         fail_rate: the share of publish requests, 0 to 1, answered with a random 503.
         seed: seeds those random failures.
-        stream: where to print; default standard output.
+        quiet: write no line per request; the summary is still written.
+        stream: where to print where the server listens; default standard output.
+        log_to: where to write the request lines and the summary; default standard error.
         stop: ends the call when set, from another thread (SIGTERM sets it too).
 
     Raises:
@@ -266,9 +283,18 @@ def serve_forever(
         OSError: the address cannot be bound otherwise.
     """
     out = stream if stream is not None else sys.stdout
+    log = log_to if log_to is not None else sys.stderr
     done = stop if stop is not None else threading.Event()
     keys = list(api_keys) if api_keys else None
-    server = LocalServer(host, port, api_keys=keys, database=database, fail_rate=fail_rate, seed=seed)
+    server = LocalServer(
+        host,
+        port,
+        api_keys=keys,
+        database=database,
+        fail_rate=fail_rate,
+        seed=seed,
+        log_to=None if quiet else log,
+    )
     try:
         server.start()
     except OSError:
@@ -282,7 +308,31 @@ def serve_forever(
                 pass
         except KeyboardInterrupt:
             pass
-    print("Stopped.", file=out, flush=True)
+    print(_summary(server._tally.snapshot(), server.database), file=log, flush=True)
+
+
+def _summary(tally: Tally, database: str | os.PathLike[str]) -> str:
+    """Return what a stopped server did, e.g. `Stopped after 3 requests: accepted 2 events and ...`."""
+    refusals = sum(tally.refused.values())
+    if refusals:
+        by_status = ", ".join(f"{status}: {count}" for status, count in tally.refused.items())
+        refused = f"refused {refusals} ({by_status})"
+    else:
+        refused = "refused none"
+    dropped = f"; dropped {tally.dropped} by staged faults" if tally.dropped else ""
+    lines = [
+        f"Stopped after {_count(tally.requests, 'request')}: accepted {_count(tally.events, 'event')} "
+        f"and {_count(tally.llm_events, 'LLM event')}; {refused}{dropped}."
+    ]
+    if os.fspath(database) != IN_MEMORY:
+        lines.append(f"The items are kept in {os.fspath(database)}.")
+    elif tally.events or tally.llm_events:
+        lines.append("The items were kept in memory only, and are gone.")
+    return "\n".join(lines)
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
 def _banner(server: LocalServer, keys: list[str] | None) -> str:
