@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from trubrics_otel import ConfigurationError, TrubricsClient, TrubricsHandler, TrubricsSpanExporter
+from trubrics_otel import ConfigurationError, TrubricsClient, TrubricsHandler, TrubricsSpanExporter, _config
 from trubrics_otel.batching import DELIVERING
 from trubrics_otel.events import format_timestamp
 from trubrics_otel.mapping.logs import TRIGGER_KEYS
@@ -616,3 +616,35 @@ def test_the_message_is_formatted_when_logged_not_when_sent(
     handler.flush()
 
     assert [item["event"] for item in server.events()] == ["Checkout ['apple']", "Bad format %d"]
+
+
+def test_an_unreadable_latency_or_timestamp_keeps_the_record_and_warns_once_per_key(
+    make_handler: MakeHandler,
+    server: LocalServer,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The call keeps the record's time and no latency, the values become properties, one warning a key."""
+    monkeypatch.setattr(_config, "_warned", set())
+    handler = make_handler()
+    captured = Captured()
+    logger = attach(handler)
+    logger.addHandler(captured)
+    extra = {"user_id": "u1", "prompt": "Hi", "generation": "Hello", "latency": "fast", "timestamp": "noon"}
+
+    with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
+        logger.info("chat", extra=extra)
+        logger.info("chat", extra=extra)
+        handler.flush()
+
+    sent = server.llm_events()
+    assert [item["timestamp"] for item in sent] == [
+        format_timestamp(int(record.created * 1e9)) for record in captured.records
+    ]
+    assert [(item["latency"], item["properties"]) for item in sent] == [
+        (None, {"latency": "fast", "timestamp": "noon"})
+    ] * 2
+    warnings = [record.getMessage() for record in caplog.records if record.name.startswith("trubrics_otel")]
+    assert len(warnings) == 2
+    assert any("`latency` held a str" in text and "timedelta" in text for text in warnings)
+    assert any("`timestamp` held a str" in text and "ISO 8601" in text for text in warnings)

@@ -12,12 +12,14 @@ import pytest
 from trubrics_otel.events import Event, LLMEvent, format_timestamp
 from trubrics_otel.mapping import MappingOptions
 from trubrics_otel.mapping.logs import (
+    ACCEPTED,
     RECOGNISED_KEYS,
     TRIGGER_KEYS,
     LogOutcome,
     interpret_log,
     is_candidate,
     log_to_record,
+    unusable_warning,
 )
 
 NOW_NS = 1_700_000_000_123_456_000
@@ -234,10 +236,98 @@ def test_timestamps_in_every_usual_shape(value: object, expected: str) -> None:
 
 
 def test_latency_as_a_timedelta_or_text() -> None:
-    """`latency` may be a timedelta or numeric text; anything else is left out."""
+    """`latency` may be a timedelta or numeric text; anything else is no latency."""
     assert record(prompt="p", generation="g", latency=dt.timedelta(milliseconds=250)).latency == 0.25  # type: ignore[union-attr]
     assert record(prompt="p", generation="g", latency="1.5").latency == 1.5  # type: ignore[union-attr]
     assert record(prompt="p", generation="g", latency="soon").latency is None  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("extras_as_properties", [True, False], ids=["with extras", "without extras"])
+def test_an_unreadable_latency_or_timestamp_is_kept_as_a_property_and_named(
+    extras_as_properties: bool,
+) -> None:
+    """The record keeps its own time and no latency; the values go to properties, and the keys are named."""
+    outcome = interpret_log(
+        "chat",
+        {"prompt": "p", "generation": "g", "latency": "soon", "timestamp": dt.date(2024, 1, 2)},
+        NOW_NS,
+        OPTIONS,
+        extras_as_properties=extras_as_properties,
+    )
+
+    assert isinstance(outcome.record, LLMEvent)
+    assert (outcome.record.timestamp, outcome.record.latency) == (NOW, None)
+    assert outcome.record.properties == {"latency": "soon", "timestamp": "2024-01-02"}
+    assert outcome.unusable == (("timestamp", "date"), ("latency", "str"))
+
+
+@pytest.mark.parametrize(
+    ("value", "type_name"),
+    [
+        ("yesterday", "str"),
+        (True, "bool"),
+        (float("nan"), "float"),
+        (-5, "int"),
+        (10**30, "int"),
+        ([1], "list"),
+    ],
+)
+def test_every_unreadable_timestamp_is_named_with_its_type(value: object, type_name: str) -> None:
+    """A timestamp that is no time, or that no datetime can hold, is named; the event keeps its own time."""
+    outcome = interpret_log("Sign up", {"user_id": "u1", "timestamp": value}, NOW_NS, OPTIONS)
+
+    assert outcome.record is not None
+    assert outcome.record.timestamp == NOW
+    assert outcome.unusable == (("timestamp", type_name),)
+    assert "timestamp" in outcome.record.properties
+
+
+@pytest.mark.parametrize("value", [object(), True, float("inf"), "1.5 s"])
+def test_every_unreadable_latency_is_named(value: object) -> None:
+    """A latency that is not a finite number of seconds is named and kept."""
+    outcome = interpret_log("chat", {"prompt": "p", "generation": "g", "latency": value}, NOW_NS, OPTIONS)
+
+    assert outcome.unusable == (("latency", type(value).__qualname__),)
+    assert "latency" in outcome.record.properties  # type: ignore[union-attr]
+
+
+def test_readable_values_and_absent_keys_are_not_named() -> None:
+    """Usable values, and keys the record does not carry, raise nothing to warn about."""
+    usable = {"latency": dt.timedelta(seconds=2), "timestamp": "2024-01-02T03:04:05Z"}
+
+    assert interpret_log("chat", {"prompt": "p", "generation": "g", **usable}, NOW_NS, OPTIONS).unusable == ()
+    assert interpret_log("chat", {"prompt": "p", "generation": "g"}, NOW_NS, OPTIONS).unusable == ()
+
+
+def test_a_plain_event_keeps_the_keys_only_a_model_call_uses_as_properties() -> None:
+    """`latency`, `assistant_id` and the event names of a record that is no model call are properties."""
+    result = record(
+        "Sign up",
+        user_id="u1",
+        latency=1.5,
+        assistant_id="bot",
+        prompt_event_name="Q",
+        generation_event_name="A",
+    )
+
+    assert as_json(result)["properties"] == {
+        "latency": 1.5,
+        "assistant_id": "bot",
+        "prompt_event_name": "Q",
+        "generation_event_name": "A",
+    }
+
+
+def test_the_warning_names_the_key_the_type_and_what_is_accepted() -> None:
+    """The warning text says which key, which type, what the key takes, and where the value went."""
+    for key, (accepted, instead) in ACCEPTED.items():
+        text = unusable_warning(key, "date")
+
+        assert f"`{key}`" in text
+        assert "a date" in text
+        assert accepted in text
+        assert instead in text
+        assert "properties" in text
 
 
 def test_half_a_call_gets_the_placeholder_or_is_dropped() -> None:

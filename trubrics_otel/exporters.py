@@ -44,6 +44,7 @@ from trubrics_otel import _config
 from trubrics_otel._threads import start_daemon
 from trubrics_otel.context import install_context_processor
 from trubrics_otel.events import MAX_BATCH_SIZE, Record
+from trubrics_otel.handler import warn_unusable
 from trubrics_otel.mapping import (
     LLMCall,
     MappingOptions,
@@ -642,6 +643,8 @@ class TrubricsLogExporter(LogRecordExporter):
         body = log.body
         message = body if isinstance(body, str) else str(name or "")
         outcome = interpret_log(message, attributes, log.timestamp or log.observed_timestamp, options)
+        if outcome.unusable:
+            warn_unusable(outcome)
         if outcome.missing_content:
             if outcome.record is None:
                 self.client.ledger.dropped(

@@ -28,7 +28,7 @@ from trubrics_otel._stats import DeliveryStats
 from trubrics_otel.batching import DELIVERING, BatchWorker
 from trubrics_otel.events import Record
 from trubrics_otel.mapping import MappingOptions
-from trubrics_otel.mapping.logs import TRIGGER_KEYS, interpret_log, is_candidate
+from trubrics_otel.mapping.logs import TRIGGER_KEYS, LogOutcome, interpret_log, is_candidate, unusable_warning
 from trubrics_otel.transport import TrubricsClient
 
 __all__ = ["TrubricsHandler", "TrubricsStructlogProcessor"]
@@ -133,6 +133,8 @@ class _LogPipeline:
                 self.client.ledger.dropped(NO_CONTENT, 1, _NO_CONTENT_EXPLANATION)
             else:
                 self.client.ledger.incomplete(1)
+        if outcome.unusable:
+            warn_unusable(outcome)
         return outcome.record
 
     def failed(self) -> bool:
@@ -292,6 +294,12 @@ class TrubricsHandler(logging.Handler):
             self._worker.close(timeout)
         finally:
             super().close()
+
+
+def warn_unusable(outcome: LogOutcome) -> None:
+    """Warn, once per key in this process, about a `latency` or `timestamp` the mapping could not read."""
+    for key, type_name in outcome.unusable:
+        _config.warn_once(f"unusable log key {key}", unusable_warning(key, type_name))
 
 
 def _has_trigger_extra(attributes: dict[str, object], triggers: frozenset[str] = TRIGGER_KEYS) -> bool:

@@ -11,7 +11,7 @@ log record) becomes a record when it carries one of these keys:
 | `assistant_id` | the assistant of the call; else the model the conventions name, else the default |
 | `thread_id` | the conversation, sent as the `$thread_id` property |
 | `properties` | a mapping merged into the properties |
-| `latency` | seconds the call took (a number or a `timedelta`) |
+| `latency` | seconds the call took (a number, numeric text or a `timedelta`) |
 | `timestamp` | when: a datetime, ISO 8601 text, or epoch s, ms, µs or ns (default: the record's time) |
 | `prompt_event_name`, `generation_event_name` | custom names of the two events an LLM event becomes |
 
@@ -26,6 +26,12 @@ None of the keys is the name of a `logging.LogRecord` attribute, so each can be 
 The record's other keys without a dot become properties unless `extras_as_properties` is off; keys that
 start with `_` are private and never sent, and dotted keys are left to the conventions (copy more with
 `MappingOptions.copy_attributes`).
+
+Nothing the user gave is lost without a word. A `latency` or `timestamp` that cannot be read (text that
+is no time, a number out of range, a value of another type) is kept in the properties under its own key,
+the record keeps its own time and no latency, and the outcome names the key (`LogOutcome.unusable`) for
+the caller to warn about once (`unusable_warning`). The keys only an LLM event uses (`assistant_id`,
+`latency`, the event names) are properties of a plain event.
 
 `is_candidate` is the cheap test the logging handler and the structlog processor run in the caller's
 thread; `interpret_log` does the real work later, on the delivery thread, and says whether a model call
@@ -46,12 +52,14 @@ from trubrics_otel.mapping import MappingOptions, combine, findings_properties, 
 from trubrics_otel.mapping._model import Findings, SpanData, to_text
 
 __all__ = [
+    "ACCEPTED",
     "RECOGNISED_KEYS",
     "TRIGGER_KEYS",
     "LogOutcome",
     "interpret_log",
     "is_candidate",
     "log_to_record",
+    "unusable_warning",
 ]
 
 TRIGGER_KEYS: Final = frozenset({"user_id", "event", "prompt", "generation"})
@@ -70,7 +78,22 @@ RECOGNISED_KEYS: Final = TRIGGER_KEYS | frozenset(
 )
 """Every plain key the mapping reads; the rest of a record's keys are properties."""
 
+_LLM_ONLY_KEYS: Final = ("assistant_id", "latency", "prompt_event_name", "generation_event_name")
+"""Keys a plain event has no field for: it keeps them as properties."""
+
+ACCEPTED: Final = {
+    "latency": ("a number of seconds, numeric text or a timedelta", "no latency"),
+    "timestamp": (
+        "a datetime, ISO 8601 text, or a positive epoch time in seconds, milliseconds, microseconds or "
+        "nanoseconds before the year 10000",
+        "the log record's own time",
+    ),
+}
+"""For each key whose value is read, not merely copied: what it accepts, and what stands in otherwise."""
+
 _NOTHING: Final = Findings()
+_MAX_EPOCH_NS: Final = 253_402_300_799 * 10**9
+"""The end of the year 9999, the last moment a datetime (and so the API's timestamp) can hold."""
 
 
 @dataclass(frozen=True)
@@ -82,10 +105,13 @@ class LogOutcome:
             is a model call without its text that `drop_without_content` drops.
         missing_content: the record is a model call that lacks its prompt or its generation: sent with
             the placeholder (`record` set), or dropped (`record` None). The caller counts it.
+        unusable: the keys among `ACCEPTED` whose value could not be read, each with the name of its
+            type: the value went to the properties instead. The caller warns (see `unusable_warning`).
     """
 
     record: Event | LLMEvent | None
     missing_content: bool = False
+    unusable: tuple[tuple[str, str], ...] = ()
 
 
 _NOT_FOR_TRUBRICS: Final = LogOutcome(None)
@@ -127,10 +153,23 @@ def interpret_log(
     event_name = _first_text(attributes.get("event"), found.event_name if found.kind == "event" else None)
     if prompt is None and generation is None and user_id is None and event_name is None:
         return _NOT_FOR_TRUBRICS
+    moment: _dt.datetime | int | None = timestamp_ns
+    unusable: list[str] = []
+    given_time = attributes.get("timestamp")
+    if given_time is not None:
+        read = _moment(given_time)
+        if read is None:
+            unusable.append("timestamp")
+        else:
+            moment = read
     if prompt is not None or generation is not None:
         missing_content = prompt is None or generation is None
         if missing_content and options.drop_without_content:
             return LogOutcome(None, missing_content=True)
+        latency = _seconds(attributes.get("latency"))
+        if isinstance(latency, _Unusable):
+            unusable.append("latency")
+            latency = None
         llm_event = LLMEvent(
             user_id or options.default_user_id,
             _first_text(
@@ -142,23 +181,37 @@ def interpret_log(
             or options.default_assistant_id,
             prompt if prompt is not None else options.missing_content,
             generation if generation is not None else options.missing_content,
-            timestamp=_moment(attributes.get("timestamp"), timestamp_ns),
-            latency=_seconds(attributes.get("latency")),
-            properties=_properties(attributes, found, options, extras_as_properties),
+            timestamp=moment,
+            latency=latency,
+            properties=_properties(attributes, found, options, extras_as_properties, unusable),
             thread_id=_first_text(attributes.get("thread_id"), found.thread_id),
             prompt_event_name=to_text(attributes.get("prompt_event_name")),
             generation_event_name=to_text(attributes.get("generation_event_name")),
         )
-        return LogOutcome(llm_event, missing_content=missing_content)
-    return LogOutcome(
-        Event(
-            user_id or options.default_user_id,
-            event_name if event_name is not None else message,
-            timestamp=_moment(attributes.get("timestamp"), timestamp_ns),
-            properties=_properties(attributes, found, options, extras_as_properties),
-            thread_id=_first_text(attributes.get("thread_id"), found.thread_id),
-        )
+        return LogOutcome(llm_event, missing_content, _with_types(unusable, attributes))
+    unused = [key for key in _LLM_ONLY_KEYS if attributes.get(key) is not None]
+    event = Event(
+        user_id or options.default_user_id,
+        event_name if event_name is not None else message,
+        timestamp=moment,
+        properties=_properties(attributes, found, options, extras_as_properties, unusable + unused),
+        thread_id=_first_text(attributes.get("thread_id"), found.thread_id),
     )
+    return LogOutcome(event, unusable=_with_types(unusable, attributes))
+
+
+def unusable_warning(key: str, type_name: str) -> str:
+    """Return the warning for a `latency` or `timestamp` value that could not be read (see `ACCEPTED`)."""
+    accepted, instead = ACCEPTED[key]
+    return (
+        f"Trubrics: a log record's `{key}` held a {type_name} that could not be read as one; it takes "
+        f"{accepted}. Such records are sent with {instead}, and the value is kept in their properties "
+        f"under `{key}`. (Reported once.)"
+    )
+
+
+def _with_types(keys: list[str], attributes: Mapping[str, object]) -> tuple[tuple[str, str], ...]:
+    return tuple((key, type(attributes[key]).__qualname__) for key in keys)
 
 
 def log_to_record(
@@ -212,7 +265,9 @@ def _properties(
     found: Findings,
     options: MappingOptions,
     extras_as_properties: bool,
+    kept: list[str],
 ) -> dict[str, object]:
+    """Return a record's properties; `kept` names recognised keys whose value is kept as a property too."""
     properties = findings_properties(found)
     properties.update(found.properties)
     if options.copy_attributes:
@@ -228,19 +283,23 @@ def _properties(
         properties.update(explicit)
     elif explicit is not None and extras_as_properties:
         properties["properties"] = explicit  # not a mapping: kept as one value rather than lost
+    for key in kept:  # a value the record could not use is kept, unless `properties` names the key itself
+        properties.setdefault(key, attributes[key])
     return properties
 
 
-def _moment(value: object, fallback_ns: int | None) -> _dt.datetime | int | None:
-    """Return a `timestamp` key as a datetime or epoch nanoseconds; the record's time when unusable."""
+def _moment(value: object) -> _dt.datetime | int | None:
+    """Return a `timestamp` value as a datetime or epoch nanoseconds; None when it cannot be read."""
     if isinstance(value, _dt.datetime):
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return _epoch_ns(value) if 0 < value < math.inf else fallback_ns
+        if not 0 < value < math.inf:
+            return None
+        nanos = _epoch_ns(value)
+        return nanos if nanos <= _MAX_EPOCH_NS else None
     if isinstance(value, str):
-        parsed = parse_timestamp(value)
-        return parsed if parsed is not None else fallback_ns
-    return fallback_ns
+        return parse_timestamp(value)
+    return None
 
 
 def _epoch_ns(value: float) -> int:
@@ -254,12 +313,23 @@ def _epoch_ns(value: float) -> int:
     return int(value)
 
 
-def _seconds(value: object) -> float | None:
+class _Unusable:
+    """What `_seconds` returns for a value that is there but cannot be read as seconds."""
+
+
+_UNUSABLE: Final = _Unusable()
+
+
+def _seconds(value: object) -> float | _Unusable | None:
+    """Return a `latency` value in seconds; None when absent, `_UNUSABLE` when it cannot be read."""
+    if value is None:
+        return None
     if isinstance(value, _dt.timedelta):
         return value.total_seconds()
-    if value is None or isinstance(value, bool):
-        return None
+    if isinstance(value, bool):
+        return _UNUSABLE
     try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError, OverflowError):
+        return _UNUSABLE
+    return seconds if math.isfinite(seconds) else _UNUSABLE
