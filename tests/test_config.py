@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from trubrics_otel import ConfigurationError, TrubricsClient, _config
+from trubrics_otel import ConfigurationError, TrubricsClient, _config, _reporting
 
 
 def test_arguments_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -130,3 +130,22 @@ def test_environment_table_is_in_the_readme_and_docs() -> None:
 
     for doc in ("README.md", "docs/configuration.md"):
         assert table in (root / doc).read_text(), f"{doc} does not show the current environment table"
+
+
+def test_a_bad_environment_value_reaches_stderr_when_its_logger_is_disabled(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """warn_once goes through the never-silent path: a disabled logger sends it to stderr, once."""
+    monkeypatch.setattr(_config, "_warned", set())
+    monkeypatch.setattr(_reporting, "_echoed", set())
+    monkeypatch.setattr(logging.getLogger("trubrics_otel.config"), "disabled", True)
+    monkeypatch.setenv("TRUBRICS_CONNECT_TIMEOUT", "soon")
+
+    TrubricsClient("k")
+    TrubricsClient("k")
+
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith(
+        "trubrics-otel: WARNING: TRUBRICS_CONNECT_TIMEOUT='soon' must be a number of seconds"
+    )
+    assert "the logger trubrics_otel.config is disabled" in line

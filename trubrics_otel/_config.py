@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from typing import Any, Final, Generic, TypeVar
 from urllib.parse import urlsplit
 
+from trubrics_otel._reporting import report
+
 __all__ = [
     "API_KEY",
     "CONNECT_TIMEOUT",
@@ -122,12 +124,16 @@ _warned_lock = threading.Lock()
 
 
 def warn_once(key: str, message: str) -> None:
-    """Log `message` as a warning the first time `key` is seen in this process."""
+    """Report `message` as a warning the first time `key` is seen in this process.
+
+    It is logged to `trubrics_otel.config`, and written to stderr too when no logging handler would show
+    it (see `trubrics_otel._reporting`).
+    """
     with _warned_lock:
         if key in _warned:
             return
         _warned.add(key)
-    _logger.warning(message)
+    report(_logger, logging.WARNING, message, key=f"config:{key}")
 
 
 def _text(value: object) -> str:
