@@ -843,6 +843,7 @@ def test_script_takes_only_faults(server: LocalServer) -> None:
         {"seed": "seven"},
         {"database": 42},
         {"database": ""},
+        {"log_to": "requests.log"},
     ],
 )
 def test_bad_arguments_raise_a_configuration_error(arguments: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ import sys
 import threading
 from collections.abc import Iterable, Iterator
 from types import FrameType, TracebackType
-from typing import Any, Final, TextIO
+from typing import Any, Final, TextIO, cast
 
 from trubrics_otel._config import ConfigurationError
 from trubrics_otel.server._faults import FaultInjector
@@ -105,7 +105,7 @@ class LocalServer:
         self.faults = FaultInjector(fail_rate, seed)
         """The faults staged in front of the publish endpoints; see `FaultInjector`."""
         self._log = RequestLog()
-        self._lines = None if log_to is None else RequestLines(log_to)
+        self._lines = None if log_to is None else RequestLines(_check_log_to(log_to))
         self._tally = RequestTally()
         self._store = _open_store(self._database)
         self._lifecycle = threading.Lock()
@@ -397,6 +397,15 @@ def _check_api_keys(api_keys: Iterable[str] | None) -> frozenset[str] | None:
     if not all(isinstance(key, str) and key.strip() for key in keys):
         raise ConfigurationError("Every API key must be a non-empty string.")
     return frozenset(key.strip() for key in keys)
+
+
+def _check_log_to(log_to: object) -> TextIO:
+    if not callable(getattr(log_to, "write", None)) or not callable(getattr(log_to, "flush", None)):
+        # a file name given by mistake would fail every request's line, not the constructor
+        raise ConfigurationError(
+            f"log_to must be a text stream such as sys.stderr or an open file, not {log_to!r}."
+        )
+    return cast("TextIO", log_to)
 
 
 def _check_database(database: object) -> str | os.PathLike[str]:
