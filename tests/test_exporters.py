@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import weakref
 from collections.abc import Iterator
 
 import pytest
@@ -362,6 +363,58 @@ def test_configure_twice_installs_one_exporter(server: LocalServer, api_key: str
     assert second is first
     assert len(server.llm_events()) == 1
     provider.shutdown()
+
+
+def test_configure_warns_once_when_the_zero_code_set_up_did_not_run(
+    server: LocalServer, api_key: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """OTEL_TRACES_EXPORTER=trubrics, yet no configurator built an exporter: one warning; spans still go."""
+    from trubrics_otel import _config, exporters
+
+    monkeypatch.setattr(_config, "_warned", set())
+    monkeypatch.setattr(exporters, "_exporters", weakref.WeakKeyDictionary())  # no configurator ran here
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "trubrics")
+    provider = TracerProvider()
+    with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
+        exporter = configure(api_key, server.url, tracer_provider=provider, join=ContentJoin(window=60))
+        configure(api_key, server.url, tracer_provider=TracerProvider(), join=ContentJoin(window=60))
+    with provider.get_tracer("test").start_as_current_span("chat", attributes=genai_attributes()):
+        pass
+    provider.force_flush()
+    provider.shutdown()
+
+    warnings = [
+        record.getMessage() for record in caplog.records if "OTEL_TRACES_EXPORTER" in record.getMessage()
+    ]
+    assert len(warnings) == 1
+    assert "zero-code set-up did not run" in warnings[0]
+    assert "pip install 'trubrics-otel[zero-code]'" in warnings[0]
+    assert "opentelemetry-distro" in warnings[0]
+    assert exporter.client.stats().sent == 1
+    assert len(server.llm_events()) == 1
+
+
+def test_configure_does_not_warn_when_a_configurator_built_the_exporter(
+    server: LocalServer, api_key: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the exporter a zero-code set-up built for the provider, configure() returns it, and no warning."""
+    from trubrics_otel import _config, exporters
+
+    monkeypatch.setattr(_config, "_warned", set())
+    monkeypatch.setattr(exporters, "_exporters", weakref.WeakKeyDictionary())
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "trubrics")
+    provider = TracerProvider()
+    built = TrubricsSpanExporter(api_key, server.url, stamp_context=False)
+    exporters.exporter_of(provider, built)  # what the SDK's configurator leaves behind
+    with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
+        returned = configure(api_key, server.url, tracer_provider=provider)
+        other = configure(api_key, server.url, tracer_provider=TracerProvider())
+
+    assert returned is built
+    assert other is not built
+    assert [record for record in caplog.records if record.name.startswith("trubrics_otel")] == []
+    built.shutdown()
+    other.shutdown()
 
 
 def test_one_bad_span_costs_only_itself(

@@ -3,13 +3,17 @@
 It adds to the TracerProvider already installed (or installs one) the span processor that stamps
 `trubrics_otel.context()` onto spans, and a `BatchSpanProcessor` of at most 100 spans per export around a
 `TrubricsSpanExporter`.
+
+Under `OTEL_TRACES_EXPORTER=trubrics` it uses the exporter OpenTelemetry's zero-code set-up built, and says
+so once when that set-up never ran: `opentelemetry-instrument` configures exporters only when a distro
+(opentelemetry-distro) is installed, and without one the variable does nothing at all.
 """
 
 from __future__ import annotations
 
 import threading
 import weakref
-from typing import Any
+from typing import Any, Final
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
@@ -19,9 +23,18 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from trubrics_otel import _config
 from trubrics_otel.context import install_context_processor
 from trubrics_otel.events import MAX_BATCH_SIZE
-from trubrics_otel.exporters import TrubricsSpanExporter, exporter_of
+from trubrics_otel.exporters import TrubricsSpanExporter, exporter_of, sdk_built_an_exporter
 
 __all__ = ["configure"]
+
+ZERO_CODE_DID_NOT_RUN: Final = (
+    "Trubrics: OTEL_TRACES_EXPORTER names trubrics, but OpenTelemetry's zero-code set-up did not run: no "
+    "configurator built the Trubrics span exporter, so the OTEL_*_EXPORTER settings were not applied. "
+    "`opentelemetry-instrument` configures exporters only with a distro installed: `pip install "
+    "'trubrics-otel[zero-code]'` brings opentelemetry-distro. configure() installs the span exporter "
+    "itself, so spans are sent meanwhile."
+)
+"""The warning `configure()` gives once when OTEL_TRACES_EXPORTER=trubrics found no exporter to reuse."""
 
 _configured: weakref.WeakKeyDictionary[TracerProvider, TrubricsSpanExporter] = weakref.WeakKeyDictionary()
 _configured_lock = threading.Lock()
@@ -40,7 +53,8 @@ def configure(
 
     Calling it again for the same provider returns the exporter of the first call, whatever the
     arguments, and under `OTEL_TRACES_EXPORTER=trubrics` it returns the exporter that set-up installed:
-    one provider sends each span once.
+    one provider sends each span once. If that set-up never ran (no OpenTelemetry configurator: the
+    distro is not installed), it warns once and installs its own exporter.
 
     Args:
         api_key: the project's API key (`TRUBRICS_API_KEY`).
@@ -65,6 +79,8 @@ def configure(
         existing = _configured.get(provider)
         if existing is None and _config.traces_exporter_is_trubrics():
             existing = exporter_of(provider)  # the one OTEL_TRACES_EXPORTER=trubrics already installed
+            if existing is None and not sdk_built_an_exporter():
+                _config.warn_once("zero-code set-up did not run", ZERO_CODE_DID_NOT_RUN)
         if existing is not None:
             return existing  # a second processor would send every event twice
         exporter = TrubricsSpanExporter(api_key, host, stamp_context=False, **exporter_options)

@@ -61,7 +61,7 @@ from trubrics_otel.mapping.logs import interpret_log
 from trubrics_otel.mapping.twins import merge_twin_calls, merged, richer
 from trubrics_otel.transport import TrubricsClient
 
-__all__ = ["TrubricsLogExporter", "TrubricsSpanExporter", "exporter_of", "span_data"]
+__all__ = ["TrubricsLogExporter", "TrubricsSpanExporter", "exporter_of", "sdk_built_an_exporter", "span_data"]
 
 _logger = logging.getLogger("trubrics_otel.exporters")
 
@@ -429,6 +429,16 @@ def exporter_of(
         if existing is None and candidate is not None:
             _exporters[provider] = candidate
         return existing
+
+
+def sdk_built_an_exporter() -> bool:
+    """Whether a span exporter was built for a global TracerProvider, as the zero-code set-up builds one.
+
+    `configure()` asks when OTEL_TRACES_EXPORTER names trubrics: if none was, no OpenTelemetry
+    configurator ran (`opentelemetry-instrument` without a distro), and the user is told why.
+    """
+    with _exporters_lock:
+        return len(_exporters) > 0
 
 
 _RECENT_PARENTS: Final = 10_000
