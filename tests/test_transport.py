@@ -10,6 +10,7 @@ import random
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import requests
@@ -18,7 +19,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from trubrics_otel import ConfigurationError, Event, LLMEvent, TrubricsClient
+from trubrics_otel import ConfigurationError, Event, LLMEvent, TrubricsClient, TrubricsHandler, _reporting
+from trubrics_otel.events import Record
 from trubrics_otel.server import Fault, LocalServer
 from trubrics_otel.transport import USER_AGENT, _SignallingBody
 
@@ -45,7 +47,7 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def client(server: LocalServer, api_key: str, clock: FakeClock) -> TrubricsClient:
+def client(server: LocalServer, api_key: str, clock: FakeClock) -> Iterator[TrubricsClient]:
     client = TrubricsClient(api_key, server.url, clock=clock, wait=clock.wait, rng=random.Random(7))
     yield client
     client.shutdown()
@@ -92,11 +94,12 @@ def test_never_posts_an_empty_list(client: TrubricsClient, server: LocalServer) 
 
 def test_sends_exactly_what_the_api_takes(client: TrubricsClient, server: LocalServer) -> None:
     """The stored JSON is the records' JSON, field for field."""
-    sent = [Event("u9", "Sign up", properties={"plan": "pro"}, thread_id="t1"), *llm_events(1)]
-    client.send(sent)
+    event = Event("u9", "Sign up", properties={"plan": "pro"}, thread_id="t1")
+    (llm_event,) = llm_events(1)
+    client.send([event, llm_event])
 
-    assert server.events() == [sent[0].to_json()]
-    assert server.llm_events() == [sent[1].to_json()]
+    assert server.events() == [event.to_json()]
+    assert server.llm_events() == [llm_event.to_json()]
 
 
 def test_headers_name_the_package(client: TrubricsClient, server: LocalServer) -> None:
@@ -303,7 +306,7 @@ def test_odd_property_values_never_lose_an_event(client: TrubricsClient, server:
     """Bytes, sets, datetimes, objects, NaN, cycles and odd keys are converted, and the event arrives."""
     cycle: list[object] = []
     cycle.append(cycle)
-    odd = {
+    odd: dict[Any, object] = {
         "bytes": b"\xffabc",
         "set": {3, 1, 2},
         "when": dt.datetime(2024, 1, 2, 3, 4, 5, tzinfo=dt.timezone.utc),
@@ -463,7 +466,7 @@ def test_a_key_that_cannot_be_a_header_is_refused_at_construction(key: str) -> N
 
 def test_send_batches_delivers_each_batch_as_send_would(client: TrubricsClient, server: LocalServer) -> None:
     """Batches in any mix are chunked per endpoint; empty ones are skipped; the results add up."""
-    batches = [[*events(150)], [], [*llm_events(30), *events(5)], llm_events(100)]
+    batches: list[list[Record]] = [[*events(150)], [], [*llm_events(30), *events(5)], [*llm_events(100)]]
 
     result = client.send_batches(batches)
 
@@ -598,3 +601,66 @@ def test_send_batches_after_a_refused_key_asks_no_more(server: LocalServer) -> N
     assert (result.dropped, result.unauthorized) == (400, True)
     assert client.stats().requests == 1
     client.shutdown()
+
+
+def test_the_first_loss_report_says_so_far_and_the_account_counts_every_chunk(
+    server: LocalServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A refused key over two chunks: the first report counts the first, the account at shutdown all."""
+    client = TrubricsClient("wrong-key", server.url, clock=clock, wait=clock.wait)
+
+    with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
+        client.send(events(150))
+        client.shutdown()
+
+    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert warnings[0].startswith("Trubrics: 100 record(s) dropped (unauthorized) so far: ")
+    assert "More may follow" in warnings[0]
+    assert warnings[-1] == (
+        f"Trubrics: 150 records for {server.url}: 0 sent, 0 failed, 150 dropped (unauthorized: 150), "
+        "0 still queued."
+    )
+    assert client.stats().dropped == {"unauthorized": 150}
+
+
+def test_the_account_comes_when_a_delivery_cut_short_by_shutdown_ends(
+    server: LocalServer, api_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Shut down while a send waits to retry, the client accounts for its records once they failed."""
+    client = TrubricsClient(api_key, server.url)
+    server.faults.script(Fault(status=503, retry_after="25"))
+    sender = threading.Thread(target=lambda: client.send(events(3)))
+    with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
+        started = time.monotonic()
+        sender.start()
+        while not server.requests and time.monotonic() - started < 5:
+            time.sleep(0.005)
+        client.shutdown()
+        sender.join(timeout=5)
+
+    accounts = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Trubrics: 3 records")]
+    assert accounts == [
+        f"Trubrics: 3 records for {server.url}: 0 sent, 3 failed ({server.url}/publish_events answered "
+        "HTTP 503; the client was shut down while waiting to retry), 0 dropped, 0 still queued."
+    ]
+
+
+def test_a_refused_key_is_an_error_on_stderr_when_only_a_trubrics_handler_listens(
+    server: LocalServer, clock: FakeClock, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The 401 error reaches stderr when the root's only handler is the package's own."""
+    monkeypatch.setattr(_reporting, "_echoed", set())
+    handler = TrubricsHandler("k", server.url)
+    client = TrubricsClient("wrong-key", server.url, clock=clock, wait=clock.wait)
+    root = logging.getLogger()
+    saved = root.handlers[:]
+    root.handlers[:] = [handler]
+    try:
+        client.send(events(1))
+    finally:
+        root.handlers[:] = saved
+        handler.close()
+
+    (error, _loss) = capsys.readouterr().err.splitlines()
+    assert error.startswith(f"trubrics-otel: ERROR: Trubrics answered HTTP 401 for {server.url}: ")
+    assert error.endswith("(shown here because no logging handler displays trubrics_otel's messages)")

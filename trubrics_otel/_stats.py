@@ -1,12 +1,27 @@
-"""Counters of what happened to every record, and the rate-limited reports that explain each loss.
+"""Counters of what happened to every record, the reports that explain each loss, and the final account.
 
 Telemetry must never lose data silently, and must never flood the application's logs either: each kind
 of loss is explained the first time it happens, then summarised at most once a minute while it goes on.
+A summary waits for the next loss, so the last ones may never get one: the account settles that. When
+a client is shut down for good, or at interpreter exit for a client never shut down, a ledger that lost
+anything or still holds queued records gives one exact account, once: how many records it was given,
+and how many of them were sent, failed, dropped (by reason) or are still queued.
+
+The account at exit comes after every other flush. `logging.shutdown()` is the exit hook that runs last
+(logging registers it when it is first imported, before anything else can), and it closes handlers
+newest first; OpenTelemetry's providers flush in exit hooks that run before it, and a `TrubricsHandler`
+delivers its last records when that shutdown closes it. So the account is given when `logging.shutdown()`
+closes a handler made when this module is imported, before any `TrubricsHandler` can be.
+
+Every report goes through `trubrics_otel._reporting.report`, so it reaches the user even where logging
+would hide it.
 """
 
 from __future__ import annotations
 
+import atexit
 import inspect
+import itertools
 import logging
 import os
 import threading
@@ -16,12 +31,29 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
 
+from trubrics_otel._reporting import report
+
 __all__ = ["DeliveryStats", "Ledger"]
 
 _logger = logging.getLogger("trubrics_otel")
+_serials = itertools.count()
 
 REPORT_INTERVAL = 60.0
 """Seconds between two summaries of the same kind of loss."""
+
+PLACEHOLDER_ADVICE = (
+    "Trubrics: a model call's prompt or generation was not recorded, so a placeholder was sent. Turn on "
+    "the instrumentation's content capture. OpenTelemetry GenAI instrumentations (openai-v2 and others) "
+    "on the latest GenAI conventions (OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_latest_experimental; "
+    "openai-v2 2.4b0 with opentelemetry-util-genai 1.1b0 always uses them) need "
+    "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT=SPAN_ONLY (content on the span; EVENT_ONLY and "
+    "SPAN_AND_EVENT put it in log records too) and ignore `true`; on the older v1.30 conventions `true` "
+    "turns it on and the content goes to log records. Content in log records reaches Trubrics only with "
+    "the log exporter too (OTEL_LOGS_EXPORTER=trubrics, or TrubricsLogExporter). OpenLLMetry: "
+    "TRACELOOP_TRACE_CONTENT=true (its default). OpenInference: leave OPENINFERENCE_HIDE_INPUTS and "
+    "OPENINFERENCE_HIDE_OUTPUTS unset or false. `trubrics-otel check` shows what this environment sets."
+)
+"""The warning given the first time a placeholder stands in for a call's missing text."""
 
 
 @dataclass(frozen=True)
@@ -59,27 +91,41 @@ class Ledger:
     Args:
         clock: a monotonic clock in seconds; tests pass a fake one.
         logger: where loss reports go.
+        host: where the records go, named in the final account.
     """
 
-    def __init__(self, clock: Callable[[], float] = time.monotonic, logger: logging.Logger = _logger) -> None:
+    def __init__(
+        self,
+        clock: Callable[[], float] = time.monotonic,
+        logger: logging.Logger = _logger,
+        *,
+        host: str = "",
+    ) -> None:
         self._lock = threading.Lock()
         self._clock = clock
         self._logger = logger
+        self._host = host
         self._sent = 0
         self._retried = 0
         self._failed = 0
         self._requests = 0
         self._incomplete = 0
         self._dropped: dict[str, int] = {}
+        self._failed_because = ""  # the latest failure's explanation, for the account
+        self._in_delivery = 0  # records a client is sending whose outcome is not counted yet
+        self._closed = False
+        self._accounted = False
+        self._serial = next(_serials)  # names the account's cause: an id() could be reused
         # reason -> (time of the last report, records lost since it)
         self._reports: dict[str, tuple[float, int]] = {}
         self._queue_sources: dict[int, Callable[[], Callable[[], int] | None]] = {}
         self._next_source = 0
         _ledgers.add(self)
 
-    def _renew_lock(self) -> None:
+    def _after_fork_in_child(self) -> None:
         # a fork copies the lock as it was: held, if another thread held it at that moment
         self._lock = threading.Lock()
+        self._in_delivery = 0  # the parent's deliveries go on in the parent's threads, not here
 
     def sent(self, count: int) -> None:
         """Count records the API accepted."""
@@ -102,24 +148,52 @@ class Ledger:
             self._incomplete += count
             first = self._incomplete == count
         if first:
-            self._logger.warning(
-                "Trubrics: a model call's prompt or generation was not recorded, so a placeholder was sent. "
-                "Turn on the instrumentation's content capture (for OpenTelemetry GenAI: "
-                "OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT) and, if it writes content to logs, "
-                "add the Trubrics log exporter."
-            )
+            report(self._logger, logging.WARNING, PLACEHOLDER_ADVICE, key="placeholder")
 
-    def failed(self, count: int, explanation: str) -> None:
-        """Count records given up on after transient failures, and explain it (rate-limited)."""
+    def failed(self, count: int, explanation: str, *, delivering: bool = False) -> None:
+        """Count records given up on after transient failures, and explain it (rate-limited).
+
+        `delivering` says the records were counted by `begin_delivery()`, and leave the delivery now.
+        """
         with self._lock:
             self._failed += count
+            self._failed_because = explanation
         self._report("failed", count, explanation)
+        if delivering:
+            self._end_delivery(count)
 
-    def dropped(self, reason: str, count: int, explanation: str) -> None:
-        """Count records refused for good for `reason`, and explain it (rate-limited per reason)."""
+    def dropped(self, reason: str, count: int, explanation: str, *, delivering: bool = False) -> None:
+        """Count records refused for good for `reason`, and explain it (rate-limited per reason).
+
+        `delivering` says the records were counted by `begin_delivery()`, and leave the delivery now.
+        """
         with self._lock:
             self._dropped[reason] = self._dropped.get(reason, 0) + count
         self._report(reason, count, explanation)
+        if delivering:
+            self._end_delivery(count)
+
+    def delivered(self, count: int) -> None:
+        """Count records the API accepted that `begin_delivery()` counted as being sent."""
+        self.sent(count)
+        self._end_delivery(count)
+
+    def begin_delivery(self, count: int) -> None:
+        """Note records a client starts sending; each leaves with `delivered`, `failed` or `dropped`."""
+        with self._lock:
+            self._in_delivery += count
+
+    def close(self) -> None:
+        """Note that the client is shut down for good: give the account once its deliveries ended.
+
+        When nothing is being sent the account comes now; otherwise the delivery that ends last gives
+        it (or the interpreter's exit, if that comes first).
+        """
+        with self._lock:
+            self._closed = True
+            settled = self._in_delivery == 0
+        if settled:
+            self.give_account()
 
     def add_queue_source(self, source: Callable[[], int]) -> Callable[[], None]:
         """Count the records `source()` says are still queued upstream in the final account of losses.
@@ -175,29 +249,73 @@ class Ledger:
                 incomplete=self._incomplete,
             )
 
+    def account(self) -> str | None:
+        """Return the account of every record given so far, or None when none was lost or is queued."""
+        stats = self.snapshot()
+        with self._lock:
+            because = self._failed_because
+            in_delivery = self._in_delivery
+        queued = self.queued() + in_delivery
+        dropped = sum(stats.dropped.values())
+        if not stats.failed and not dropped and not queued:
+            return None
+        total = stats.sent + stats.failed + dropped + queued
+        failed = f"{stats.failed} failed"
+        if stats.failed and because:
+            failed += f" ({because})"
+        reasons = ", ".join(f"{reason}: {count}" for reason, count in sorted(stats.dropped.items()) if count)
+        refused = f"{dropped} dropped ({reasons})" if reasons else "0 dropped"
+        records = "record" if total == 1 else "records"
+        host = f" for {self._host}" if self._host else ""
+        return (
+            f"Trubrics: {total} {records}{host}: {stats.sent} sent, {failed}, {refused}, "
+            f"{queued} still queued."
+        )
+
+    def give_account(self) -> None:
+        """Report the account (see `account`) if there is one to give and it was not given before."""
+        text = self.account()
+        if text is None:
+            return
+        with self._lock:
+            if self._accounted:
+                return
+            self._accounted = True
+        report(self._logger, logging.WARNING, text, key=f"account:{self._serial}")
+
+    def _end_delivery(self, count: int) -> None:
+        with self._lock:
+            self._in_delivery = max(self._in_delivery - count, 0)
+            settled = self._closed and self._in_delivery == 0
+        if settled:
+            self.give_account()
+
     def _report(self, reason: str, count: int, explanation: str) -> None:
         now = self._clock()
         with self._lock:
             last = self._reports.get(reason)
+            since = 0.0
             if last is None:
                 self._reports[reason] = (now, 0)
                 pending = -1
             elif now - last[0] >= REPORT_INTERVAL:
                 pending = last[1] + count
+                since = now - last[0]
                 self._reports[reason] = (now, 0)
             else:
                 self._reports[reason] = (last[0], last[1] + count)
                 return
         if pending < 0:
-            self._logger.warning("Trubrics: %d record(s) %s: %s", count, _verb(reason), explanation)
-        else:
-            self._logger.warning(
-                "Trubrics: %d more record(s) %s in the last %.0f s; latest: %s",
-                pending,
-                _verb(reason),
-                REPORT_INTERVAL,
-                explanation,
+            message = (
+                f"Trubrics: {count} record(s) {_verb(reason)} so far: {explanation}. More may follow: they "
+                f"are summarised at most once a minute, and counted in stats() and in a final account."
             )
+        else:
+            message = (
+                f"Trubrics: {pending} more record(s) {_verb(reason)} in the {since:.0f} s since the "
+                f"last report; latest: {explanation}"
+            )
+        report(self._logger, logging.WARNING, message, key=f"loss:{reason}")
 
 
 class _Strong:
@@ -213,13 +331,48 @@ class _Strong:
 _ledgers: weakref.WeakSet[Ledger] = weakref.WeakSet()
 
 
-def _renew_locks_after_fork() -> None:
+def _renew_after_fork() -> None:
     for ledger in list(_ledgers):
-        ledger._renew_lock()
+        ledger._after_fork_in_child()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_renew_locks_after_fork)
+    os.register_at_fork(after_in_child=_renew_after_fork)
+
+
+_exiting = threading.Event()
+
+
+def _note_exit() -> None:
+    _exiting.set()
+
+
+class _AccountAtExit(logging.Handler):
+    """A handler attached to no logger, there to be closed by `logging.shutdown()` (see the docstring).
+
+    `logging.config.dictConfig()` closes every handler too, and `logging.shutdown()` may be called
+    before the exit: only a close after the exit began gives the accounts.
+    """
+
+    def emit(self, record: logging.LogRecord) -> None:
+        """Show nothing: no logger sends records here."""
+
+    def close(self) -> None:
+        """Give the account of every ledger not accounted for yet, once the interpreter is exiting."""
+        super().close()
+        if _exiting.is_set():
+            account_all()
+
+
+def account_all() -> None:
+    """Give the account of every live ledger that has not given it yet."""
+    for ledger in list(_ledgers):
+        ledger.give_account()
+
+
+# registered after logging's own exit hook, so it runs before logging.shutdown()
+atexit.register(_note_exit)
+_account_at_exit = _AccountAtExit()
 
 
 def _verb(reason: str) -> str:

@@ -43,6 +43,7 @@ import requests
 from opentelemetry import context as otel_context
 
 from trubrics_otel import _config
+from trubrics_otel._reporting import report
 from trubrics_otel._stats import DeliveryStats, Ledger
 from trubrics_otel._threads import holds_logging_lock, start_daemon
 from trubrics_otel._version import __version__
@@ -173,7 +174,7 @@ class TrubricsClient:
         self._closed = threading.Event()
         self._wait = wait if wait is not None else self._closed.wait
         self._rng = rng if rng is not None else random.Random()
-        self._ledger = Ledger(clock)
+        self._ledger = Ledger(clock, host=self.host)
         self._auth_reported = False
         self._session_lock = threading.Lock()
         self._session = self._new_session()
@@ -205,6 +206,11 @@ class TrubricsClient:
     def send(self, records: Iterable[Record], *, deadline: float | None = None) -> SendResult:
         """Deliver records, each kind to its endpoint, at most 100 per request. Never raises.
 
+        It blocks the calling thread until every record is delivered or given up on: while the host is
+        down or answers 429/5xx, that is the whole deadline, 30 s by default (`TRUBRICS_RETRY_DEADLINE`).
+        In a request handler or a loop the application waits on, pass a short `deadline=`, or send through
+        `TrubricsHandler` or the OpenTelemetry exporters, which deliver from threads of their own.
+
         Args:
             records: events and LLM events, in any mix.
             deadline: seconds this call may take, retries included; default the client's
@@ -234,6 +240,8 @@ class TrubricsClient:
     def _send_guarded(
         self, batch: list[Record], deadline_at: float, on_wire: threading.Event | None = None
     ) -> SendResult:
+        # each record leaves the delivery when it is counted sent, failed or dropped (the account waits)
+        self._ledger.begin_delivery(len(batch))
         try:
             return self._send(batch, deadline_at, on_wire)
         except Exception as error:  # the guard of last resort: telemetry never raises into the application
@@ -259,10 +267,16 @@ class TrubricsClient:
             self.shutdown()
 
     def shutdown(self) -> None:
-        """Stop: end any back-off wait at once and close the HTTP session. Idempotent."""
+        """Stop: end any back-off wait at once and close the HTTP session. Idempotent.
+
+        If any record was lost or is still queued, the account of every record given to this client is
+        reported once (`Trubrics: 250 records for ...: 200 sent, ...`), as soon as the deliveries under
+        way end.
+        """
         self._closed.set()
         with self._session_lock:
             self._session.close()
+        self._ledger.close()
 
     @property
     def is_shutdown(self) -> bool:
@@ -310,7 +324,7 @@ class TrubricsClient:
             if status == _UNSENDABLE:
                 return self._drop(items, "unsendable", problem, error=error)
             if response is not None and 200 <= status < 300:
-                self._ledger.sent(len(items))
+                self._ledger.delivered(len(items))
                 return SendResult(sent=len(items))
             if status in (401, 403):
                 return self._unauthorized(items, status)
@@ -410,15 +424,15 @@ class TrubricsClient:
         if not self._auth_reported:
             self._auth_reported = True
             problem = "no API key is configured" if self._api_key is None else "the API key was refused"
-            _logger.error(
-                "Trubrics answered HTTP %d for %s: %s. Nothing will be delivered until TRUBRICS_API_KEY "
-                "holds the key on your project's settings page.",
-                status,
-                self.host,
-                problem,
+            report(
+                _logger,
+                logging.ERROR,
+                f"Trubrics answered HTTP {status} for {self.host}: {problem}. Nothing will be delivered "
+                "until TRUBRICS_API_KEY holds the key on your project's settings page.",
+                key="unauthorized",
             )
         explanation = "the API key is missing or was refused"
-        self._ledger.dropped("unauthorized", len(items), explanation)
+        self._ledger.dropped("unauthorized", len(items), explanation, delivering=True)
         return SendResult(dropped=len(items), unauthorized=True, problem=explanation, status=status)
 
     def _drop(
@@ -430,7 +444,7 @@ class TrubricsClient:
         status: int = 0,
         error: BaseException | None = None,
     ) -> SendResult:
-        self._ledger.dropped(reason, len(items), explanation)
+        self._ledger.dropped(reason, len(items), explanation, delivering=True)
         return SendResult(dropped=len(items), problem=explanation, status=status, error=error)
 
     def _fail(
@@ -441,7 +455,7 @@ class TrubricsClient:
         status: int = 0,
         error: BaseException | None = None,
     ) -> SendResult:
-        self._ledger.failed(len(items), explanation)
+        self._ledger.failed(len(items), explanation, delivering=True)
         return SendResult(failed=len(items), problem=explanation, status=status, error=error)
 
     # --- the HTTP session -----------------------------------------------------------------------
@@ -544,6 +558,7 @@ class _Pipeline:
                 self._exit_capped = True
                 self._deadline_at = min(self._deadline_at, client._clock() + EXIT_RETRY_DEADLINE)
             if self._result.unauthorized:
+                client._ledger.begin_delivery(len(batch))
                 outcome = client._unauthorized(batch, 0)  # the key just refused would be refused again
             else:
                 outcome = client._send_guarded(batch, self._deadline_at, on_wire)
