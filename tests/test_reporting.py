@@ -50,9 +50,11 @@ class Collect(logging.Handler):
     def __init__(self, level: int = logging.NOTSET) -> None:
         super().__init__(level)
         self.messages: list[str] = []
+        self.records: list[logging.LogRecord] = []
 
     def emit(self, record: logging.LogRecord) -> None:
         self.messages.append(record.getMessage())
+        self.records.append(record)
 
 
 def test_a_warning_only_the_trubrics_handler_would_get_goes_to_stderr_once(
@@ -84,6 +86,29 @@ def test_a_handler_that_shows_the_record_means_nothing_on_stderr(
 
     assert shown.messages == ["Trubrics: seen"]
     assert capsys.readouterr().err == ""
+
+
+def test_the_record_names_the_reporter_and_can_carry_the_exception(
+    logger: logging.Logger, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The record points at the function that reported, with the exception; stderr gets one line."""
+
+    def fail() -> None:
+        raise RuntimeError("boom")
+
+    shown = Collect()
+    for handler in (shown, logging.NullHandler()):
+        with root_handlers(handler):
+            try:
+                fail()
+            except RuntimeError:
+                report(logger, logging.ERROR, "Trubrics: failed", key="boom", exc_info=True)
+
+    (record,) = shown.records
+    assert record.funcName == "test_the_record_names_the_reporter_and_can_carry_the_exception"
+    assert record.exc_info is not None
+    assert record.exc_info[0] is RuntimeError
+    assert capsys.readouterr().err == f"trubrics-otel: ERROR: Trubrics: failed {SUFFIX}\n"
 
 
 @pytest.mark.parametrize(

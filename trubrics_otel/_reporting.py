@@ -38,7 +38,7 @@ _echoed: set[str] = set()
 _echoed_lock = threading.Lock()
 
 
-def report(logger: logging.Logger, level: int, message: str, *, key: str) -> None:
+def report(logger: logging.Logger, level: int, message: str, *, key: str, exc_info: bool = False) -> None:
     """Log `message` at `level`, and write it to stderr too (once per `key`) when no handler shows it.
 
     Args:
@@ -46,10 +46,12 @@ def report(logger: logging.Logger, level: int, message: str, *, key: str) -> Non
         level: `logging.WARNING` or `logging.ERROR`.
         message: the whole message, already formatted.
         key: the cause; a cause already written to stderr in this process is not written again.
+        exc_info: log the exception being handled with the record (stderr gets the message's line only).
     """
     try:
         hidden = _why_hidden(logger, level)
-        logger.log(level, message, stacklevel=2)  # the record names the function that reported
+        # the record names the function that reported, not this one
+        logger.log(level, message, exc_info=exc_info, stacklevel=2)
         if hidden is not None:
             _echo(key, f"trubrics-otel: {logging.getLevelName(level)}: {message} {hidden}")
     except Exception:  # noqa: BLE001, S110 - telemetry's reports never raise into the application
