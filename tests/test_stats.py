@@ -311,3 +311,42 @@ def test_nothing_is_said_at_exit_when_nothing_was_lost(server: LocalServer, api_
     assert done.stdout.splitlines() == ["Signed in", "Signed in", "main ends"]
     assert done.stderr == ""
     assert len(server.events()) == 5
+
+
+def test_dict_config_closing_every_handler_gives_no_account_before_the_exit(server: LocalServer) -> None:
+    """dictConfig closes and forgets every handler, the account's too: the account still comes, at exit."""
+    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("TRUBRICS_", "OTEL_"))}
+    app = textwrap.dedent(
+        """
+        import logging.config, sys
+        from trubrics_otel import Event, TrubricsClient
+
+        client = TrubricsClient("wrong-key", sys.argv[1])
+        client.send([Event("u", "Before")])
+        logging.config.dictConfig({
+            "version": 1,
+            "disable_existing_loggers": False,
+            "formatters": {"plain": {"format": "%(message)s"}},
+            "handlers": {
+                "out": {"class": "logging.StreamHandler", "stream": "ext://sys.stdout", "formatter": "plain"}
+            },
+            "root": {"handlers": ["out"]},
+        })
+        client.send([Event("u", "After"), Event("u", "After")])
+        """
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", app, server.url],
+        env=inherited,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    accounts = [line for line in done.stdout.splitlines() if " records for " in line]
+    assert accounts == [
+        f"Trubrics: 3 records for {server.url}: 0 sent, 0 failed, 3 dropped (unauthorized: 3), "
+        "0 still queued."
+    ]

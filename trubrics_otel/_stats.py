@@ -11,7 +11,8 @@ The account at exit comes after every other flush. `logging.shutdown()` is the e
 (logging registers it when it is first imported, before anything else can), and it closes handlers
 newest first; OpenTelemetry's providers flush in exit hooks that run before it, and a `TrubricsHandler`
 delivers its last records when that shutdown closes it. So the account is given when `logging.shutdown()`
-closes a handler made when this module is imported, before any `TrubricsHandler` can be.
+closes a handler made when this module is imported, before any `TrubricsHandler` can be (and put back
+at the head of logging's list of handlers at exit, if `dictConfig()` emptied that list).
 
 Every report goes through `trubrics_otel._reporting.report`, so it reaches the user even where logging
 would hide it.
@@ -345,6 +346,25 @@ _exiting = threading.Event()
 
 def _note_exit() -> None:
     _exiting.set()
+    if not _close_account_handler_last():
+        account_all()  # no way to come after logging.shutdown(): the account comes now rather than never
+
+
+def _close_account_handler_last() -> bool:
+    """Make sure `logging.shutdown()` closes `_account_at_exit`, after the handlers made since it was made.
+
+    `logging.config.dictConfig()` empties logging's list of handlers, this one's included: it goes back
+    at the head of the list, which `logging.shutdown()` closes last. False when logging keeps no such
+    list (a private part of the logging module).
+    """
+    handlers = getattr(logging, "_handlerList", None)
+    lock = getattr(logging, "_lock", None)
+    if not isinstance(handlers, list) or lock is None:
+        return False
+    with lock:
+        if not any(ref() is _account_at_exit for ref in handlers):
+            handlers.insert(0, weakref.ref(_account_at_exit))
+    return True
 
 
 class _AccountAtExit(logging.Handler):
@@ -370,9 +390,10 @@ def account_all() -> None:
         ledger.give_account()
 
 
+# made now, before any TrubricsHandler, so that logging.shutdown() closes it after them
+_account_at_exit = _AccountAtExit()
 # registered after logging's own exit hook, so it runs before logging.shutdown()
 atexit.register(_note_exit)
-_account_at_exit = _AccountAtExit()
 
 
 def _verb(reason: str) -> str:
