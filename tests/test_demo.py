@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+from pathlib import Path
 
+import pytest
 from opentelemetry.sdk.trace import TracerProvider
 
+from trubrics_otel import ConfigurationError
 from trubrics_otel.demo import run_demo
 from trubrics_otel.demo._run import ANSWERS, CONVERSATIONS, _traced_by_hand
 from trubrics_otel.demo.fake_openai import FakeOpenAI
 from trubrics_otel.exporters import TrubricsSpanExporter
 from trubrics_otel.mapping.join import ContentJoin
 from trubrics_otel.server import LocalServer
+
+COMMAND = Path(sys.executable).parent / "trubrics-otel"
 
 
 def test_the_demo_delivers_every_turn_and_shows_it() -> None:
@@ -43,3 +53,91 @@ def test_without_an_instrumentation_the_spans_are_made_by_hand(server: LocalServ
     (event,) = server.llm_events()
     assert (event["prompt"], event["generation"]) == ("Hello", answer)
     assert event["assistant_id"] == "gpt-4o-mini-2024-08-06"
+
+
+def test_the_demo_ends_by_saying_where_to_look_next() -> None:
+    """Without --keep-serving the demo stops its server and names the commands to look further."""
+    out = io.StringIO()
+
+    assert run_demo(out) == 0
+
+    assert out.getvalue().splitlines()[-2:] == [
+        "Next: `trubrics-otel demo --keep-serving` keeps the local server up, to look around with",
+        "`trubrics-otel events`; `trubrics-otel fake-llm` runs fake model endpoints for your own app.",
+    ]
+
+
+def test_keep_serving_leaves_the_server_up_until_ctrl_c() -> None:
+    """--keep-serving prints where to look, serves what the demo sent to `events`, and stops on SIGINT."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUBRICS_", "OTEL_"))}
+    process = subprocess.Popen(
+        [str(COMMAND), "demo", "--keep-serving", "--port", "0"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        lines: list[str] = []
+        while not lines or lines[-1] != "Press Ctrl-C to stop.":
+            line = process.stdout.readline()
+            assert line, "the demo ended instead of serving"
+            lines.append(line.rstrip("\n"))
+        url = lines[-4].split(" at ")[1].split(";")[0]
+        listed = subprocess.run(
+            [str(COMMAND), "events", "--server", url, "--kind", "llm", "--json"],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+        process.send_signal(signal.SIGINT)
+        rest, err = process.communicate(timeout=30)
+    finally:
+        process.kill()
+        process.wait()
+
+    assert lines[-3:-1] == [
+        f"  see what arrived:  trubrics-otel events --server {url}   (or {url}/llm_events)",
+        f"  send to it:        TRUBRICS_HOST={url} TRUBRICS_API_KEY=any python app.py",
+    ]
+    assert len(listed.stdout.splitlines()) == 4, listed.stderr
+    assert process.returncode == 0, err
+    assert rest == "Stopped.\n"
+
+
+def test_keep_serving_with_trubrics_host_set_is_a_configuration_error(
+    monkeypatch: pytest.MonkeyPatch, server: LocalServer
+) -> None:
+    """The demo cannot keep a local server up while it sends to TRUBRICS_HOST, and says so first."""
+    monkeypatch.setenv("TRUBRICS_HOST", server.url)
+    out = io.StringIO()
+
+    with pytest.raises(ConfigurationError, match=r"^--keep-serving keeps the demo's local server up"):
+        run_demo(out, keep_serving=True)
+
+    assert out.getvalue() == ""
+    assert server.requests == []
+
+
+def test_keep_serving_on_a_taken_port_is_one_line() -> None:
+    """A taken port for the kept server is exit 1 and the server's one-line explanation."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        done = subprocess.run(
+            [str(COMMAND), "demo", "--keep-serving", "--port", str(port)],
+            env={k: v for k, v in os.environ.items() if not k.startswith(("TRUBRICS_", "OTEL_"))},
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
+
+    assert done.returncode == 1
+    assert done.stdout == ""
+    assert done.stderr.startswith(f"trubrics-otel: Port {port} on 127.0.0.1 is already in use")
+    assert done.stderr.count("\n") == 1

@@ -5,14 +5,20 @@ It starts the local server (or uses `TRUBRICS_HOST` when set) and a fake OpenAI-
 `opentelemetry-instrumentation-openai-v2` installed (`pip install 'trubrics-otel[demo]'`) the calls go
 through the real client and instrumentation; otherwise each call is a plain HTTP request wrapped in a span
 that carries the OpenTelemetry GenAI attributes, as an instrumentation would set them.
+
+With `keep_serving` the local server stays up afterwards, on port 8765 unless told otherwise, for
+`trubrics-otel events` and the user's own applications. The demo tests its host with the command line's
+delivery check (`trubrics_otel.cli._check`), a module that imports nothing of the commands themselves.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
 import os
 import secrets
+import threading
 from collections.abc import Callable, Iterator
 from typing import TextIO
 
@@ -21,11 +27,15 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import TracerProvider
 
 import trubrics_otel
-from trubrics_otel import _config
+from trubrics_otel import DeliveryStats, _config
+from trubrics_otel._config import ConfigurationError
 from trubrics_otel._setup import configure
-from trubrics_otel.cli import EXIT_DELIVERED, EXIT_UNREACHABLE, check, print_table
+from trubrics_otel.cli._check import EXIT_DELIVERED, EXIT_UNREACHABLE, check
+from trubrics_otel.cli._output import print_table
+from trubrics_otel.demo._fakes import until_stopped
 from trubrics_otel.demo.fake_openai import FakeOpenAI
-from trubrics_otel.server import LocalServer
+from trubrics_otel.mapping.join import ContentJoin
+from trubrics_otel.server import DEFAULT_PORT, LocalServer
 
 __all__ = ["CONVERSATIONS", "run_demo"]
 
@@ -49,31 +59,90 @@ Chat = Callable[[list[dict[str, str]]], str]
 
 
 @contextlib.contextmanager
-def _ingestion_host() -> Iterator[tuple[str, str | None, LocalServer | None]]:
-    """Yield (host, api key, server): TRUBRICS_HOST if set, else a fresh local server."""
+def _ingestion_host(
+    keep_serving: bool, port: int | None
+) -> Iterator[tuple[str, str | None, LocalServer | None]]:
+    """Yield (host, api key, server): TRUBRICS_HOST if set, else a fresh local server.
+
+    The server of a demo that keeps serving listens on `port` (8765 unless given) and accepts any key, so
+    that the user's own applications can send to it afterwards; otherwise it takes a free port and only
+    the demo's key.
+    """
     if _config.HOST.is_set():
+        if keep_serving:
+            raise ConfigurationError(
+                "--keep-serving keeps the demo's local server up, but TRUBRICS_HOST is set, so the demo "
+                "sends there instead: unset TRUBRICS_HOST, or leave out --keep-serving."
+            )
         yield _config.HOST.resolve(), None, None
         return
     key = f"demo-{secrets.token_hex(8)}"
-    with LocalServer(api_keys={key}) as server:
+    if keep_serving:
+        server = LocalServer(port=DEFAULT_PORT if port is None else port)
+    else:
+        server = LocalServer(port=port or 0, api_keys={key})
+    with server:
         yield server.url, key, server
 
 
-def run_demo(out: TextIO) -> int:
-    """Run the demo, writing what it does to `out`; return the process exit code."""
+def run_demo(
+    out: TextIO,
+    *,
+    keep_serving: bool = False,
+    port: int | None = None,
+    stop: threading.Event | None = None,
+) -> int:
+    """Run the demo, writing what it does to `out`; return the process exit code.
+
+    Args:
+        out: where to write, a line at a time.
+        keep_serving: leave the local server running once the demo is done, until Ctrl-C, SIGTERM or
+            `stop`, for `trubrics-otel events` and the user's own applications.
+        port: the local server's port; by default a free one, or 8765 when it keeps serving.
+        stop: ends the wait of a server kept serving, when set from another thread.
+
+    Raises:
+        ConfigurationError: `keep_serving` while TRUBRICS_HOST is set, or a malformed TRUBRICS_* value.
+        OSError: the local server's port is taken (a `PortInUseError`).
+    """
     with (
-        _ingestion_host() as (host, key, server),
+        _ingestion_host(keep_serving, port) as (host, key, server),
         FakeOpenAI(delay=0.02, reply=lambda text: ANSWERS.get(text, f"Echo: {text}")) as model,
     ):
-        print(f"Trubrics host: {'local server at ' if server else ''}{host}", file=out)
+        say = functools.partial(print, file=out, flush=True)
+        say(f"Trubrics host: {'local server at ' if server else ''}{host}")
         outcome = check(host, key)
-        print(outcome.message, file=out)
+        say(outcome.message)
         if outcome.code != EXIT_DELIVERED:
             return outcome.code
-        provider = TracerProvider(resource=Resource.create({"service.name": "trubrics-otel-demo"}))
-        exporter = configure(key, host, tracer_provider=provider)
+        stats = _chat(key, host, model, say)
+        if server is not None:
+            say()
+            _print_llm_events(server, out)
+        code = EXIT_DELIVERED if stats.lost == 0 else EXIT_UNREACHABLE
+        say()
+        if server is None:
+            _say_where_to_look(host, say)
+        elif keep_serving:
+            _keep_serving(server, say, stop)
+        else:
+            say("Next: `trubrics-otel demo --keep-serving` keeps the local server up, to look around with")
+            say(
+                "`trubrics-otel events`; `trubrics-otel fake-llm` runs fake model endpoints for your own app."
+            )
+        return code
+
+
+def _chat(key: str | None, host: str, model: FakeOpenAI, say: Callable[..., None]) -> DeliveryStats:
+    """Run both conversations through a traced chat; return what the exporter delivered."""
+    provider = TracerProvider(resource=Resource.create({"service.name": "trubrics-otel-demo"}))
+    # its own join: the twins remembered from another run in this process are not this run's calls
+    exporter = configure(
+        key, host, tracer_provider=provider, join=ContentJoin(_config.CONTENT_WAIT.resolve())
+    )
+    try:
         with _chat_function(provider, model) as (chat, how):
-            print(f"Chatting with a fake model at {model.base_url} {how}.", file=out)
+            say(f"Chatting with a fake model at {model.base_url} {how}.")
             for user, thread, prompts in CONVERSATIONS:
                 history: list[dict[str, str]] = [{"role": "system", "content": "You are a helpful analyst."}]
                 with trubrics_otel.context(user_id=user, thread_id=thread, properties={"demo": True}):
@@ -81,14 +150,35 @@ def run_demo(out: TextIO) -> int:
                         history.append({"role": "user", "content": prompt})
                         history.append({"role": "assistant", "content": chat(history)})
         provider.force_flush()
+    finally:
         provider.shutdown()
-        stats = exporter.client.stats()
-        requests = "1 request" if stats.requests == 1 else f"{stats.requests} requests"
-        print(f"Delivered {stats.sent} LLM events in {requests}; lost {stats.lost}.", file=out)
-        if server is not None:
-            print(file=out)
-            _print_llm_events(server, out)
-        return EXIT_DELIVERED if stats.lost == 0 else EXIT_UNREACHABLE
+    stats = exporter.client.stats()
+    count = "1 request" if stats.requests == 1 else f"{stats.requests} requests"
+    say(f"Delivered {stats.sent} LLM events in {count}; lost {stats.lost}.")
+    return stats
+
+
+def _keep_serving(server: LocalServer, say: Callable[..., None], stop: threading.Event | None) -> None:
+    events = (
+        "trubrics-otel events"
+        if server.port == DEFAULT_PORT
+        else f"trubrics-otel events --server {server.url}"
+    )
+    say(
+        f"The local server stays up at {server.url}; it keeps what arrives in memory and accepts any API key."
+    )
+    say(f"  see what arrived:  {events}   (or {server.url}/llm_events)")
+    say(f"  send to it:        TRUBRICS_HOST={server.url} TRUBRICS_API_KEY=any python app.py")
+    with until_stopped(stop):
+        say("Press Ctrl-C to stop.")
+    say("Stopped.")
+
+
+def _say_where_to_look(host: str, say: Callable[..., None]) -> None:
+    if host == _config.DEFAULT_HOST:
+        say("Next: see the LLM events in your Trubrics project.")
+    else:
+        say(f"Next: `trubrics-otel events` lists what {host} received, if it is a `trubrics-otel serve`.")
 
 
 def _print_llm_events(server: LocalServer, out: TextIO) -> None:
