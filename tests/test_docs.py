@@ -60,3 +60,15 @@ def test_headings_become_the_anchors_github_gives_them() -> None:
         "recording-prompts-and-generations",
         "traces-llm-spans-become-llm-events",
     } <= (anchors(page))
+
+
+def test_the_readme_sets_up_a_clone_in_two_lines() -> None:
+    """A fresh clone has one line for the demo and one for the tests; other installs are for users' apps."""
+    readme = (ROOT / "README.md").read_text()
+
+    set_up = [line for line in readme.splitlines() if "python3 -m venv" in line]
+
+    assert set_up == [
+        "python3 -m venv .venv && .venv/bin/pip install -e '.[demo]' && .venv/bin/trubrics-otel demo",
+        "python3 -m venv .venv && .venv/bin/pip install -e '.[dev]' && .venv/bin/pytest",
+    ]
