@@ -350,3 +350,17 @@ def test_dict_config_closing_every_handler_gives_no_account_before_the_exit(serv
         f"Trubrics: 3 records for {server.url}: 0 sent, 0 failed, 3 dropped (unauthorized: 3), "
         "0 still queued."
     ]
+
+
+def test_duplicates_merged_into_one_call_are_not_a_loss() -> None:
+    """A call two instrumentations recorded is sent once: no account at exit, nothing counted as lost."""
+    ledger = Ledger(lambda: 0.0)
+    ledger.sent(1)
+    ledger.dropped("duplicate", 1, "recorded twice, sent once")
+
+    assert ledger.snapshot().lost == 0
+    assert ledger.account() is None
+
+    ledger.dropped("invalid", 1, "refused")
+    assert ledger.snapshot().lost == 1
+    assert ledger.account() is not None

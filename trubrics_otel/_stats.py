@@ -31,10 +31,11 @@ import weakref
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
+from typing import Final
 
 from trubrics_otel._reporting import report
 
-__all__ = ["DeliveryStats", "Ledger"]
+__all__ = ["NOT_LOST", "DeliveryStats", "Ledger"]
 
 _logger = logging.getLogger("trubrics_otel")
 _serials = itertools.count()
@@ -55,6 +56,10 @@ PLACEHOLDER_ADVICE = (
     "OPENINFERENCE_HIDE_OUTPUTS unset or false. `trubrics-otel check` shows what this environment sets."
 )
 """The warning given the first time a placeholder stands in for a call's missing text."""
+
+
+NOT_LOST: Final = frozenset({"duplicate"})
+"""Drop reasons that lose nothing: a call two instrumentations recorded is sent once, from the other."""
 
 
 @dataclass(frozen=True)
@@ -82,8 +87,8 @@ class DeliveryStats:
 
     @property
     def lost(self) -> int:
-        """Records that did not reach Trubrics: failed plus dropped."""
-        return self.failed + sum(self.dropped.values())
+        """Records that did not reach Trubrics: failed plus dropped, except duplicates sent once."""
+        return self.failed + sum(count for reason, count in self.dropped.items() if reason not in NOT_LOST)
 
 
 class Ledger:
@@ -258,7 +263,7 @@ class Ledger:
             in_delivery = self._in_delivery
         queued = self.queued() + in_delivery
         dropped = sum(stats.dropped.values())
-        if not stats.failed and not dropped and not queued:
+        if not stats.lost and not queued:
             return None
         total = stats.sent + stats.failed + dropped + queued
         failed = f"{stats.failed} failed"
