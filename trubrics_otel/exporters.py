@@ -8,7 +8,9 @@ lacks its text waits a short, bounded time in the content join for log records t
 `TrubricsLogExporter` is the logs SDK's `LogRecordExporter`: log records whose attributes carry
 recognised keys become events and LLM events, and GenAI content records (`gen_ai.user.message`,
 `gen_ai.choice`, `gen_ai.client.inference.operation.details`, ...) complete the call of the span they
-name, through the same process-wide content join.
+name, through the same process-wide content join. A record OpenTelemetry's logging handler made from a
+stdlib record is left to the structlog processor or a `TrubricsHandler` when one of them sends it
+(`trubrics_otel.handler.sent_by_another_door`): each record reaches Trubrics once.
 
 `export()` never raises. It returns SUCCESS when every record was delivered or refused for its own
 content, FAILURE when delivery failed.
@@ -44,7 +46,7 @@ from trubrics_otel import _config
 from trubrics_otel._threads import start_daemon
 from trubrics_otel.context import install_context_processor
 from trubrics_otel.events import MAX_BATCH_SIZE, Record
-from trubrics_otel.handler import warn_unusable
+from trubrics_otel.handler import STRUCTLOG_KEYS, note_log_exporter, sent_by_another_door, warn_unusable
 from trubrics_otel.mapping import (
     LLMCall,
     MappingOptions,
@@ -579,6 +581,7 @@ class TrubricsLogExporter(LogRecordExporter):
         )
         self._clock = clock
         self._shutdown = False
+        note_log_exporter()
 
     @property
     def client(self) -> TrubricsClient:
@@ -651,6 +654,13 @@ class TrubricsLogExporter(LogRecordExporter):
                 )
             return None
         body = log.body
+        if name is None and _sent_by_another_door(item, log):
+            return None  # not a loss: the structlog processor or a TrubricsHandler sends this record
+        if isinstance(body, Mapping) and isinstance(body.get("event"), str):
+            # structlog's ProcessorFormatter.wrap_for_formatter: the stdlib record's message, so the log
+            # record's body, is the event dict itself, as TrubricsHandler reads it too
+            attributes.update((key, value) for key, value in body.items() if key not in STRUCTLOG_KEYS)
+            body = body["event"]
         message = body if isinstance(body, str) else str(name or "")
         outcome = interpret_log(message, attributes, log.timestamp or log.observed_timestamp, options)
         if outcome.unusable:
@@ -663,3 +673,40 @@ class TrubricsLogExporter(LogRecordExporter):
             else:
                 self.client.ledger.incomplete(1)
         return outcome.record
+
+
+def _sent_by_another_door(item: Any, log: Any) -> bool:
+    """Whether a log record, made from a stdlib record by OpenTelemetry's logging handler, is sent elsewhere.
+
+    Those handlers name the instrumentation scope after the stdlib logger, and always set the level's
+    name and the record's time; a record made through the Logs API by an instrumentation rarely has the
+    time and never names a stdlib logger's scope together with them. The handler module decides.
+    """
+    scope = getattr(item, "instrumentation_scope", None)
+    timestamp = log.timestamp
+    if scope is None or timestamp is None or not log.severity_text:
+        return False
+    return sent_by_another_door(scope.name, _stdlib_level(log), timestamp, log.body)
+
+
+def _stdlib_level(log: Any) -> int:
+    """The stdlib level a log record was made at: from its level's name, else the lowest its severity allows.
+
+    OpenTelemetry's logging handlers keep the level's name (WARN for WARNING, FATAL for CRITICAL, both
+    names stdlib knows too); custom levels have their registered name, or `Level 25`.
+    """
+    text = str(log.severity_text)
+    level = logging.getLevelName(text)
+    if isinstance(level, int):
+        return level
+    if text.startswith("Level ") and text[6:].isdigit():
+        return int(text[6:])
+    number = int(getattr(log.severity_number, "value", log.severity_number) or 0)
+    if number < _DEBUG_SEVERITY:
+        return logging.NOTSET
+    group, step = divmod(min(number, 24) - _DEBUG_SEVERITY, 4)
+    return logging.DEBUG * (group + 1) + step  # DEBUG is 5, DEBUG2 6, ... INFO 9, ... FATAL4 24
+
+
+_DEBUG_SEVERITY: Final = 5
+"""OpenTelemetry's severity number of DEBUG; each stdlib level's step of ten spans four numbers."""

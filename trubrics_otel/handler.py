@@ -10,14 +10,28 @@ event dict) goes into a `BatchWorker`, whose thread maps and sends it. Neither f
 blocks, or turns its own delivery into records: records of the `trubrics_otel`, `urllib3` and `requests`
 loggers, and every record made while delivering, are ignored.
 
-When both front doors see the same structlog event (the processor in structlog's chain and the handler
-behind `render_to_log_kwargs` or `ProcessorFormatter.wrap_for_formatter`), the processor sends it and
-the handler recognises the record it becomes and lets it pass: the event is sent once.
+A record may reach Trubrics through more than one door: the structlog processor, a `TrubricsHandler`, and
+`TrubricsLogExporter` behind OpenTelemetry's logging handler (the SDK's, attached by
+`OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED=true`, or opentelemetry-instrumentation-logging's), which
+turns every stdlib record into an OpenTelemetry log record. Each is sent once, by the door nearest the
+application:
+
+1. the structlog processor sends every event it queued. The record the event becomes is recognised by
+   the event dict it was made from: a `TrubricsHandler` in the same thread by the claim the processor
+   leaves per thread, the log exporter (which may export later, on another thread) by a ticket the
+   processor leaves when the event goes to a stdlib logger that reaches OpenTelemetry's handler;
+2. else a `TrubricsHandler` on the record's logger or an ancestor it propagates to, whose level admits
+   the record (and that existed when it was made), sends it. The exporter asks `sent_by_another_door`,
+   which walks the same loggers, so the answer does not depend on the order of the handlers, nor on
+   whether the exporter runs inside the logging call (a simple processor) or later (a batch processor);
+3. else the log exporter sends it.
 """
 
 from __future__ import annotations
 
+import collections
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
@@ -31,7 +45,7 @@ from trubrics_otel.mapping import MappingOptions
 from trubrics_otel.mapping.logs import TRIGGER_KEYS, LogOutcome, interpret_log, is_candidate, unusable_warning
 from trubrics_otel.transport import TrubricsClient
 
-__all__ = ["TrubricsHandler", "TrubricsStructlogProcessor"]
+__all__ = ["TrubricsHandler", "TrubricsStructlogProcessor", "note_log_exporter", "sent_by_another_door"]
 
 _logger = logging.getLogger("trubrics_otel.handler")
 
@@ -66,14 +80,19 @@ class _Claim(threading.local):
     event: object = None
 
 
-class _Claims:
-    """Whether any structlog processor exists: until one does, the handler need not look for claims."""
+class _Doors:
+    """Which front doors this process has made: until two exist, no door looks for the other's records."""
 
-    active = False
+    processors = False
+    """A structlog processor exists: the handler looks for its claims, the log exporter for its tickets."""
+    handlers = False
+    """A `TrubricsHandler` exists: the log exporter leaves it the stdlib records it takes."""
+    exporters = False
+    """A `TrubricsLogExporter` exists: the processor leaves tickets for it."""
 
 
 _claim = _Claim()
-_claims = _Claims()
+_doors = _Doors()
 
 
 class _LogPipeline:
@@ -153,6 +172,9 @@ class TrubricsHandler(logging.Handler):
     `logger.info("chat", extra={"user_id": "u1", "prompt": p, "generation": g, "assistant_id": "gpt-4o"})`
     an LLM event. The keys are listed in `trubrics_otel.mapping.logs`.
 
+    Beside OpenTelemetry's logging handler and `TrubricsLogExporter`, the records this handler takes are
+    its own, and the exporter leaves them to it (see the module docstring): each is sent once.
+
     Args:
         api_key: the project's API key (`TRUBRICS_API_KEY`).
         host: the API's base URL (`TRUBRICS_HOST`).
@@ -212,6 +234,8 @@ class TrubricsHandler(logging.Handler):
             name="trubrics-logging-handler",
         )
         self._worker = self._pipeline.worker
+        self._made_ns = time.time_ns()  # a record made before this is not this handler's (see _handler_takes)
+        _doors.handlers = True
 
     def __repr__(self) -> str:
         return f"<TrubricsHandler {self.client.host} ({logging.getLevelName(self.level)})>"
@@ -254,7 +278,7 @@ class TrubricsHandler(logging.Handler):
             ignored = _ignored_logger(record.name)
         if ignored or DELIVERING.get():
             return False  # never turn our own delivery into records: that way lie loops and deadlocks
-        if _claims.active and _claimed_by_processor(record.msg):
+        if _doors.processors and _claimed_by_processor(record.msg):
             return False
         try:  # emit(), inlined: this is the path every recognised record takes
             self._worker.put((record, _formatted(record)) if record.args else record)
@@ -443,7 +467,7 @@ class TrubricsStructlogProcessor:
             name="trubrics-structlog",
         )
         self._worker = self._pipeline.worker
-        _claims.active = True
+        _doors.processors = True
 
     def __repr__(self) -> str:
         return f"<TrubricsStructlogProcessor {self.client.host}>"
@@ -456,8 +480,11 @@ class TrubricsStructlogProcessor:
                 and not DELIVERING.get()
                 and self._worker.put((dict(event_dict), time.time_ns()))
             ):
+                event = event_dict.get("event")
                 _claim.event_dict = event_dict
-                _claim.event = event_dict.get("event")
+                _claim.event = event
+                if _doors.exporters and isinstance(logger, logging.Logger):
+                    _tickets.issue(logger, event_dict, event)
         except Exception:  # the guard of last resort: logging never raises into the application
             if self._pipeline.failed():
                 _logger.warning("Trubrics: the structlog processor failed on an event", exc_info=True)
@@ -479,3 +506,162 @@ class TrubricsStructlogProcessor:
     def close(self, timeout: float | None = None) -> bool:
         """Deliver what is queued, stop, and release the client (closed by its last user). Idempotent."""
         return self._worker.close(timeout)
+
+
+# --- one door per record --------------------------------------------------------------------------
+
+
+def note_log_exporter() -> None:
+    """Note that a `TrubricsLogExporter` exists: from now on the structlog processor leaves it tickets."""
+    _doors.exporters = True
+
+
+def sent_by_another_door(logger_name: str, levelno: int, created_ns: int, body: object) -> bool:
+    """Whether a stdlib record the log exporter received is sent by the structlog processor or a handler.
+
+    The log exporter asks this of each record OpenTelemetry's logging handler made from a stdlib record,
+    with what that handler kept of it: the logger's name (the record's instrumentation scope), its level,
+    its time and its body. The processor's tickets answer for the events it queued; for the rest, the
+    loggers the record propagated through are walked for a `TrubricsHandler` that takes it, as
+    `Logger.callHandlers` walks them. That handler's filters are not run here: a record they refuse is
+    sent by neither door.
+    """
+    if _doors.processors and _tickets.redeem(logger_name, body):
+        return True
+    if not _doors.handlers:
+        return False
+    logger = _existing_logger(logger_name)
+    return logger is not None and _handler_takes(logger, levelno, created_ns)
+
+
+def _existing_logger(name: str) -> logging.Logger | None:
+    """The stdlib logger of that name if there is one; never makes one, as `logging.getLogger` would."""
+    if name == logging.root.name:
+        return logging.root
+    found = logging.root.manager.loggerDict.get(name)
+    return found if isinstance(found, logging.Logger) else None
+
+
+def _handler_takes(logger: logging.Logger, levelno: int, created_ns: int) -> bool:
+    """Whether a `TrubricsHandler` that `logger`'s records reach takes a record of this level and time."""
+    if _ignored_logger(logger.name):
+        return False
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            if (
+                isinstance(handler, TrubricsHandler)
+                and levelno >= handler.level
+                and handler._made_ns <= created_ns
+            ):
+                return True
+        current = current.parent if current.propagate else None
+    return False
+
+
+def _reaches_opentelemetry(logger: logging.Logger) -> bool:
+    """Whether `logger`'s records reach one of OpenTelemetry's logging handlers (the SDK's, or contrib's)."""
+    current: logging.Logger | None = logger
+    while current is not None:
+        for handler in current.handlers:
+            if type(handler).__module__.startswith("opentelemetry."):
+                return True
+        current = current.parent if current.propagate else None
+    return False
+
+
+class _Ticket:
+    """An event the structlog processor queued, on its way to a stdlib logger that reaches OpenTelemetry."""
+
+    __slots__ = ("event", "event_dict", "logger_name", "made", "used")
+
+    def __init__(self, logger_name: str, event_dict: _EventDict, event: object, made: float) -> None:
+        self.logger_name = logger_name
+        self.event_dict = event_dict
+        self.event = event
+        self.made = made
+        self.used = False
+
+    def matches(self, logger_name: str, body: object) -> bool:
+        """Whether a log record with this scope and body was made from this ticket's event dict.
+
+        `ProcessorFormatter.wrap_for_formatter` makes the event dict itself the body; with
+        `render_to_log_kwargs` the body is the `event` it popped out of the dict (a dict that still holds
+        its `event` was never rendered, as when a later processor dropped it).
+        """
+        if logger_name != self.logger_name:
+            return False
+        return body is self.event_dict or (body is self.event and "event" not in self.event_dict)
+
+
+class _Tickets:
+    """The processor's tickets, found by the identity of what becomes the log record's body.
+
+    A ticket is kept until its record is exported, for at most `_TICKET_LIFETIME` seconds and
+    `_MAX_TICKETS` at a time (the oldest go first): one whose record never comes (a processor after
+    ours dropped the event) costs nothing but its place. Each holds its event dict, so no identity is
+    reused while it waits. A used ticket leaves the index at once and the queue when it reaches its
+    front: tickets are used in about the order they were issued.
+    """
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self._clock = clock
+        self._renew()
+
+    def _renew(self) -> None:
+        # a forked child exports none of its parent's records, and a lock held at the fork stays held
+        self._lock = threading.Lock()
+        self._order: collections.deque[_Ticket] = collections.deque()
+        self._by_body: dict[int, list[_Ticket]] = {}
+
+    def __len__(self) -> int:
+        """How many tickets wait for their record."""
+        with self._lock:
+            return sum(1 for ticket in self._order if not ticket.used)
+
+    def issue(self, logger: logging.Logger, event_dict: _EventDict, event: object) -> None:
+        """Leave a ticket for the record `event_dict` becomes, if that record reaches OpenTelemetry."""
+        if not _reaches_opentelemetry(logger):
+            return
+        ticket = _Ticket(logger.name, event_dict, event, self._clock())
+        with self._lock:
+            self._expire(ticket.made)
+            self._order.append(ticket)
+            self._by_body.setdefault(id(event_dict), []).append(ticket)
+            if event is not None:
+                self._by_body.setdefault(id(event), []).append(ticket)
+
+    def redeem(self, logger_name: str, body: object) -> bool:
+        """Whether a ticket was left for this record; the ticket is used up."""
+        with self._lock:
+            for ticket in self._by_body.get(id(body), ()):
+                if ticket.matches(logger_name, body):
+                    ticket.used = True
+                    self._unindex(ticket)
+                    return True
+        return False
+
+    def _expire(self, now: float) -> None:
+        order = self._order
+        while order and (
+            order[0].used or len(order) >= _MAX_TICKETS or now - order[0].made > _TICKET_LIFETIME
+        ):
+            self._unindex(order.popleft())
+
+    def _unindex(self, ticket: _Ticket) -> None:
+        for key in (id(ticket.event_dict), id(ticket.event)):
+            waiting = self._by_body.get(key)
+            if waiting is not None and ticket in waiting:
+                waiting.remove(ticket)
+                if not waiting:
+                    del self._by_body[key]
+
+
+_MAX_TICKETS: Final = 10_000
+"""The most tickets kept at once, as many as a processor's default queue holds."""
+_TICKET_LIFETIME: Final = 120.0
+"""Seconds a ticket waits for its record: more than a batch processor's delay and an export's retries."""
+_tickets = _Tickets()
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_tickets._renew)

@@ -21,7 +21,9 @@ the record's message, the other keys its attributes) or
 itself). The handler reads both shapes.
 
 When an event passes through the processor and then reaches a `TrubricsHandler` in the same thread, the
-handler knows it by the event dict it was made from and lets it pass: the processor has sent it.
+handler knows it by the event dict it was made from and lets it pass: the processor has sent it. The same
+holds for `trubrics_otel.TrubricsLogExporter` behind OpenTelemetry's logging handler, which may export the
+record later, on another thread: the processor leaves it a ticket (see `trubrics_otel.handler`).
 
 The processor itself needs nothing from structlog (it is a plain callable), which is why it is defined in
 `trubrics_otel.handler` and also exported as `trubrics_otel.TrubricsStructlogProcessor`; this module is the
