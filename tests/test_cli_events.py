@@ -198,6 +198,21 @@ def test_show_returns_the_cursor_to_follow_from(server: LocalServer, send: Calla
     assert cursors == {"events": 2, "llm": 0}
 
 
+def test_limit_zero_prints_nothing_but_still_gives_the_cursor(
+    server: LocalServer, send: Callable[..., None]
+) -> None:
+    """`--follow --limit 0` starts from now: nothing already there is printed, not even an empty title."""
+    send(Event("ada", "One"), turn("ada", "t-1", "Hello"))
+    out = io.StringIO()
+    listings = ServerListings(server.url)
+
+    cursors = show(listings, ["llm", "events"], Filters(), 0, out, as_json=False)
+
+    listings.close()
+    assert out.getvalue() == ""
+    assert cursors == {"llm": 1, "events": 1}
+
+
 def test_a_server_that_is_not_running_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
     """Nothing listening gives exit 3 and one line that says how to start a server."""
     with socket.socket() as probe:

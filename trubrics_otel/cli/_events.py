@@ -168,6 +168,8 @@ def show(
     for index, kind in enumerate(kinds):
         items, cursors[kind] = listings.listing(kind, filters, limit=limit)
         items.reverse()  # newest first from the server; read top to bottom, like a log
+        if limit == 0:
+            continue  # asked only for the cursor: `--follow --limit 0` shows what is new, nothing else
         if as_json:
             printer.items(kind, items)
             continue
