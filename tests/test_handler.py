@@ -648,3 +648,26 @@ def test_an_unreadable_latency_or_timestamp_keeps_the_record_and_warns_once_per_
     assert len(warnings) == 2
     assert any("`latency` held a str" in text and "timedelta" in text for text in warnings)
     assert any("`timestamp` held a str" in text and "ISO 8601" in text for text in warnings)
+
+
+def test_records_still_queued_when_the_client_shuts_down_are_in_its_account(
+    server: LocalServer, api_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Records the handler holds when the client it sends through shuts down are named as still queued."""
+    client = TrubricsClient(api_key, server.url)
+    handler = TrubricsHandler(client=client, flush_interval=60, clock=lambda: 0.0)  # holds them for 60 s
+    logger = attach(handler)
+
+    for index in range(3):
+        logger.info("Sign up", extra={"user_id": f"u{index}"})
+    queued = client.ledger.queued()
+    with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
+        client.shutdown()
+    handler.close(timeout=2)
+
+    assert queued == 3
+    accounts = [record.getMessage() for record in caplog.records if "still queued" in record.getMessage()]
+    assert len(accounts) == 1
+    assert "Trubrics: 3 records" in accounts[0]
+    assert "0 sent" in accounts[0]
+    assert "3 still queued" in accounts[0]

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 import structlog
 
-from trubrics_otel import TrubricsHandler
+from trubrics_otel import TrubricsClient, TrubricsHandler
 from trubrics_otel.integrations.structlog import TrubricsStructlogProcessor
 from trubrics_otel.server import LocalServer
 
@@ -285,6 +285,27 @@ def test_a_handler_on_the_processors_client_delivers_after_the_processor_closed(
 
     assert sorted(names(server)) == [("u1", "Native"), ("u2", "Stdlib")]
     assert processor.client.is_shutdown
+
+
+def test_events_still_queued_when_the_client_shuts_down_are_in_its_account(
+    server: LocalServer, api_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Events the processor holds when the client it sends through shuts down are named as still queued."""
+    client = TrubricsClient(api_key, server.url)
+    processor = TrubricsStructlogProcessor(client=client, flush_interval=60, clock=lambda: 0.0)
+    configure_native(processor, io.StringIO())
+
+    for index in range(2):
+        structlog.get_logger().info("Sign up", user_id=f"u{index}")
+    queued = client.ledger.queued()
+    with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
+        client.shutdown()
+    processor.close(timeout=2)
+
+    assert queued == 2
+    accounts = [record.getMessage() for record in caplog.records if "still queued" in record.getMessage()]
+    assert len(accounts) == 1
+    assert "2 still queued" in accounts[0]
 
 
 def test_trubrics_otel_imports_without_structlog() -> None:

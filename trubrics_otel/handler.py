@@ -137,6 +137,12 @@ class _LogPipeline:
             name=name,
         )
         self._errors = 0
+        # held weakly by the ledger: what this door still holds counts in the client's final account
+        self.client.ledger.add_queue_source(self.queued)
+
+    def queued(self) -> int:
+        """How many records wait in this door's queue; the client's account names them as still queued."""
+        return self.worker.queued
 
     def to_record(self, message: str, attributes: Mapping[str, object], timestamp_ns: int) -> Record | None:
         """Map on the worker's thread; count calls without their text (sent with a placeholder or dropped)."""
