@@ -295,3 +295,11 @@ def test_a_malformed_host_is_named_by_check_and_leaves_the_app_running_untraced(
     assert "Failed to auto initialize OpenTelemetry" in unchecked.stderr
     assert "TRUBRICS_HOST='127.0.0.1:8765'" in unchecked.stderr
     assert any_key_server.requests == []
+
+
+def test_the_longer_doc_shows_the_readme_commands() -> None:
+    """docs/zero-code.md repeats the README's install line and commands word for word."""
+    (block, *_) = shell_blocks(readme_section("Zero-code"))
+    doc = (ROOT / "docs" / "zero-code.md").read_text()
+
+    assert [line for line in block if f"\n{line}\n" not in doc] == []
