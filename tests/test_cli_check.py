@@ -187,7 +187,7 @@ def test_every_exit_code_is_distinct() -> None:
 
 def test_the_command_prints_progress_while_the_host_is_slow(server: LocalServer, api_key: str) -> None:
     """The progress line reaches the terminal while the command still waits for the answer."""
-    server.faults.script(Fault(status=200, delay=1.0))
+    server.faults.script(Fault(status=200, delay=0.5))
     process = subprocess.Popen(
         [str(COMMAND), "check", "--host", server.url, "--api-key", api_key],
         env={k: v for k, v in os.environ.items() if not k.startswith(("TRUBRICS_", "OTEL_"))},

@@ -141,3 +141,25 @@ def test_keep_serving_on_a_taken_port_is_one_line() -> None:
     assert done.stdout == ""
     assert done.stderr.startswith(f"trubrics-otel: Port {port} on 127.0.0.1 is already in use")
     assert done.stderr.count("\n") == 1
+
+
+def test_with_trubrics_host_the_demo_sends_there_and_announces_the_wait(
+    monkeypatch: pytest.MonkeyPatch, server: LocalServer, api_key: str
+) -> None:
+    """A demo sent to TRUBRICS_HOST says it is waiting for that host, and where to look afterwards."""
+    monkeypatch.setenv("TRUBRICS_HOST", server.url)
+    monkeypatch.setenv("TRUBRICS_API_KEY", api_key)
+    out = io.StringIO()
+
+    assert run_demo(out) == 0
+
+    lines = out.getvalue().splitlines()
+    assert lines[:2] == [
+        f"Trubrics host: {server.url}",
+        f"Sending a test event to {server.url}/publish_events (up to 10 s)...",
+    ]
+    assert (
+        lines[-1]
+        == f"Next: `trubrics-otel events` lists what {server.url} received, if it is a `trubrics-otel serve`."
+    )
+    assert len(server.llm_events()) == 4
