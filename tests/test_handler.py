@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import subprocess
 import sys
 import textwrap
 import threading
 import time
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -671,3 +673,43 @@ def test_records_still_queued_when_the_client_shuts_down_are_in_its_account(
     assert "Trubrics: 3 records" in accounts[0]
     assert "0 sent" in accounts[0]
     assert "3 still queued" in accounts[0]
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "logging.md"
+
+
+def docs_example(containing: str) -> str:
+    """Return the one Python code block of docs/logging.md that contains `containing`, as written."""
+    blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(), flags=re.DOTALL)
+    found = [block for block in blocks if containing in block]
+    assert len(found) == 1, f"docs/logging.md should have one example with {containing!r}"
+    return found[0]
+
+
+def test_the_dict_config_example_of_the_docs_sends_and_keeps_our_warnings_visible(
+    server: LocalServer, api_key: str
+) -> None:
+    """The docs' dictConfig example, run as written, delivers, and our warnings still reach its console."""
+    example = docs_example("logging.config.dictConfig(")
+    # after the example: a call without its generation, whose placeholder warning the package logs
+    script = example + textwrap.dedent(
+        """
+        logging.getLogger("app").info("chat", extra={"user_id": "user-42", "prompt": "Hi"})
+        for handler in logging.getLogger().handlers:
+            handler.flush()
+        """
+    )
+    env = {**os.environ, "TRUBRICS_HOST": server.url, "TRUBRICS_API_KEY": api_key}
+
+    done = subprocess.run(
+        [sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60, check=False
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert [(item["user_id"], item["event"], item["properties"]) for item in server.events()] == [
+        ("user-42", "Sign up", {"plan": "pro"})
+    ]
+    assert [(item["user_id"], item["prompt"]) for item in server.llm_events()] == [("user-42", "Hi")]
+    shown = [line for line in done.stderr.splitlines() if line.startswith("WARNING trubrics_otel: Trubrics:")]
+    assert any("placeholder" in line for line in shown), done.stderr
+    assert "is disabled" not in done.stderr
