@@ -615,9 +615,11 @@ def twin_spans(provider: TracerProvider) -> tuple[ReadableSpan, ReadableSpan]:
     own = {**genai_attributes(content=False), "gen_ai.response.id": "msg_1"}
     instrumented = {**genai_attributes(), "gen_ai.response.id": "msg_1"}
     with trubrics_otel.context(user_id="user-42"):
-        provider.get_tracer("com.anthropic.sdk.python").start_span("chat", attributes=own).end()
-        provider.get_tracer("instrumentation").start_span("chat", attributes=instrumented).end()
-    sdk, complete = memory.get_finished_spans()
+        outer = provider.get_tracer("com.anthropic.sdk.python").start_span("chat", attributes=own)
+        # not its child: the instrumentation starts a trace of its own around the same request
+        provider.get_tracer("instrumentation").start_span("chat", attributes=instrumented, context=None).end()
+        outer.end()
+    complete, sdk = memory.get_finished_spans()
     assert sdk.context.trace_id != complete.context.trace_id
     return sdk, complete
 

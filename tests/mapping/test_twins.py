@@ -43,9 +43,19 @@ def twins(first: LLMCall, second: LLMCall) -> bool:
 def test_equal_response_ids_are_one_call_whatever_the_text() -> None:
     """The client library's own span without content and an instrumentation's span share the response id."""
     sdk = call("a", prompt=None, generation=None, response_id="msg_1", scope="com.anthropic.sdk.python")
-    instrumented = call("b", response_id="msg_1", start=5 * SECOND, end=6 * SECOND)
+    instrumented = call("b", response_id="msg_1", start=SECOND, end=3 * SECOND)
 
     assert twins(sdk, instrumented)
+
+
+def test_a_reused_response_id_merges_nothing_made_apart() -> None:
+    """A server that reuses ids (a fake restarted, a proxy) does not make two calls at different times one."""
+    first = call("a", response_id="chatcmpl-1", prompt="Hi", generation="Hello!")
+    later = call(
+        "b", response_id="chatcmpl-1", prompt="Bye", generation="Bye!", start=5 * SECOND, end=6 * SECOND
+    )
+
+    assert not twins(first, later)
 
 
 def test_different_response_ids_are_two_calls_whatever_the_text() -> None:

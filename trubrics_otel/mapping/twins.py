@@ -9,7 +9,8 @@ The rule (`are_twins`):
 
 - two calls of different users are never twins;
 - when both carry a response id (`gen_ai.response.id`, `ai.response.id`, the id in OpenInference's
-  `output.value`), they are twins exactly when the ids are equal: two real requests never share one;
+  `output.value`), they are twins exactly when the ids are equal and their spans overlap in time (both
+  wrap the one request): a server that reuses ids (a fake, a proxy) does not merge calls made apart;
 - otherwise they are twins when both have the same prompt and the same generation, their models agree
   (one names the other, or the other with a date suffix), and their spans overlap in time. The same
   question asked twice, one answer after the other, is two calls.
@@ -81,14 +82,14 @@ def are_twins(first: Signature, second: Signature) -> bool:
     """Whether two calls are one model call recorded twice (see the module's rule)."""
     if first.user_id is not None and second.user_id is not None and first.user_id != second.user_id:
         return False
+    overlap = first.start <= second.end and second.start <= first.end
     if first.response_id is not None and second.response_id is not None:
-        return first.response_id == second.response_id
+        return first.response_id == second.response_id and overlap
     return (
         first.texts is not None
         and first.texts == second.texts
         and _models_agree(first.models, second.models)
-        and first.start <= second.end
-        and second.start <= first.end
+        and overlap
     )
 
 
