@@ -364,3 +364,14 @@ def test_duplicates_merged_into_one_call_are_not_a_loss() -> None:
     ledger.dropped("invalid", 1, "refused")
     assert ledger.snapshot().lost == 1
     assert ledger.account() is not None
+
+
+def test_duplicates_are_not_reported_as_a_loss(caplog: pytest.LogCaptureFixture) -> None:
+    """Merging a twin warns nobody: it is counted in stats, and explained at DEBUG."""
+    ledger = Ledger(lambda: 0.0)
+
+    with caplog.at_level(logging.DEBUG, logger="trubrics_otel"):
+        ledger.dropped("duplicate", 2, "recorded twice, sent once")
+
+    assert [r.levelno for r in caplog.records] == [logging.DEBUG]
+    assert ledger.snapshot().dropped == {"duplicate": 2}

@@ -171,11 +171,15 @@ class Ledger:
     def dropped(self, reason: str, count: int, explanation: str, *, delivering: bool = False) -> None:
         """Count records refused for good for `reason`, and explain it (rate-limited per reason).
 
+        A reason in `NOT_LOST` is counted and explained at DEBUG only: nothing was lost.
         `delivering` says the records were counted by `begin_delivery()`, and leave the delivery now.
         """
         with self._lock:
             self._dropped[reason] = self._dropped.get(reason, 0) + count
-        self._report(reason, count, explanation)
+        if reason in NOT_LOST:
+            self._logger.debug("Trubrics: %d record(s) not sent again: %s", count, explanation)
+        else:
+            self._report(reason, count, explanation)
         if delivering:
             self._end_delivery(count)
 
