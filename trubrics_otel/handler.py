@@ -45,7 +45,7 @@ from trubrics_otel.mapping import MappingOptions
 from trubrics_otel.mapping.logs import TRIGGER_KEYS, LogOutcome, interpret_log, is_candidate, unusable_warning
 from trubrics_otel.transport import TrubricsClient
 
-__all__ = ["TrubricsHandler", "TrubricsStructlogProcessor", "note_log_exporter", "sent_by_another_door"]
+__all__ = ["TrubricsHandler", "TrubricsStructlogProcessor"]
 
 _logger = logging.getLogger("trubrics_otel.handler")
 
