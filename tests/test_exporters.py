@@ -721,3 +721,21 @@ def test_a_held_call_is_sent_when_its_window_closes_without_another_export(
     exporter.shutdown()
 
     assert [event["prompt"] for event in events] == ["[content not recorded]"]
+
+
+def test_the_providers_force_flush_sends_calls_held_for_their_content(
+    server: LocalServer, api_key: str
+) -> None:
+    """provider.force_flush() sends a call still waiting for its content, not content_wait seconds later."""
+    provider = TracerProvider()
+    configure(api_key, server.url, tracer_provider=provider, join=ContentJoin(window=60), content_wait=60)
+    with provider.get_tracer("test").start_as_current_span(
+        "chat", attributes=genai_attributes(content=False)
+    ):
+        pass
+
+    provider.force_flush()
+
+    (event,) = server.llm_events()
+    assert event["prompt"] == "[content not recorded]"
+    provider.shutdown()

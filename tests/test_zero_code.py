@@ -303,3 +303,29 @@ def test_the_longer_doc_shows_the_readme_commands() -> None:
     doc = (ROOT / "docs" / "zero-code.md").read_text()
 
     assert [line for line in block if f"\n{line}\n" not in doc] == []
+
+
+def test_the_providers_force_flush_sends_held_calls_under_zero_code(
+    server: LocalServer, api_key: str
+) -> None:
+    """Under opentelemetry-instrument too, force_flush() sends a call the exporter holds for its content."""
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRUBRICS_"))},
+        "OTEL_TRACES_EXPORTER": "trubrics",
+        "OTEL_METRICS_EXPORTER": "none",
+        "OTEL_LOGS_EXPORTER": "none",
+        "TRUBRICS_API_KEY": api_key,
+        "TRUBRICS_HOST": server.url,
+        "TRUBRICS_CONTENT_WAIT": "60",
+    }
+    done = subprocess.run(
+        [str(INSTRUMENT), sys.executable, str(APP.parent / "flush_app.py")],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "1"

@@ -90,4 +90,5 @@ def configure(
             exporter, max_export_batch_size=MAX_BATCH_SIZE, schedule_delay_millis=schedule_delay_millis
         )
     )
+    exporter.flush_with(provider)
     return exporter

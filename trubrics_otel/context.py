@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import threading
 import weakref
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from typing import Final
 
 from opentelemetry import baggage
@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerPro
 
 from trubrics_otel.events import json_safe
 
-__all__ = ["TrubricsContextSpanProcessor", "context", "install_context_processor"]
+__all__ = ["TrubricsContextSpanProcessor", "context", "context_processor_of", "install_context_processor"]
 
 _USER: Final = otel_context.create_key("trubrics.user_id")
 _THREAD: Final = otel_context.create_key("trubrics.thread_id")
@@ -65,8 +65,25 @@ def context(
 class TrubricsContextSpanProcessor(SpanProcessor):
     """Stamps the user, thread and properties of `trubrics_otel.context` (or baggage) onto new spans."""
 
+    def __init__(self) -> None:
+        self._first_span_actions: list[Callable[[], None]] = []
+        self._lock = threading.Lock()
+
+    def on_first_span(self, action: Callable[[], None]) -> None:
+        """Run `action` once, when the provider starts its next span: its set-up is complete by then."""
+        with self._lock:
+            self._first_span_actions.append(action)
+
+    def _run_first_span_actions(self) -> None:
+        with self._lock:
+            actions, self._first_span_actions = self._first_span_actions, []
+        for action in actions:
+            action()
+
     def on_start(self, span: Span, parent_context: otel_context.Context | None = None) -> None:
         """Set `trubrics.*` attributes the span does not have yet."""
+        if self._first_span_actions:
+            self._run_first_span_actions()
         ctx = parent_context if parent_context is not None else otel_context.get_current()
         stamps: dict[str, object] = {}
         user = otel_context.get_value(_USER, ctx)
@@ -109,7 +126,9 @@ def _attribute_value(value: object) -> object:
     return json.dumps(json_safe(value), sort_keys=True)
 
 
-_installed: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
+_installed: weakref.WeakKeyDictionary[TracerProvider, TrubricsContextSpanProcessor] = (
+    weakref.WeakKeyDictionary()
+)
 _installed_lock = threading.Lock()
 
 
@@ -118,11 +137,17 @@ def install_context_processor(provider: object) -> bool:
 
     Idempotent: a provider gets at most one, however many exporters or `configure()` calls ask for it.
     """
+    return context_processor_of(provider) is not None
+
+
+def context_processor_of(provider: object) -> TrubricsContextSpanProcessor | None:
+    """Return the provider's `TrubricsContextSpanProcessor`, added now if it has none; None if not SDK."""
     if not isinstance(provider, TracerProvider):
-        return False
+        return None
     with _installed_lock:
-        if provider in _installed:
-            return True
-        _installed.add(provider)
-    provider.add_span_processor(TrubricsContextSpanProcessor())
-    return True
+        processor = _installed.get(provider)
+        if processor is not None:
+            return processor
+        processor = _installed[provider] = TrubricsContextSpanProcessor()
+    provider.add_span_processor(processor)
+    return processor

@@ -38,13 +38,13 @@ except ImportError:  # SDKs before 1.39 name them LogExporter and LogExportResul
     from opentelemetry.sdk._logs.export import (  # type: ignore[assignment]
         LogExportResult as LogRecordExportResult,
     )
-from opentelemetry.sdk.trace import ReadableSpan
+from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
 
 from trubrics_otel import _config
 from trubrics_otel._threads import start_daemon
-from trubrics_otel.context import install_context_processor
+from trubrics_otel.context import context_processor_of
 from trubrics_otel.events import MAX_BATCH_SIZE, Record
 from trubrics_otel.handler import STRUCTLOG_KEYS, note_log_exporter, sent_by_another_door, warn_unusable
 from trubrics_otel.mapping import (
@@ -177,11 +177,15 @@ class TrubricsSpanExporter(SpanExporter):
         self._warned_default_user = False
         self._releaser = _Releaser(self._join, self._release, clock)
         self._recent_parents: OrderedDict[str, None] = OrderedDict()
+        self._flushed_with: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
         if stamp_context:
-            # the SDK builds it for OTEL_TRACES_EXPORTER=trubrics after setting the global provider
+            # the SDK builds it for OTEL_TRACES_EXPORTER=trubrics after setting the global provider, and
+            # adds its batch processor next: the flusher must come after that, so at the first span
             provider = trace.get_tracer_provider()
-            if install_context_processor(provider):
+            processor = context_processor_of(provider)
+            if processor is not None and isinstance(provider, TracerProvider):
                 exporter_of(provider, self)
+                processor.on_first_span(lambda: self.flush_with(provider))
 
     @property
     def client(self) -> TrubricsClient:
@@ -236,10 +240,25 @@ class TrubricsSpanExporter(SpanExporter):
             self._client.ledger.dropped("mapping_error", len(spans) - done, "the span mapping failed")
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
-        """Send every call still waiting for its content."""
+        """Send every call still waiting for its content (pushing the log records that may hold it first)."""
         if self._shutdown:
             return True
+        if len(self._join):
+            _flush_content_logs()
         return self._release(self._join.drain(), timeout_millis / 1000)
+
+    def flush_with(self, provider: TracerProvider) -> None:
+        """Make `provider.force_flush()` send the calls this exporter holds, too. Idempotent.
+
+        Call it after adding the processor that exports to this exporter: the SDK's BatchSpanProcessor
+        exports its queue on `force_flush()` but never asks its exporter to flush, so without this a call
+        waiting for its content or its user would stay held for up to `content_wait` seconds after the
+        application flushed (a serverless function may be frozen by then).
+        """
+        if provider in self._flushed_with:
+            return
+        self._flushed_with.add(provider)
+        provider.add_span_processor(_HeldCallsFlusher(self))
 
     def shutdown(self) -> None:
         """Release held calls and stop; the last user of a client this exporter made closes it. Idempotent."""
@@ -461,6 +480,21 @@ def _flush_content_logs() -> None:
             flush()
         except Exception:  # the logs pipeline's failure must not stop this exporter's shutdown
             _logger.exception("Trubrics: could not flush the log records of held model calls")
+
+
+class _HeldCallsFlusher(SpanProcessor):
+    """A span processor after the batch processor: the provider's `force_flush()` flushes held calls."""
+
+    def __init__(self, exporter: TrubricsSpanExporter) -> None:
+        self._exporter = weakref.ref(exporter)
+
+    def on_end(self, span: ReadableSpan) -> None:
+        """Nothing to do when a span ends."""
+
+    def force_flush(self, timeout_millis: int = 30_000) -> bool:
+        """Send the calls the exporter holds."""
+        exporter = self._exporter()
+        return exporter is None or exporter.force_flush(timeout_millis)
 
 
 def _result(ok: bool) -> SpanExportResult:
