@@ -248,3 +248,30 @@ def test_a_bad_environment_value_reaches_stderr_after_dict_config_disabled_the_l
         "logging.config.dictConfig() does to loggers made before it unless given "
         "disable_existing_loggers=False)"
     ]
+
+
+def test_the_span_exporters_warnings_reach_stderr_when_only_a_trubrics_handler_listens(
+    server: LocalServer, api_key: str, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The exporter's own warnings (here: spans that name no user) take the same never-silent path."""
+    from opentelemetry.sdk.trace import TracerProvider
+    from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+
+    from trubrics_otel import TrubricsSpanExporter
+
+    handler = TrubricsHandler(api_key, server.url)
+    exporter = TrubricsSpanExporter(api_key, server.url, stamp_context=False)
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    attributes = {"trubrics.event": "Sign up"}
+    try:
+        with root_handlers(handler):
+            provider.get_tracer("test").start_span("sign-up", attributes=attributes).end()
+    finally:
+        provider.shutdown()
+        handler.close()
+
+    (line,) = [line for line in capsys.readouterr().err.splitlines() if "name no user" in line]
+    assert line.startswith("trubrics-otel: WARNING: Trubrics: some spans name no user")
+    assert line.endswith(SUFFIX)
+    assert [e["event"] for e in server.events()] == ["Sign up"]

@@ -44,6 +44,7 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Final, Generic, TypeVar
 
+from trubrics_otel._reporting import report
 from trubrics_otel._stats import DeliveryStats
 from trubrics_otel._threads import holds_logging_lock, start_daemon
 from trubrics_otel.events import MAX_BATCH_SIZE, Record
@@ -297,8 +298,14 @@ class BatchWorker(Generic[T]):
                 try:
                     self._wait_for_batch()
                     self._deliver_due()
-                except Exception:  # the worker must outlive any bug; the next batch may be fine
-                    _logger.exception("Trubrics: the log delivery thread hit an error and goes on")
+                except Exception:  # noqa: BLE001 - the worker outlives any bug
+                    report(
+                        _logger,
+                        logging.ERROR,
+                        "Trubrics: the log delivery thread hit an error and goes on",
+                        key="log-delivery-thread",
+                        exc_info=True,
+                    )
             self._deliver_due()
         finally:
             if self._stopping:

@@ -43,6 +43,7 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
 
 from trubrics_otel import _config
+from trubrics_otel._reporting import report
 from trubrics_otel._threads import start_daemon
 from trubrics_otel.context import context_processor_of
 from trubrics_otel.events import MAX_BATCH_SIZE, Record
@@ -222,8 +223,14 @@ class TrubricsSpanExporter(SpanExporter):
     def _translate_safely(self, spans: Sequence[ReadableSpan]) -> list[Record] | None:
         try:
             return self._translate(spans)
-        except Exception:  # a mapping bug must cost the batch's records, never the app
-            _logger.exception("Trubrics: could not translate a batch of %d spans", len(spans))
+        except Exception:  # noqa: BLE001 - a mapping bug must cost the batch's records, never the app
+            report(
+                _logger,
+                logging.ERROR,
+                f"Trubrics: could not translate a batch of {len(spans)} spans",
+                key="translate-spans",
+                exc_info=True,
+            )
             self._client.ledger.dropped("mapping_error", len(spans), "the span mapping failed")
             return None
 
@@ -234,9 +241,15 @@ class TrubricsSpanExporter(SpanExporter):
             for part, settled in self._parts(spans, _PART_SIZE):
                 done += settled
                 yield part
-        except Exception:  # a mapping bug must cost the records not yet translated, never the app
+        except Exception:  # noqa: BLE001 - a bug costs the untranslated rest, never the app
             failed.append(len(spans) - done)
-            _logger.exception("Trubrics: could not translate %d of a batch's spans", len(spans) - done)
+            report(
+                _logger,
+                logging.ERROR,
+                f"Trubrics: could not translate {len(spans) - done} of a batch's spans",
+                key="translate-spans",
+                exc_info=True,
+            )
             self._client.ledger.dropped("mapping_error", len(spans) - done, "the span mapping failed")
 
     def force_flush(self, timeout_millis: int = 30_000) -> bool:
@@ -425,11 +438,14 @@ class TrubricsSpanExporter(SpanExporter):
             return
         if any(record.user_id == self.options.default_user_id for record in records):
             self._warned_default_user = True
-            _logger.warning(
-                "Trubrics: some spans name no user, so their events are sent as user %r. Wrap each request "
-                "in `with trubrics_otel.context(user_id=...)`, set baggage `user.id`, or set the `user.id` "
+            report(
+                _logger,
+                logging.WARNING,
+                f"Trubrics: some spans name no user, so their events are sent as user "
+                f"{self.options.default_user_id!r}. Wrap each request in "
+                "`with trubrics_otel.context(user_id=...)`, set baggage `user.id`, or set the `user.id` "
                 "span attribute; TRUBRICS_DEFAULT_USER_ID changes the fallback.",
-                self.options.default_user_id,
+                key="default-user",
             )
 
 
@@ -478,8 +494,14 @@ def _flush_content_logs() -> None:
     if callable(flush):
         try:
             flush()
-        except Exception:  # the logs pipeline's failure must not stop this exporter's shutdown
-            _logger.exception("Trubrics: could not flush the log records of held model calls")
+        except Exception:  # noqa: BLE001 - the logs pipeline's failure must not stop this exporter's shutdown
+            report(
+                _logger,
+                logging.ERROR,
+                "Trubrics: could not flush the log records of held model calls",
+                key="flush-content-logs",
+                exc_info=True,
+            )
 
 
 class _HeldCallsFlusher(SpanProcessor):
@@ -549,8 +571,14 @@ class _Releaser:
                 continue
             try:
                 self._release(self._join.expired(self._clock()))
-            except Exception:  # the releaser must outlive any single bad call
-                _logger.exception("Trubrics: could not send held model calls")
+            except Exception:  # noqa: BLE001 - the releaser must outlive any single bad call
+                report(
+                    _logger,
+                    logging.ERROR,
+                    "Trubrics: could not send held model calls",
+                    key="release-held-calls",
+                    exc_info=True,
+                )
 
 
 _releasers: weakref.WeakSet[_Releaser] = weakref.WeakSet()
@@ -628,8 +656,14 @@ class TrubricsLogExporter(LogRecordExporter):
             return LogRecordExportResult.FAILURE
         try:
             records = self._translate(batch)
-        except Exception:  # a mapping bug must cost the batch's records, never the app
-            _logger.exception("Trubrics: could not translate a batch of %d log records", len(batch))
+        except Exception:  # noqa: BLE001 - a mapping bug must cost the batch's records, never the app
+            report(
+                _logger,
+                logging.ERROR,
+                f"Trubrics: could not translate a batch of {len(batch)} log records",
+                key="translate-logs",
+                exc_info=True,
+            )
             self.client.ledger.dropped("mapping_error", len(batch), "the log mapping failed")
             return LogRecordExportResult.FAILURE
         ok = not records or self.client.send(records).ok

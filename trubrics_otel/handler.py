@@ -38,6 +38,7 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any, Final
 
 from trubrics_otel import _config
+from trubrics_otel._reporting import report
 from trubrics_otel._stats import DeliveryStats
 from trubrics_otel.batching import DELIVERING, BatchWorker
 from trubrics_otel.events import Record
@@ -491,9 +492,15 @@ class TrubricsStructlogProcessor:
                 _claim.event = event
                 if _doors.exporters and isinstance(logger, logging.Logger):
                     _tickets.issue(logger, event_dict, event)
-        except Exception:  # the guard of last resort: logging never raises into the application
+        except Exception:  # noqa: BLE001 - logging never raises into the app
             if self._pipeline.failed():
-                _logger.warning("Trubrics: the structlog processor failed on an event", exc_info=True)
+                report(
+                    _logger,
+                    logging.WARNING,
+                    "Trubrics: the structlog processor failed on an event",
+                    key="structlog-processor",
+                    exc_info=True,
+                )
         return event_dict
 
     @property
