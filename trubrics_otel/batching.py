@@ -154,8 +154,8 @@ class BatchWorker(Generic[T]):
 
     @property
     def queued(self) -> int:
-        """Items waiting in the queue now."""
-        return len(self._queue)
+        """Items waiting in the queue now (a flush waiting for them is not one)."""
+        return max(len(self._queue) - self._urgent, 0)
 
     def stats(self) -> DeliveryStats:
         """Return the client's counters, with this worker's latest drops included."""
