@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import socket
@@ -13,6 +12,7 @@ from pathlib import Path
 
 import pytest
 import requests
+from processes import clean_environment
 
 from trubrics_otel.cli import main
 from trubrics_otel.cli._check import EXIT_CODES
@@ -23,7 +23,7 @@ COMMANDS = ("demo", "check", "events", "serve", "fake-llm")
 
 def environment(**extra: str) -> dict[str, str]:
     """This process's environment without TRUBRICS_* and OTEL_* settings, plus `extra`."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TRUBRICS_", "OTEL_"))}
+    clean = clean_environment()
     return {**clean, **extra}
 
 

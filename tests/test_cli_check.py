@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -10,6 +9,7 @@ import time
 from pathlib import Path
 
 import pytest
+from processes import clean_environment
 
 from trubrics_otel.cli._check import (
     EXIT_CODES,
@@ -32,7 +32,7 @@ UNRESOLVABLE = "http://trubrics-check.invalid"  # RFC 2606: never resolves
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run the installed command with a clean environment and return what it did."""
-    clean = {k: v for k, v in os.environ.items() if not k.startswith(("TRUBRICS_", "OTEL_"))}
+    clean = clean_environment()
     return subprocess.run(
         [str(COMMAND), *args],
         env={**clean, **(env or {})},
@@ -190,7 +190,7 @@ def test_the_command_prints_progress_while_the_host_is_slow(server: LocalServer,
     server.faults.script(Fault(status=200, delay=0.5))
     process = subprocess.Popen(
         [str(COMMAND), "check", "--host", server.url, "--api-key", api_key],
-        env={k: v for k, v in os.environ.items() if not k.startswith(("TRUBRICS_", "OTEL_"))},
+        env=clean_environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

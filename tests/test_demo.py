@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import os
 import signal
 import socket
 import subprocess
@@ -12,6 +11,7 @@ from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace import TracerProvider
+from processes import clean_environment
 
 from trubrics_otel import ConfigurationError
 from trubrics_otel.demo import run_demo
@@ -69,7 +69,7 @@ def test_the_demo_ends_by_saying_where_to_look_next() -> None:
 
 def test_keep_serving_leaves_the_server_up_until_ctrl_c() -> None:
     """--keep-serving prints where to look, serves what the demo sent to `events`, and stops on SIGINT."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("TRUBRICS_", "OTEL_"))}
+    env = clean_environment()
     process = subprocess.Popen(
         [str(COMMAND), "demo", "--keep-serving", "--port", "0"],
         env=env,
@@ -130,7 +130,7 @@ def test_keep_serving_on_a_taken_port_is_one_line() -> None:
         port = taken.getsockname()[1]
         done = subprocess.run(
             [str(COMMAND), "demo", "--keep-serving", "--port", str(port)],
-            env={k: v for k, v in os.environ.items() if not k.startswith(("TRUBRICS_", "OTEL_"))},
+            env=clean_environment(),
             capture_output=True,
             text=True,
             timeout=60,

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import subprocess
 import sys
 import time
 import warnings
@@ -26,6 +24,7 @@ from opentelemetry.sdk._logs import LoggerProvider, LoggingHandler
 from opentelemetry.sdk._logs.export import BatchLogRecordProcessor, SimpleLogRecordProcessor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from processes import run_clean
 
 from trubrics_otel import TrubricsHandler, TrubricsLogExporter, TrubricsSpanExporter
 from trubrics_otel.integrations.structlog import TrubricsStructlogProcessor
@@ -355,24 +354,16 @@ def test_zero_code_logs_and_a_handler_send_each_record_once(
     server: LocalServer, api_key: str, handler_first: bool
 ) -> None:
     """Under opentelemetry-instrument with the SDK's logging handler, each record arrives once."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRUBRICS_"))},
-        "OTEL_TRACES_EXPORTER": "none",
-        "OTEL_METRICS_EXPORTER": "none",
-        "OTEL_LOGS_EXPORTER": "trubrics",
-        "OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED": "true",
-        "OTEL_SERVICE_NAME": "log-doors-app",
-        "TRUBRICS_API_KEY": api_key,
-        "TRUBRICS_HOST": server.url,
-        "LOG_DOORS_HANDLER_FIRST": "1" if handler_first else "0",
-    }
-    done = subprocess.run(
+    done = run_clean(
         [str(INSTRUMENT), sys.executable, str(APP)],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        OTEL_TRACES_EXPORTER="none",
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="trubrics",
+        OTEL_PYTHON_LOGGING_AUTO_INSTRUMENTATION_ENABLED="true",
+        OTEL_SERVICE_NAME="log-doors-app",
+        TRUBRICS_API_KEY=api_key,
+        TRUBRICS_HOST=server.url,
+        LOG_DOORS_HANDLER_FIRST="1" if handler_first else "0",
     )
 
     assert done.returncode == 0, done.stderr

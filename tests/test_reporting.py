@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import subprocess
 import sys
 import textwrap
@@ -11,6 +10,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
+from processes import run_clean
 
 from trubrics_otel import TrubricsHandler, _reporting
 from trubrics_otel._reporting import report
@@ -187,15 +187,7 @@ def test_a_level_the_application_chose_is_respected(
 
 def run_app(source: str, *args: str, **environment: str) -> subprocess.CompletedProcess[str]:
     """Run a Python program in a fresh interpreter, without the developer's TRUBRICS_* settings."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("TRUBRICS_", "OTEL_"))}
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(source), *args],
-        env={**inherited, **environment},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_clean([sys.executable, "-c", textwrap.dedent(source), *args], timeout=60, **environment)
     assert done.returncode == 0, done.stderr
     return done
 

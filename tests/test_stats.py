@@ -11,6 +11,7 @@ import time
 
 import pytest
 from opentelemetry.util.genai.utils import should_capture_content_on_spans
+from processes import run_clean
 
 from trubrics_otel._stats import REPORT_INTERVAL, Ledger
 from trubrics_otel.server import LocalServer
@@ -277,15 +278,7 @@ EXIT_APP = textwrap.dedent(
 
 def run_exit_app(server: LocalServer, key: str) -> subprocess.CompletedProcess[str]:
     """Run the exiting app in a fresh interpreter against the local server, with the given key."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("TRUBRICS_", "OTEL_"))}
-    done = subprocess.run(
-        [sys.executable, "-c", EXIT_APP, server.url, key],
-        env=inherited,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_clean([sys.executable, "-c", EXIT_APP, server.url, key], timeout=60)
     assert done.returncode == 0, done.stderr
     return done
 
@@ -315,7 +308,6 @@ def test_nothing_is_said_at_exit_when_nothing_was_lost(server: LocalServer, api_
 
 def test_dict_config_closing_every_handler_gives_no_account_before_the_exit(server: LocalServer) -> None:
     """dictConfig closes and forgets every handler, the account's too: the account still comes, at exit."""
-    inherited = {k: v for k, v in os.environ.items() if not k.startswith(("TRUBRICS_", "OTEL_"))}
     app = textwrap.dedent(
         """
         import logging.config, sys
@@ -335,14 +327,7 @@ def test_dict_config_closing_every_handler_gives_no_account_before_the_exit(serv
         client.send([Event("u", "After"), Event("u", "After")])
         """
     )
-    done = subprocess.run(
-        [sys.executable, "-c", app, server.url],
-        env=inherited,
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+    done = run_clean([sys.executable, "-c", app, server.url], timeout=60)
 
     assert done.returncode == 0, done.stderr
     accounts = [line for line in done.stdout.splitlines() if " records for " in line]

@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
+from processes import clean_environment, run_clean
 
 from trubrics_otel.demo.fake_openai import FakeOpenAI
 from trubrics_otel.server import LocalServer
@@ -50,7 +51,7 @@ def test_opentelemetry_instrument_sends_llm_events(server: LocalServer, api_key:
     """The entry point is found, configured from TRUBRICS_* alone, and delivers every call once."""
     with FakeOpenAI() as model:
         env = {
-            **{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRUBRICS_"))},
+            **clean_environment(),
             "OTEL_TRACES_EXPORTER": "trubrics",
             "OTEL_METRICS_EXPORTER": "none",
             "OTEL_LOGS_EXPORTER": "none",
@@ -309,22 +310,14 @@ def test_the_providers_force_flush_sends_held_calls_under_zero_code(
     server: LocalServer, api_key: str
 ) -> None:
     """Under opentelemetry-instrument too, force_flush() sends a call the exporter holds for its content."""
-    env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("OTEL_", "TRUBRICS_"))},
-        "OTEL_TRACES_EXPORTER": "trubrics",
-        "OTEL_METRICS_EXPORTER": "none",
-        "OTEL_LOGS_EXPORTER": "none",
-        "TRUBRICS_API_KEY": api_key,
-        "TRUBRICS_HOST": server.url,
-        "TRUBRICS_CONTENT_WAIT": "60",
-    }
-    done = subprocess.run(
+    done = run_clean(
         [str(INSTRUMENT), sys.executable, str(APP.parent / "flush_app.py")],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+        OTEL_TRACES_EXPORTER="trubrics",
+        OTEL_METRICS_EXPORTER="none",
+        OTEL_LOGS_EXPORTER="none",
+        TRUBRICS_API_KEY=api_key,
+        TRUBRICS_HOST=server.url,
+        TRUBRICS_CONTENT_WAIT="60",
     )
 
     assert done.returncode == 0, done.stderr
