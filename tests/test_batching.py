@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from trubrics_otel.batching import DELIVERING, BatchWorker, in_delivery
-from trubrics_otel.events import Event, Record
+from trubrics_otel._batching import DELIVERING, BatchWorker, in_delivery
+from trubrics_otel._events import Event, Record
+from trubrics_otel._transport import TrubricsClient
 from trubrics_otel.server import LocalServer
-from trubrics_otel.transport import TrubricsClient
 
 SETTINGS: dict[str, Any] = {"max_queue_size": 10, "interval": 60, "flush_timeout": 5}
 

@@ -35,9 +35,9 @@ HERE = Destination("http://127.0.0.1:8765", "--host", "key", "--api-key")
 
 OUR_EXPORTERS = (
     EntryPoint(
-        "opentelemetry_traces_exporter", "trubrics", "trubrics_otel.exporters:TrubricsSpanExporter", ""
+        "opentelemetry_traces_exporter", "trubrics", "trubrics_otel._exporters:TrubricsSpanExporter", ""
     ),
-    EntryPoint("opentelemetry_logs_exporter", "trubrics", "trubrics_otel.exporters:TrubricsLogExporter", ""),
+    EntryPoint("opentelemetry_logs_exporter", "trubrics", "trubrics_otel._exporters:TrubricsLogExporter", ""),
 )
 DISTRO = (
     EntryPoint(

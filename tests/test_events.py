@@ -11,7 +11,7 @@ import uuid
 import pytest
 
 from trubrics_otel import Event, LLMEvent, TrubricsClient, format_timestamp, json_safe, validate_payload
-from trubrics_otel.events import MAX_BATCH_SIZE, _safe
+from trubrics_otel._events import MAX_BATCH_SIZE, _safe
 from trubrics_otel.server import LocalServer
 
 

@@ -19,7 +19,7 @@ from opentelemetry.trace import Status, StatusCode
 
 import trubrics_otel
 from trubrics_otel import TrubricsSpanExporter, configure
-from trubrics_otel.context import install_context_processor
+from trubrics_otel._context import install_context_processor
 from trubrics_otel.mapping.join import ContentJoin
 from trubrics_otel.server import LocalServer
 
@@ -369,10 +369,10 @@ def test_configure_warns_once_when_the_zero_code_set_up_did_not_run(
     server: LocalServer, api_key: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """OTEL_TRACES_EXPORTER=trubrics, yet no configurator built an exporter: one warning; spans still go."""
-    from trubrics_otel import _config, exporters
+    from trubrics_otel import _config, _exporters
 
     monkeypatch.setattr(_config, "_warned", set())
-    monkeypatch.setattr(exporters, "_exporters", weakref.WeakKeyDictionary())  # no configurator ran here
+    monkeypatch.setattr(_exporters, "_exporters", weakref.WeakKeyDictionary())  # no configurator ran here
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "trubrics")
     provider = TracerProvider()
     with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
@@ -398,14 +398,14 @@ def test_configure_does_not_warn_when_a_configurator_built_the_exporter(
     server: LocalServer, api_key: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """With the exporter a zero-code set-up built for the provider, configure() returns it, and no warning."""
-    from trubrics_otel import _config, exporters
+    from trubrics_otel import _config, _exporters
 
     monkeypatch.setattr(_config, "_warned", set())
-    monkeypatch.setattr(exporters, "_exporters", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(_exporters, "_exporters", weakref.WeakKeyDictionary())
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "trubrics")
     provider = TracerProvider()
     built = TrubricsSpanExporter(api_key, server.url, stamp_context=False)
-    exporters.exporter_of(provider, built)  # what the SDK's configurator leaves behind
+    _exporters.exporter_of(provider, built)  # what the SDK's configurator leaves behind
     with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
         returned = configure(api_key, server.url, tracer_provider=provider)
         other = configure(api_key, server.url, tracer_provider=TracerProvider())
@@ -441,7 +441,7 @@ def test_a_client_shared_with_another_user_stays_open_until_the_last_one_is_done
 ) -> None:
     """An exporter that made its client leaves it open while a log exporter still sends through it."""
     from trubrics_otel import Event
-    from trubrics_otel.exporters import TrubricsLogExporter
+    from trubrics_otel._exporters import TrubricsLogExporter
 
     spans = TrubricsSpanExporter(api_key, server.url, join=ContentJoin(window=60), stamp_context=False)
     logs = TrubricsLogExporter(client=spans.client, join=ContentJoin(window=60))

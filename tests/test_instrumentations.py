@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 import trubrics_otel
 from trubrics_otel import TrubricsSpanExporter
-from trubrics_otel.context import install_context_processor
+from trubrics_otel._context import install_context_processor
 from trubrics_otel.demo.fake_openai import FakeOpenAI
 from trubrics_otel.mapping.join import ContentJoin
 from trubrics_otel.server import LocalServer
@@ -224,7 +224,7 @@ def test_openai_v2_event_only_joins_content_logs_to_spans(
     from opentelemetry.sdk._logs import LoggerProvider
     from opentelemetry.sdk._logs.export import BatchLogRecordProcessor
 
-    from trubrics_otel.exporters import TrubricsLogExporter
+    from trubrics_otel._exporters import TrubricsLogExporter
 
     monkeypatch.setenv("OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT", "EVENT_ONLY")
     join = ContentJoin(window=60)

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from trubrics_otel.events import Event, LLMEvent, format_timestamp
+from trubrics_otel._events import Event, LLMEvent, format_timestamp
 from trubrics_otel.mapping import MappingOptions
 from trubrics_otel.mapping.logs import (
     ACCEPTED,

@@ -22,7 +22,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 import trubrics_otel
 from trubrics_otel import TrubricsSpanExporter
-from trubrics_otel.context import install_context_processor
+from trubrics_otel._context import install_context_processor
 from trubrics_otel.demo.fake_anthropic import FakeAnthropic
 from trubrics_otel.mapping.join import ContentJoin
 from trubrics_otel.server import LocalServer

@@ -21,9 +21,9 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from trubrics_otel import _config
-from trubrics_otel.context import install_context_processor
-from trubrics_otel.events import MAX_BATCH_SIZE
-from trubrics_otel.exporters import TrubricsSpanExporter, exporter_of, sdk_built_an_exporter
+from trubrics_otel._context import install_context_processor
+from trubrics_otel._events import MAX_BATCH_SIZE
+from trubrics_otel._exporters import TrubricsSpanExporter, exporter_of, sdk_built_an_exporter
 
 __all__ = ["configure"]
 

@@ -19,7 +19,7 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from trubrics_otel import TrubricsSpanExporter
-from trubrics_otel.exporters import TrubricsLogExporter
+from trubrics_otel._exporters import TrubricsLogExporter
 from trubrics_otel.mapping.join import ContentJoin
 
 resource = Resource.create({"service.name": "legacy-app"})

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from trubrics_otel.events import LLMEvent, Record
+from trubrics_otel._events import LLMEvent, Record
 from trubrics_otel.mapping import MappingOptions, SpanData, SpanEventData, spans_to_records
 from trubrics_otel.mapping.genai import content_from_events
 

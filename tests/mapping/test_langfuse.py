@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from trubrics_otel.events import LLMEvent
+from trubrics_otel._events import LLMEvent
 from trubrics_otel.mapping import Findings, span_to_records
 from trubrics_otel.mapping.langfuse import recognise
 

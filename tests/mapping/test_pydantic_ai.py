@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from trubrics_otel.events import LLMEvent
+from trubrics_otel._events import LLMEvent
 from trubrics_otel.mapping import Findings, SpanData, combine, recognise_all, span_to_records
 from trubrics_otel.mapping.pydantic_ai import recognise
 

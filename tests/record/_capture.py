@@ -33,7 +33,7 @@ try:
 except ImportError:  # SDKs before 1.39
     from opentelemetry.sdk._logs.export import InMemoryLogExporter as _InMemoryLogs  # type: ignore
 
-from trubrics_otel.context import install_context_processor
+from trubrics_otel._context import install_context_processor
 
 REPO = Path(__file__).resolve().parents[2]
 CAPTURES = REPO / "tests" / "data" / "captures"

@@ -29,8 +29,8 @@ import requests
 import urllib3.exceptions
 
 from trubrics_otel import _config
-from trubrics_otel.events import Event
-from trubrics_otel.transport import SendResult, TrubricsClient
+from trubrics_otel._events import Event
+from trubrics_otel._transport import SendResult, TrubricsClient
 
 __all__ = [
     "CHECK_DEADLINE",

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from trubrics_otel.events import Record
+from trubrics_otel._events import Record
 from trubrics_otel.mapping._calls import (
     PRECEDENCE,
     RECOGNISERS,

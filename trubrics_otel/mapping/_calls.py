@@ -29,7 +29,7 @@ from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Final
 
-from trubrics_otel.events import Event, LLMEvent
+from trubrics_otel._events import Event, LLMEvent
 from trubrics_otel.mapping import (  # the recognisers: modules of this package
     genai,
     langfuse,

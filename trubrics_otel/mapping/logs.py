@@ -47,7 +47,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from trubrics_otel.events import Event, LLMEvent, parse_timestamp
+from trubrics_otel._events import Event, LLMEvent, parse_timestamp
 from trubrics_otel.mapping import MappingOptions, combine, findings_properties, recognise_all
 from trubrics_otel.mapping._model import Findings, SpanData, to_text
 

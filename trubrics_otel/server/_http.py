@@ -30,8 +30,8 @@ from typing import Any, ClassVar, Final, TypeAlias, cast
 from urllib.parse import parse_qs, urlsplit
 
 from trubrics_otel._config import ConfigurationError
+from trubrics_otel._events import MAX_BATCH_SIZE, JSONValue, Kind, Problem, validate_payload
 from trubrics_otel._version import __version__
-from trubrics_otel.events import MAX_BATCH_SIZE, JSONValue, Kind, Problem, validate_payload
 from trubrics_otel.server._faults import Fault, FaultInjector, check_fail_rate
 from trubrics_otel.server._request_log import ReceivedRequest, RequestLines, RequestLog, RequestTally, redact
 from trubrics_otel.server._store import EventStore, StoreClosedError

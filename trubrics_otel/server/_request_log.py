@@ -21,7 +21,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, TextIO
 
-from trubrics_otel.events import Kind
+from trubrics_otel._events import Kind
 
 __all__ = ["ReceivedRequest", "RequestLines", "RequestLog", "RequestTally", "Tally", "redact"]
 

@@ -19,7 +19,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
-from trubrics_otel.events import THREAD_ID, JSONValue, Kind
+from trubrics_otel._events import THREAD_ID, JSONValue, Kind
 
 __all__ = ["EventStore", "Listing", "StoreClosedError"]
 

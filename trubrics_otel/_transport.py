@@ -43,11 +43,11 @@ import requests
 from opentelemetry import context as otel_context
 
 from trubrics_otel import _config
+from trubrics_otel._events import MAX_BATCH_SIZE, Event, JSONValue, LLMEvent, Record
 from trubrics_otel._reporting import report
 from trubrics_otel._stats import DeliveryStats, Ledger
 from trubrics_otel._threads import holds_logging_lock, start_daemon
 from trubrics_otel._version import __version__
-from trubrics_otel.events import MAX_BATCH_SIZE, Event, JSONValue, LLMEvent, Record
 
 __all__ = ["SendResult", "TrubricsClient"]
 
@@ -642,7 +642,7 @@ def _encode(items: list[_Item]) -> bytes:
         return json.dumps(items, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
     except (TypeError, ValueError):
         # a caller changed a record's properties after building it; make it safe again
-        from trubrics_otel.events import json_safe  # noqa: PLC0415
+        from trubrics_otel._events import json_safe  # noqa: PLC0415
 
         return json.dumps(json_safe(items), separators=(",", ":"), ensure_ascii=False).encode()
 

@@ -38,13 +38,13 @@ from collections.abc import Callable, Mapping, MutableMapping, Sequence
 from typing import Any, Final
 
 from trubrics_otel import _config
+from trubrics_otel._batching import DELIVERING, BatchWorker
+from trubrics_otel._events import Record
 from trubrics_otel._reporting import report
 from trubrics_otel._stats import DeliveryStats
-from trubrics_otel.batching import DELIVERING, BatchWorker
-from trubrics_otel.events import Record
+from trubrics_otel._transport import TrubricsClient
 from trubrics_otel.mapping import MappingOptions
 from trubrics_otel.mapping.logs import TRIGGER_KEYS, LogOutcome, interpret_log, is_candidate, unusable_warning
-from trubrics_otel.transport import TrubricsClient
 
 __all__ = ["TrubricsHandler", "TrubricsStructlogProcessor"]
 

@@ -10,7 +10,7 @@ recognised keys become events and LLM events, and GenAI content records (`gen_ai
 `gen_ai.choice`, `gen_ai.client.inference.operation.details`, ...) complete the call of the span they
 name, through the same process-wide content join. A record OpenTelemetry's logging handler made from a
 stdlib record is left to the structlog processor or a `TrubricsHandler` when one of them sends it
-(`trubrics_otel.handler.sent_by_another_door`): each record reaches Trubrics once.
+(`trubrics_otel._handler.sent_by_another_door`): each record reaches Trubrics once.
 
 `export()` never raises. It returns SUCCESS when every record was delivered or refused for its own
 content, FAILURE when delivery failed.
@@ -43,11 +43,12 @@ from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 from opentelemetry.trace import StatusCode, format_span_id, format_trace_id
 
 from trubrics_otel import _config
+from trubrics_otel._context import context_processor_of
+from trubrics_otel._events import MAX_BATCH_SIZE, Record
+from trubrics_otel._handler import STRUCTLOG_KEYS, note_log_exporter, sent_by_another_door, warn_unusable
 from trubrics_otel._reporting import report
 from trubrics_otel._threads import start_daemon
-from trubrics_otel.context import context_processor_of
-from trubrics_otel.events import MAX_BATCH_SIZE, Record
-from trubrics_otel.handler import STRUCTLOG_KEYS, note_log_exporter, sent_by_another_door, warn_unusable
+from trubrics_otel._transport import TrubricsClient
 from trubrics_otel.mapping import (
     LLMCall,
     MappingOptions,
@@ -62,7 +63,6 @@ from trubrics_otel.mapping.genai import content_from_events
 from trubrics_otel.mapping.join import Content, ContentJoin
 from trubrics_otel.mapping.logs import interpret_log
 from trubrics_otel.mapping.twins import merge_twin_calls, merged, richer
-from trubrics_otel.transport import TrubricsClient
 
 __all__ = ["TrubricsLogExporter", "TrubricsSpanExporter", "exporter_of", "sdk_built_an_exporter", "span_data"]
 

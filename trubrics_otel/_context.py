@@ -20,7 +20,7 @@ from opentelemetry import baggage
 from opentelemetry import context as otel_context
 from opentelemetry.sdk.trace import ReadableSpan, Span, SpanProcessor, TracerProvider
 
-from trubrics_otel.events import json_safe
+from trubrics_otel._events import json_safe
 
 __all__ = ["TrubricsContextSpanProcessor", "context", "context_processor_of", "install_context_processor"]
 

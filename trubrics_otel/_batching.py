@@ -44,11 +44,11 @@ import weakref
 from collections.abc import Callable
 from typing import Any, Final, Generic, TypeVar
 
+from trubrics_otel._events import MAX_BATCH_SIZE, Record
 from trubrics_otel._reporting import report
 from trubrics_otel._stats import DeliveryStats
 from trubrics_otel._threads import holds_logging_lock, start_daemon
-from trubrics_otel.events import MAX_BATCH_SIZE, Record
-from trubrics_otel.transport import TrubricsClient
+from trubrics_otel._transport import TrubricsClient
 
 __all__ = ["DELIVERING", "BatchWorker", "in_delivery"]
 
