@@ -149,3 +149,42 @@ def test_a_bad_environment_value_reaches_stderr_when_its_logger_is_disabled(
         "trubrics-otel: WARNING: TRUBRICS_CONNECT_TIMEOUT='soon' must be a number of seconds"
     )
     assert "the logger trubrics_otel.config is disabled" in line
+
+
+def test_settings_resolve_every_setting_once(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Settings.resolve takes each argument, else its variable, else its default, into one frozen object."""
+    monkeypatch.setenv("TRUBRICS_HOST", "http://env.example:1")
+    monkeypatch.setenv("TRUBRICS_LOG_QUEUE_SIZE", "7")
+    monkeypatch.setenv("TRUBRICS_COPY_ATTRIBUTES", "a, b.")
+
+    settings = _config.Settings.resolve(api_key="k", timeout=3, default_user_id="u", flush_timeout=0)
+
+    assert settings.transport == _config.TransportSettings("k", "http://env.example:1", 5.0, 3.0, 30.0)
+    assert (settings.default_user_id, settings.queue_size, settings.flush_timeout) == ("u", 7, 0.0)
+    assert settings.mapping_fields() == {
+        "default_user_id": "u",
+        "default_assistant_id": "unknown-assistant",
+        "missing_content": "[content not recorded]",
+        "drop_without_content": False,
+        "copy_attributes": ("a", "b."),
+    }
+    with pytest.raises(AttributeError):
+        settings.queue_size = 1  # type: ignore[misc]
+
+
+def test_settings_for_a_door_given_a_client_skip_the_transport(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the transport, an unusable TRUBRICS_HOST is not read: a door given a client never uses it."""
+    monkeypatch.setenv("TRUBRICS_HOST", "localhost:1")
+
+    assert _config.Settings.resolve(with_transport=False, host="ignored").transport is None
+    with pytest.raises(ConfigurationError, match=r"^TRUBRICS_HOST='localhost:1' "):
+        _config.Settings.resolve()
+
+
+def test_settings_name_the_argument_and_never_show_the_key() -> None:
+    """A bad argument names its keyword as the doors' users write it; the key stays out of the repr."""
+    expected = r"^The argument queue_size=0 \(for TRUBRICS_LOG_QUEUE_SIZE\)"
+    with pytest.raises(ConfigurationError, match=expected):
+        _config.Settings.resolve(queue_size=0)
+
+    assert "secret-key" not in repr(_config.Settings.resolve(api_key="secret-key"))

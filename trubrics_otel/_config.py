@@ -1,11 +1,15 @@
 """Every environment variable the package reads, its default, and how a value is resolved.
 
 A setting is resolved once, when the object that uses it is built, in one order: the explicit argument,
-then the environment variable, then the default. A bad argument is a programmer's mistake and raises
-`ConfigurationError` with a full sentence naming the argument; a bad environment value warns once and
-falls back to the default, because a typo in a deployment must not take the application down. The host
-is the exception: a host that is set but unusable raises too, naming the variable, because falling back
-to the default would send a developer's test data to the production project.
+then the environment variable, then the default. A front door (exporter, logging handler, structlog
+processor) resolves all of its settings in one call, `Settings.resolve(...)`, and passes the frozen
+`Settings` down; `TrubricsClient` resolves its own part, `TransportSettings`.
+
+A bad argument is a programmer's mistake and raises `ConfigurationError` with a full sentence naming the
+argument; a bad environment value warns once and falls back to the default, because a typo in a
+deployment must not take the application down. The host is the exception: a host that is set but
+unusable raises too, naming the variable, because falling back to the default would send a developer's
+test data to the production project.
 
 No other module reads `os.environ`.
 """
@@ -15,11 +19,21 @@ from __future__ import annotations
 import logging
 import os
 import threading
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Final, Generic, TypeVar
-from urllib.parse import urlsplit
 
+from trubrics_otel._parsers import (
+    parse_api_key,
+    parse_flag,
+    parse_names,
+    parse_non_negative_seconds,
+    parse_nonempty_text,
+    parse_positive_int,
+    parse_positive_seconds,
+    parse_text,
+    parse_url,
+)
 from trubrics_otel._reporting import report
 
 __all__ = [
@@ -36,6 +50,8 @@ __all__ = [
     "SETTINGS",
     "ConfigurationError",
     "Setting",
+    "Settings",
+    "TransportSettings",
     "environment_table",
     "mapping_settings",
     "traces_exporter_is_trubrics",
@@ -136,95 +152,10 @@ def warn_once(key: str, message: str) -> None:
     report(_logger, logging.WARNING, message, key=f"config:{key}")
 
 
-def _text(value: object) -> str:
-    if not isinstance(value, str):
-        raise ValueError(f"must be a string, not {type(value).__name__}")
-    return value
-
-
-def _optional_text(value: object) -> str | None:
-    text = _text(value).strip()
-    return text or None
-
-
-def _api_key(value: object) -> str | None:
-    key = _optional_text(value)
-    # sent as an HTTP header: anything else would fail every request, so it is refused here, once
-    if key is not None and not all(" " <= char <= "~" or "\xa0" <= char <= "\xff" for char in key):
-        raise ValueError("must hold only printable Latin-1 characters (it is sent as an HTTP header)")
-    return key
-
-
-def _nonempty_text(value: object) -> str:
-    text = _text(value).strip()
-    if not text:
-        raise ValueError("must not be empty")
-    return text
-
-
-_ENDPOINTS: Final = ("publish_events", "publish_llm_events")
-
-
-def _url(value: object) -> str:
-    text = _text(value).strip().rstrip("/")
-    parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.netloc:
-        raise ValueError(
-            "must be an http:// or https:// URL such as https://app.trubrics.com/api/ingestion "
-            "or http://127.0.0.1:8765"
-        )
-    if parts.query or parts.fragment:
-        raise ValueError("must be a base URL, without a query or fragment")
-    last = parts.path.rsplit("/", 1)[-1]
-    if last in _ENDPOINTS:
-        base = text[: -len(last) - 1]
-        raise ValueError(
-            f"names an endpoint, not the API's base URL: use {base!r}; "
-            "/publish_events and /publish_llm_events are appended to it"
-        )
-    return text
-
-
-def _positive_seconds(value: object) -> float:
-    if isinstance(value, bool):
-        raise ValueError("must be a number of seconds")
-    try:
-        seconds = float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        raise ValueError(f"must be a number of seconds, not {value!r}") from None
-    if not seconds > 0 or seconds == float("inf"):
-        raise ValueError(f"must be a positive number of seconds, not {value!r}")
-    return seconds
-
-
-def _non_negative_seconds(value: object) -> float:
-    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
-        return 0.0
-    if isinstance(value, str) and value.strip() in ("0", "0.0"):
-        return 0.0
-    return _positive_seconds(value)
-
-
-def _flag(value: object) -> bool:
-    if isinstance(value, bool):
-        return value
-    text = _text(value).strip().lower()
-    if text in ("1", "true", "yes", "on"):
-        return True
-    if text in ("0", "false", "no", "off"):
-        return False
-    raise ValueError(f"must be true or false, not {value!r}")
-
-
-def _names(value: object) -> tuple[str, ...]:
-    items = [_text(item) for item in value] if isinstance(value, (list, tuple)) else _text(value).split(",")
-    return tuple(item.strip() for item in items if item.strip())
-
-
 API_KEY: Final = Setting[str | None](
     "TRUBRICS_API_KEY",
     None,
-    _api_key,
+    parse_api_key,
     "The project's API key, sent as `x-api-key`. Required by Trubrics; the local server accepts any key "
     "unless it is started with `--api-key`.",
     secret=True,
@@ -233,7 +164,7 @@ API_KEY: Final = Setting[str | None](
 HOST: Final = Setting[str](
     "TRUBRICS_HOST",
     DEFAULT_HOST,
-    _url,
+    parse_url,
     "Base URL of the ingestion API; `/publish_events` and `/publish_llm_events` are appended. A value "
     "that is set but is not such a URL is an error, never the default.",
     argument="host",
@@ -242,21 +173,21 @@ HOST: Final = Setting[str](
 CONNECT_TIMEOUT: Final = Setting[float](
     "TRUBRICS_CONNECT_TIMEOUT",
     5.0,
-    _positive_seconds,
+    parse_positive_seconds,
     "Seconds to wait for a connection to the host.",
     argument="connect_timeout",
 )
 READ_TIMEOUT: Final = Setting[float](
     "TRUBRICS_TIMEOUT",
     10.0,
-    _positive_seconds,
+    parse_positive_seconds,
     "Seconds to wait for the host's answer to one request.",
     argument="timeout",
 )
 RETRY_DEADLINE: Final = Setting[float](
     "TRUBRICS_RETRY_DEADLINE",
     30.0,
-    _positive_seconds,
+    parse_positive_seconds,
     "Seconds one delivery may take, all retries and waits included; then the records count as failed.",
     argument="retry_deadline",
 )
@@ -264,7 +195,7 @@ RETRY_DEADLINE: Final = Setting[float](
 DEFAULT_USER_ID: Final = Setting[str](
     "TRUBRICS_DEFAULT_USER_ID",
     "anonymous",
-    _nonempty_text,
+    parse_nonempty_text,
     "The user of a call or event that names none. Name the real user with "
     "`trubrics_otel.context(user_id=...)`, baggage `user.id`, or the `user.id` span attribute.",
     argument="default_user_id",
@@ -272,58 +203,44 @@ DEFAULT_USER_ID: Final = Setting[str](
 DEFAULT_ASSISTANT_ID: Final = Setting[str](
     "TRUBRICS_DEFAULT_ASSISTANT_ID",
     "unknown-assistant",
-    _nonempty_text,
+    parse_nonempty_text,
     "The assistant of a call whose span names no model.",
     argument="default_assistant_id",
 )
 MISSING_CONTENT: Final = Setting[str](
     "TRUBRICS_MISSING_CONTENT",
     "[content not recorded]",
-    _text,
+    parse_text,
     "The text sent in place of a prompt or generation that the telemetry does not carry.",
     argument="missing_content",
 )
 DROP_WITHOUT_CONTENT: Final = Setting[bool](
     "TRUBRICS_DROP_WITHOUT_CONTENT",
     False,
-    _flag,
+    parse_flag,
     "`true` drops model calls whose prompt and generation never arrive, instead of sending the placeholder.",
     argument="drop_without_content",
 )
 CONTENT_WAIT: Final = Setting[float](
     "TRUBRICS_CONTENT_WAIT",
     5.0,
-    _non_negative_seconds,
+    parse_non_negative_seconds,
     "Seconds a model call whose span lacks its text waits for the content log records (0: never wait).",
     argument="content_wait",
 )
 COPY_ATTRIBUTES: Final = Setting[tuple[str, ...]](
     "TRUBRICS_COPY_ATTRIBUTES",
     (),
-    _names,
+    parse_names,
     "Comma-separated span attribute names to copy into properties; a name ending in `.` or `*` is a prefix.",
     argument="copy_attributes",
 )
 
 
-def _positive_int(value: object) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        number = value
-    elif isinstance(value, float) and value.is_integer():
-        number = int(value)
-    elif isinstance(value, str) and value.strip().isdigit():
-        number = int(value.strip())
-    else:
-        raise ValueError(f"must be a whole number, not {value!r}")
-    if number < 1:
-        raise ValueError(f"must be a positive whole number, not {value!r}")
-    return number
-
-
 LOG_QUEUE_SIZE: Final = Setting[int](
     "TRUBRICS_LOG_QUEUE_SIZE",
     10_000,
-    _positive_int,
+    parse_positive_int,
     "The most log records the logging handler (or the structlog processor) holds for delivery; past it, "
     'records are dropped and counted as `dropped["queue_full"]`.',
     argument="queue_size",
@@ -331,21 +248,21 @@ LOG_QUEUE_SIZE: Final = Setting[int](
 LOG_FLUSH_INTERVAL: Final = Setting[float](
     "TRUBRICS_LOG_FLUSH_INTERVAL",
     1.0,
-    _positive_seconds,
+    parse_positive_seconds,
     "Seconds a log record waits for a batch of 100 to fill before it is sent anyway.",
     argument="flush_interval",
 )
 LOG_FLUSH_TIMEOUT: Final = Setting[float](
     "TRUBRICS_LOG_FLUSH_TIMEOUT",
     5.0,
-    _non_negative_seconds,
+    parse_non_negative_seconds,
     "Seconds `flush()`, `close()` and the flush at interpreter exit wait for queued log records.",
     argument="flush_timeout",
 )
 LOG_EXTRAS: Final = Setting[bool](
     "TRUBRICS_LOG_EXTRAS",
     True,
-    _flag,
+    parse_flag,
     "`false` sends only the keys the logging handler recognises; by default a record's other `extra=` keys "
     "become properties.",
     argument="extras_as_properties",
@@ -377,6 +294,129 @@ def traces_exporter_is_trubrics() -> bool:
     return "trubrics" in (name.strip() for name in names.split(","))
 
 
+@dataclass(frozen=True)
+class TransportSettings:
+    """Where `TrubricsClient` sends, with which key, and how long it waits: resolved once, by `resolve`."""
+
+    api_key: str | None = field(repr=False)
+    host: str
+    connect_timeout: float
+    read_timeout: float
+    retry_deadline: float
+
+    @classmethod
+    def resolve(
+        cls,
+        api_key: str | None = None,
+        host: str | None = None,
+        *,
+        connect_timeout: float | None = None,
+        timeout: float | None = None,
+        retry_deadline: float | None = None,
+    ) -> TransportSettings:
+        """Resolve each argument (None: not given) against its environment variable and default.
+
+        Raises:
+            ConfigurationError: an argument is malformed, or `TRUBRICS_HOST` is.
+        """
+        return cls(
+            API_KEY.resolve(api_key),
+            HOST.resolve(host),
+            CONNECT_TIMEOUT.resolve(connect_timeout),
+            READ_TIMEOUT.resolve(timeout),
+            RETRY_DEADLINE.resolve(retry_deadline),
+        )
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Every setting a front door (an exporter, the logging handler, the structlog processor) works with.
+
+    Built once, by `Settings.resolve(**arguments)` in the door's constructor, and passed down from there:
+    nothing below a door resolves a setting again. The fields are those of `SETTINGS`; `transport` is
+    None for a door given a client, whose own settings hold (the variables it would override are not
+    read, so a malformed `TRUBRICS_HOST` does not stop a door that never uses it).
+    """
+
+    transport: TransportSettings | None
+    default_user_id: str
+    default_assistant_id: str
+    missing_content: str
+    drop_without_content: bool
+    copy_attributes: tuple[str, ...]
+    content_wait: float
+    queue_size: int
+    flush_interval: float
+    flush_timeout: float
+    extras_as_properties: bool
+
+    @classmethod
+    def resolve(
+        cls,
+        *,
+        with_transport: bool = True,
+        api_key: str | None = None,
+        host: str | None = None,
+        connect_timeout: float | None = None,
+        timeout: float | None = None,
+        retry_deadline: float | None = None,
+        default_user_id: str | None = None,
+        default_assistant_id: str | None = None,
+        missing_content: str | None = None,
+        drop_without_content: bool | None = None,
+        copy_attributes: Sequence[str] | str | None = None,
+        content_wait: float | None = None,
+        queue_size: int | None = None,
+        flush_interval: float | None = None,
+        flush_timeout: float | None = None,
+        extras_as_properties: bool | None = None,
+    ) -> Settings:
+        """Resolve every setting: the argument (None: not given), else its variable, else its default.
+
+        Each keyword is the `argument` of one `Setting` of `SETTINGS`, the name the doors' users write.
+        `with_transport` is False for a door given a client: `transport` is then None, and the first five
+        arguments are unused.
+
+        Raises:
+            ConfigurationError: an argument is malformed, or `TRUBRICS_HOST` is (when `with_transport`).
+        """
+        transport = (
+            TransportSettings.resolve(
+                api_key,
+                host,
+                connect_timeout=connect_timeout,
+                timeout=timeout,
+                retry_deadline=retry_deadline,
+            )
+            if with_transport
+            else None
+        )
+        return cls(
+            transport,
+            **mapping_settings(
+                default_user_id, default_assistant_id, missing_content, drop_without_content, copy_attributes
+            ),
+            content_wait=CONTENT_WAIT.resolve(content_wait),
+            queue_size=LOG_QUEUE_SIZE.resolve(queue_size),
+            flush_interval=LOG_FLUSH_INTERVAL.resolve(flush_interval),
+            flush_timeout=LOG_FLUSH_TIMEOUT.resolve(flush_timeout),
+            extras_as_properties=LOG_EXTRAS.resolve(extras_as_properties),
+        )
+
+    def mapping_fields(self) -> dict[str, Any]:
+        """The fields of `MappingOptions`, which is built as `MappingOptions(**settings.mapping_fields())`."""
+        return {name: getattr(self, name) for name in _MAPPING_FIELDS}
+
+
+_MAPPING_FIELDS: Final = (
+    "default_user_id",
+    "default_assistant_id",
+    "missing_content",
+    "drop_without_content",
+    "copy_attributes",
+)
+
+
 def mapping_settings(
     default_user_id: str | None = None,
     default_assistant_id: str | None = None,
@@ -384,7 +424,7 @@ def mapping_settings(
     drop_without_content: bool | None = None,
     copy_attributes: object = None,
 ) -> dict[str, Any]:
-    """Resolve the settings of `MappingOptions`, which every exporter and handler takes alike."""
+    """Resolve the settings of `MappingOptions` alone (`Settings.resolve` resolves them with the rest)."""
     return {
         "default_user_id": DEFAULT_USER_ID.resolve(default_user_id),
         "default_assistant_id": DEFAULT_ASSISTANT_ID.resolve(default_assistant_id),

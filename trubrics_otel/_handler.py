@@ -42,7 +42,7 @@ from trubrics_otel._batching import DELIVERING, BatchWorker
 from trubrics_otel._events import Record
 from trubrics_otel._reporting import report
 from trubrics_otel._stats import DeliveryStats
-from trubrics_otel._transport import TrubricsClient
+from trubrics_otel._transport import TrubricsClient, door_client
 from trubrics_otel.mapping import MappingOptions
 from trubrics_otel.mapping.logs import TRIGGER_KEYS, LogOutcome, interpret_log, is_candidate, unusable_warning
 
@@ -102,38 +102,21 @@ class _LogPipeline:
     def __init__(
         self,
         convert: Callable[[Any, _LogPipeline], Record | None],
-        *,
-        api_key: str | None,
-        host: str | None,
+        settings: _config.Settings,
         client: TrubricsClient | None,
-        default_user_id: str | None,
-        default_assistant_id: str | None,
-        missing_content: str | None,
-        drop_without_content: bool | None,
-        copy_attributes: Sequence[str] | None,
-        extras_as_properties: bool | None,
-        queue_size: int | None,
-        flush_interval: float | None,
-        flush_timeout: float | None,
+        *,
         clock: Callable[[], float],
         name: str,
     ) -> None:
-        self.options = MappingOptions(
-            **_config.mapping_settings(
-                default_user_id, default_assistant_id, missing_content, drop_without_content, copy_attributes
-            )
-        )
-        self.extras_as_properties = _config.LOG_EXTRAS.resolve(extras_as_properties)
-        if client is None:
-            client = TrubricsClient(api_key, host)
-            client.close_when_unused = True  # shut down by its last user: this worker or an exporter
-        self.client = client
+        self.options = MappingOptions(**settings.mapping_fields())
+        self.extras_as_properties = settings.extras_as_properties
+        self.client = door_client(client, settings.transport)
         self.worker: BatchWorker[Any] = BatchWorker(
             self.client,
             lambda item: convert(item, self),
-            max_queue_size=_config.LOG_QUEUE_SIZE.resolve(queue_size),
-            interval=_config.LOG_FLUSH_INTERVAL.resolve(flush_interval),
-            flush_timeout=_config.LOG_FLUSH_TIMEOUT.resolve(flush_timeout),
+            max_queue_size=settings.queue_size,
+            interval=settings.flush_interval,
+            flush_timeout=settings.flush_timeout,
             clock=clock,
             name=name,
         )
@@ -223,11 +206,10 @@ class TrubricsHandler(logging.Handler):
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(level)
-        self._pipeline = _LogPipeline(
-            _log_record_to_record,
+        settings = _config.Settings.resolve(
+            with_transport=client is None,
             api_key=api_key,
             host=host,
-            client=client,
             default_user_id=default_user_id,
             default_assistant_id=default_assistant_id,
             missing_content=missing_content,
@@ -237,8 +219,9 @@ class TrubricsHandler(logging.Handler):
             queue_size=queue_size,
             flush_interval=flush_interval,
             flush_timeout=flush_timeout,
-            clock=clock,
-            name="trubrics-logging-handler",
+        )
+        self._pipeline = _LogPipeline(
+            _log_record_to_record, settings, client, clock=clock, name="trubrics-logging-handler"
         )
         self._worker = self._pipeline.worker
         self._made_ns = time.time_ns()  # a record made before this is not this handler's (see _handler_takes)
@@ -456,11 +439,10 @@ class TrubricsStructlogProcessor:
         flush_timeout: float | None = None,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self._pipeline = _LogPipeline(
-            _event_dict_to_record,
+        settings = _config.Settings.resolve(
+            with_transport=client is None,
             api_key=api_key,
             host=host,
-            client=client,
             default_user_id=default_user_id,
             default_assistant_id=default_assistant_id,
             missing_content=missing_content,
@@ -470,8 +452,9 @@ class TrubricsStructlogProcessor:
             queue_size=queue_size,
             flush_interval=flush_interval,
             flush_timeout=flush_timeout,
-            clock=clock,
-            name="trubrics-structlog",
+        )
+        self._pipeline = _LogPipeline(
+            _event_dict_to_record, settings, client, clock=clock, name="trubrics-structlog"
         )
         self._worker = self._pipeline.worker
         _doors.processors = True

@@ -43,13 +43,14 @@ import requests
 from opentelemetry import context as otel_context
 
 from trubrics_otel import _config
+from trubrics_otel._config import TransportSettings
 from trubrics_otel._events import MAX_BATCH_SIZE, Event, JSONValue, LLMEvent, Record
 from trubrics_otel._reporting import report
 from trubrics_otel._stats import DeliveryStats, Ledger
 from trubrics_otel._threads import holds_logging_lock, start_daemon
 from trubrics_otel._version import __version__
 
-__all__ = ["SendResult", "TrubricsClient"]
+__all__ = ["SendResult", "TrubricsClient", "door_client"]
 
 _logger = logging.getLogger("trubrics_otel.transport")
 
@@ -153,12 +154,17 @@ class TrubricsClient:
         clock: Callable[[], float] = time.monotonic,
         wait: Callable[[float], bool] | None = None,
         rng: random.Random | None = None,
+        _settings: TransportSettings | None = None,
     ) -> None:
-        self._api_key = _config.API_KEY.resolve(api_key)
-        self.host = _config.HOST.resolve(host)
-        self.connect_timeout = _config.CONNECT_TIMEOUT.resolve(connect_timeout)
-        self.timeout = _config.READ_TIMEOUT.resolve(timeout)
-        self.retry_deadline = _config.RETRY_DEADLINE.resolve(retry_deadline)
+        if _settings is None:  # a door resolved them already, with its other settings
+            _settings = TransportSettings.resolve(
+                api_key, host, connect_timeout=connect_timeout, timeout=timeout, retry_deadline=retry_deadline
+            )
+        self._api_key = _settings.api_key
+        self.host = _settings.host
+        self.connect_timeout = _settings.connect_timeout
+        self.timeout = _settings.read_timeout
+        self.retry_deadline = _settings.retry_deadline
         if self._api_key is None:
             if require_api_key:
                 raise _config.ConfigurationError(
@@ -485,6 +491,24 @@ class TrubricsClient:
         """Give a forked child its own session: sockets shared with the parent must not be reused."""
         self._session_lock = threading.Lock()
         self._session = self._new_session()
+
+
+def door_client(client: TrubricsClient | None, transport: TransportSettings | None) -> TrubricsClient:
+    """The client a front door sends through: the one it was given, else one made for it.
+
+    A client made here is shut down by its last user (`close_when_unused`): the door, or an exporter or
+    handler given `door.client`. A client the application made and passed in is left to it.
+
+    Raises:
+        TypeError: neither a client nor the settings to make one (`Settings.resolve(with_transport=False)`).
+    """
+    if client is not None:
+        return client
+    if transport is None:
+        raise TypeError("door_client() needs a client, or the transport settings to make one.")
+    made = TrubricsClient(_settings=transport)
+    made.close_when_unused = True
+    return made
 
 
 class _Pipeline:

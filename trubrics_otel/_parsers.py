@@ -1,0 +1,129 @@
+"""How a setting's value is read from text (an environment variable) or from an argument given in code.
+
+Each parser returns the value or raises `ValueError` with a sentence that completes "TRUBRICS_X ..."
+(or "The argument x=... ..."); `trubrics_otel._config.Setting` turns that into a warning or an error.
+No parser reads the environment: `_config` does, once.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+from urllib.parse import urlsplit
+
+__all__ = [
+    "parse_api_key",
+    "parse_flag",
+    "parse_names",
+    "parse_non_negative_seconds",
+    "parse_nonempty_text",
+    "parse_positive_int",
+    "parse_positive_seconds",
+    "parse_text",
+    "parse_url",
+]
+
+_ENDPOINTS: Final = ("publish_events", "publish_llm_events")
+
+
+def parse_text(value: object) -> str:
+    """Return a string as it is; refuse anything else."""
+    if not isinstance(value, str):
+        raise ValueError(f"must be a string, not {type(value).__name__}")
+    return value
+
+
+def parse_nonempty_text(value: object) -> str:
+    """Return a string without its surrounding blanks; refuse an empty one."""
+    text = parse_text(value).strip()
+    if not text:
+        raise ValueError("must not be empty")
+    return text
+
+
+def parse_api_key(value: object) -> str | None:
+    """Return an API key, or None for an empty one."""
+    key = parse_text(value).strip() or None
+    # sent as an HTTP header: anything else would fail every request, so it is refused here, once
+    if key is not None and not all(" " <= char <= "~" or "\xa0" <= char <= "\xff" for char in key):
+        raise ValueError("must hold only printable Latin-1 characters (it is sent as an HTTP header)")
+    return key
+
+
+def parse_url(value: object) -> str:
+    """Return the API's base URL without a trailing slash; refuse an endpoint's URL with the base to use."""
+    text = parse_text(value).strip().rstrip("/")
+    parts = urlsplit(text)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(
+            "must be an http:// or https:// URL such as https://app.trubrics.com/api/ingestion "
+            "or http://127.0.0.1:8765"
+        )
+    if parts.query or parts.fragment:
+        raise ValueError("must be a base URL, without a query or fragment")
+    last = parts.path.rsplit("/", 1)[-1]
+    if last in _ENDPOINTS:
+        base = text[: -len(last) - 1]
+        raise ValueError(
+            f"names an endpoint, not the API's base URL: use {base!r}; "
+            "/publish_events and /publish_llm_events are appended to it"
+        )
+    return text
+
+
+def parse_positive_seconds(value: object) -> float:
+    """Return a finite, positive number of seconds."""
+    if isinstance(value, bool):
+        raise ValueError("must be a number of seconds")
+    try:
+        seconds = float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise ValueError(f"must be a number of seconds, not {value!r}") from None
+    if not seconds > 0 or seconds == float("inf"):
+        raise ValueError(f"must be a positive number of seconds, not {value!r}")
+    return seconds
+
+
+def parse_non_negative_seconds(value: object) -> float:
+    """Return a finite number of seconds, zero included."""
+    if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
+        return 0.0
+    if isinstance(value, str) and value.strip() in ("0", "0.0"):
+        return 0.0
+    return parse_positive_seconds(value)
+
+
+def parse_flag(value: object) -> bool:
+    """Return a boolean, from a bool or from true/false, 1/0, yes/no, on/off."""
+    if isinstance(value, bool):
+        return value
+    text = parse_text(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off"):
+        return False
+    raise ValueError(f"must be true or false, not {value!r}")
+
+
+def parse_names(value: object) -> tuple[str, ...]:
+    """Return names from a list or tuple of strings, or from comma-separated text; blanks are left out."""
+    items = (
+        [parse_text(item) for item in value]
+        if isinstance(value, (list, tuple))
+        else parse_text(value).split(",")
+    )
+    return tuple(item.strip() for item in items if item.strip())
+
+
+def parse_positive_int(value: object) -> int:
+    """Return a whole number of at least 1, from an int, a whole float or digits."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        number = value
+    elif isinstance(value, float) and value.is_integer():
+        number = int(value)
+    elif isinstance(value, str) and value.strip().isdigit():
+        number = int(value.strip())
+    else:
+        raise ValueError(f"must be a whole number, not {value!r}")
+    if number < 1:
+        raise ValueError(f"must be a positive whole number, not {value!r}")
+    return number
