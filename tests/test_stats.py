@@ -360,3 +360,29 @@ def test_duplicates_are_not_reported_as_a_loss(caplog: pytest.LogCaptureFixture)
 
     assert [r.levelno for r in caplog.records] == [logging.DEBUG]
     assert ledger.snapshot().dropped == {"duplicate": 2}
+
+
+def test_every_drop_reason_is_one_constant_and_documented() -> None:
+    """The ledger's drop reasons are named once, in _stats, and each has its row in docs/transport.md."""
+    from pathlib import Path
+
+    from trubrics_otel import _stats
+
+    reasons = [
+        _stats.INVALID,
+        _stats.UNAUTHORIZED,
+        _stats.REJECTED,
+        _stats.UNSENDABLE,
+        _stats.MAPPING_ERROR,
+        _stats.NO_CONTENT,
+        _stats.DUPLICATE,
+        _stats.UNJOINABLE_CONTENT,
+        _stats.QUEUE_FULL,
+        _stats.CLOSED,
+        _stats.HANDLER_ERROR,
+    ]
+    doc = (Path(__file__).resolve().parent.parent / "docs" / "transport.md").read_text()
+
+    assert len(set(reasons)) == len(reasons)
+    assert {_stats.DUPLICATE} == _stats.NOT_LOST
+    assert [reason for reason in reasons if f"| `{reason}` |" not in doc] == []

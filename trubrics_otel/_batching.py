@@ -46,7 +46,7 @@ from typing import Any, Final, Generic, TypeVar
 
 from trubrics_otel._events import MAX_BATCH_SIZE, Record
 from trubrics_otel._reporting import report
-from trubrics_otel._stats import DeliveryStats
+from trubrics_otel._stats import CLOSED, MAPPING_ERROR, QUEUE_FULL, DeliveryStats
 from trubrics_otel._threads import holds_logging_lock, start_daemon
 from trubrics_otel._transport import TrubricsClient
 
@@ -55,10 +55,6 @@ __all__ = ["DELIVERING", "BatchWorker", "in_delivery"]
 _logger = logging.getLogger("trubrics_otel.batching")
 
 T = TypeVar("T")
-
-QUEUE_FULL: Final = "queue_full"
-CLOSED: Final = "closed"
-MAPPING_ERROR: Final = "mapping_error"
 
 
 DELIVERING: Final = contextvars.ContextVar("trubrics_otel_delivering", default=False)

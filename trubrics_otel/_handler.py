@@ -41,7 +41,7 @@ from trubrics_otel import _config
 from trubrics_otel._batching import DELIVERING, BatchWorker
 from trubrics_otel._events import Record
 from trubrics_otel._reporting import report
-from trubrics_otel._stats import DeliveryStats
+from trubrics_otel._stats import HANDLER_ERROR, NO_CONTENT, DeliveryStats
 from trubrics_otel._transport import TrubricsClient, door_client
 from trubrics_otel.mapping import MappingOptions
 from trubrics_otel.mapping.logs import TRIGGER_KEYS, LogOutcome, interpret_log, is_candidate, unusable_warning
@@ -68,7 +68,6 @@ _IGNORED_PREFIXES: Final = tuple(f"{name}." for name in IGNORED_LOGGERS)
 
 _EventDict = MutableMapping[str, Any]
 
-NO_CONTENT: Final = "no_content"
 _NO_CONTENT_EXPLANATION: Final = (
     "a model call's log record carried a prompt without a generation, or the reverse (drop_without_content)"
 )
@@ -149,7 +148,7 @@ class _LogPipeline:
     def failed(self) -> bool:
         """Count an unexpected error in the caller's thread; True the first time (to report it then)."""
         self._errors += 1
-        self.client.ledger.dropped("handler_error", 1, "the logging handler failed on a record")
+        self.client.ledger.dropped(HANDLER_ERROR, 1, "the logging handler failed on a record")
         return self._errors == 1
 
 

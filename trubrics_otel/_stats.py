@@ -35,7 +35,22 @@ from typing import Final
 
 from trubrics_otel._reporting import report
 
-__all__ = ["NOT_LOST", "DeliveryStats", "Ledger"]
+__all__ = [
+    "CLOSED",
+    "DUPLICATE",
+    "HANDLER_ERROR",
+    "INVALID",
+    "MAPPING_ERROR",
+    "NOT_LOST",
+    "NO_CONTENT",
+    "QUEUE_FULL",
+    "REJECTED",
+    "UNAUTHORIZED",
+    "UNJOINABLE_CONTENT",
+    "UNSENDABLE",
+    "DeliveryStats",
+    "Ledger",
+]
 
 _logger = logging.getLogger("trubrics_otel")
 _serials = itertools.count()
@@ -58,7 +73,37 @@ PLACEHOLDER_ADVICE = (
 """The warning given the first time a placeholder stands in for a call's missing text."""
 
 
-NOT_LOST: Final = frozenset({"duplicate"})
+# Why records were dropped: the keys of `DeliveryStats.dropped` (docs/transport.md explains each).
+# From the API's answers:
+INVALID: Final = "invalid"
+"""The API refused the record as malformed (HTTP 422)."""
+UNAUTHORIZED: Final = "unauthorized"
+"""The API key is missing or was refused (HTTP 401, 403)."""
+REJECTED: Final = "rejected"
+"""Any other answer that retrying cannot change (HTTP 400, 404, ...)."""
+# From the transport:
+UNSENDABLE: Final = "unsendable"
+"""The request cannot be made as configured (a malformed URL or header, a TLS set-up that fails)."""
+# From the exporters, the logging handler and the structlog processor:
+MAPPING_ERROR: Final = "mapping_error"
+"""Translating a span or a log record into records failed."""
+NO_CONTENT: Final = "no_content"
+"""A model call without its prompt or generation, dropped as `drop_without_content` asks."""
+DUPLICATE: Final = "duplicate"
+"""A model call recorded twice (two instrumentations), sent once: nothing is lost."""
+UNJOINABLE_CONTENT: Final = "unjoinable_content"
+"""A GenAI content log record that names no span to join it to."""
+QUEUE_FULL: Final = "queue_full"
+"""The log queue was full (`TRUBRICS_LOG_QUEUE_SIZE`)."""
+CLOSED: Final = "closed"
+"""The logging handler or structlog processor was already closed."""
+HANDLER_ERROR: Final = "handler_error"
+"""The logging handler or structlog processor failed on a record in the application's thread."""
+
+_FAILED: Final = "failed"
+"""Not a drop reason: the key of the reports about records that failed (retries ran out)."""
+
+NOT_LOST: Final = frozenset({DUPLICATE})
 """Drop reasons that lose nothing: a call two instrumentations recorded is sent once, from the other."""
 
 
@@ -164,7 +209,7 @@ class Ledger:
         with self._lock:
             self._failed += count
             self._failed_because = explanation
-        self._report("failed", count, explanation)
+        self._report(_FAILED, count, explanation)
         if delivering:
             self._end_delivery(count)
 
@@ -406,4 +451,4 @@ atexit.register(_note_exit)
 
 
 def _verb(reason: str) -> str:
-    return "failed" if reason == "failed" else f"dropped ({reason})"
+    return "failed" if reason == _FAILED else f"dropped ({reason})"

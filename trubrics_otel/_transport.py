@@ -46,7 +46,7 @@ from trubrics_otel import _config
 from trubrics_otel._config import TransportSettings
 from trubrics_otel._events import MAX_BATCH_SIZE, Event, JSONValue, LLMEvent, Record
 from trubrics_otel._reporting import report
-from trubrics_otel._stats import DeliveryStats, Ledger
+from trubrics_otel._stats import INVALID, REJECTED, UNAUTHORIZED, UNSENDABLE, DeliveryStats, Ledger
 from trubrics_otel._threads import holds_logging_lock, start_daemon
 from trubrics_otel._version import __version__
 
@@ -328,7 +328,7 @@ class TrubricsClient:
                 return self._fail(items, "the client was shut down before they were delivered")
             status, response, problem, error = self._post(endpoint, items, deadline_at, on_wire)
             if status == _UNSENDABLE:
-                return self._drop(items, "unsendable", problem, error=error)
+                return self._drop(items, UNSENDABLE, problem, error=error)
             if response is not None and 200 <= status < 300:
                 self._ledger.delivered(len(items))
                 return SendResult(sent=len(items))
@@ -340,7 +340,7 @@ class TrubricsClient:
                 return self._bisect(endpoint, items, deadline_at)
             if response is not None and status not in RETRYABLE_STATUSES:
                 return self._drop(
-                    items, "rejected", f"{self.host}/{endpoint} answered HTTP {status}", status=status
+                    items, REJECTED, f"{self.host}/{endpoint} answered HTTP {status}", status=status
                 )
             delay = _retry_after(response, time.time()) if response is not None else None
             if delay is None:
@@ -408,12 +408,12 @@ class TrubricsClient:
         if not named:
             if len(items) == 1:
                 return self._drop(
-                    items, "invalid", f"the API refused the record: {_detail_text(response)}", status=422
+                    items, INVALID, f"the API refused the record: {_detail_text(response)}", status=422
                 )
             return self._bisect(endpoint, items, deadline_at)
         result = SendResult()
         for index, reason in sorted(named.items()):
-            result += self._drop([items[index]], "invalid", f"the API refused a record: {reason}", status=422)
+            result += self._drop([items[index]], INVALID, f"the API refused a record: {reason}", status=422)
         rest = [item for index, item in enumerate(items) if index not in named]
         if rest:
             result += self._deliver(endpoint, rest, deadline_at)
@@ -438,7 +438,7 @@ class TrubricsClient:
                 key="unauthorized",
             )
         explanation = "the API key is missing or was refused"
-        self._ledger.dropped("unauthorized", len(items), explanation, delivering=True)
+        self._ledger.dropped(UNAUTHORIZED, len(items), explanation, delivering=True)
         return SendResult(dropped=len(items), unauthorized=True, problem=explanation, status=status)
 
     def _drop(
