@@ -45,6 +45,7 @@ from collections.abc import Callable
 from typing import Any, Final, Generic, TypeVar
 
 from trubrics_otel._events import MAX_BATCH_SIZE, Record
+from trubrics_otel._fork import renew_in_child
 from trubrics_otel._reporting import report
 from trubrics_otel._stats import CLOSED, MAPPING_ERROR, QUEUE_FULL, DeliveryStats
 from trubrics_otel._threads import holds_logging_lock, start_daemon
@@ -119,6 +120,7 @@ class BatchWorker(Generic[T]):
         self._fresh_state()
         client.retain()  # released once, when the worker closes
         _workers.add(self)
+        renew_in_child(self._after_fork_in_child)
 
     def _fresh_state(self) -> None:
         """Everything a forked child must not share with its parent."""
@@ -445,11 +447,6 @@ _EXPLANATIONS: Final = {
 _workers: weakref.WeakSet[BatchWorker[Any]] = weakref.WeakSet()
 
 
-def _renew_after_fork() -> None:
-    for worker in list(_workers):
-        worker._after_fork_in_child()
-
-
 def _flush_at_exit() -> None:
     """Give every worker one bounded flush, all at once, before logging shuts down.
 
@@ -473,6 +470,4 @@ def _flush_at_exit() -> None:
         worker._hand_over_losses()
 
 
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_renew_after_fork)
 atexit.register(_flush_at_exit)

@@ -31,7 +31,6 @@ from __future__ import annotations
 
 import collections
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Mapping, MutableMapping, Sequence
@@ -40,6 +39,7 @@ from typing import Any, Final
 from trubrics_otel import _config
 from trubrics_otel._batching import DELIVERING, BatchWorker
 from trubrics_otel._events import Record
+from trubrics_otel._fork import renew_in_child
 from trubrics_otel._reporting import report
 from trubrics_otel._stats import HANDLER_ERROR, NO_CONTENT, DeliveryStats
 from trubrics_otel._transport import TrubricsClient, door_client
@@ -657,6 +657,4 @@ _MAX_TICKETS: Final = 10_000
 _TICKET_LIFETIME: Final = 120.0
 """Seconds a ticket waits for its record: more than a batch processor's delay and an export's retries."""
 _tickets = _Tickets()
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_tickets._renew)
+renew_in_child(_tickets._renew)

@@ -24,7 +24,6 @@ import atexit
 import inspect
 import itertools
 import logging
-import os
 import threading
 import time
 import weakref
@@ -33,6 +32,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
+from trubrics_otel._fork import renew_in_child
 from trubrics_otel._reporting import report
 
 __all__ = [
@@ -172,6 +172,7 @@ class Ledger:
         self._queue_sources: dict[int, Callable[[], Callable[[], int] | None]] = {}
         self._next_source = 0
         _ledgers.add(self)
+        renew_in_child(self._after_fork_in_child)
 
     def _after_fork_in_child(self) -> None:
         # a fork copies the lock as it was: held, if another thread held it at that moment
@@ -384,15 +385,6 @@ class _Strong:
 
 
 _ledgers: weakref.WeakSet[Ledger] = weakref.WeakSet()
-
-
-def _renew_after_fork() -> None:
-    for ledger in list(_ledgers):
-        ledger._after_fork_in_child()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_renew_after_fork)
 
 
 _exiting = threading.Event()

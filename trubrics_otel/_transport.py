@@ -29,12 +29,10 @@ import email.utils
 import json
 import logging
 import math
-import os
 import queue
 import random
 import threading
 import time
-import weakref
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Final
@@ -45,6 +43,7 @@ from opentelemetry import context as otel_context
 from trubrics_otel import _config
 from trubrics_otel._config import TransportSettings
 from trubrics_otel._events import MAX_BATCH_SIZE, Event, JSONValue, LLMEvent, Record
+from trubrics_otel._fork import renew_in_child
 from trubrics_otel._reporting import report
 from trubrics_otel._stats import INVALID, REJECTED, UNAUTHORIZED, UNSENDABLE, DeliveryStats, Ledger
 from trubrics_otel._threads import holds_logging_lock, start_daemon
@@ -188,7 +187,7 @@ class TrubricsClient:
         self._users_lock = threading.Lock()
         self.close_when_unused = False
         """Set by an exporter or handler that made this client: the last `release()` shuts it down."""
-        _after_fork.add(self)
+        renew_in_child(self._reset_after_fork)
         _watch_exit()
 
     def __repr__(self) -> str:
@@ -611,25 +610,6 @@ class _SignallingBody:
     def __iter__(self) -> Iterator[bytes]:
         yield self._data
         self._on_wire.set()
-
-
-class _ClientsAfterFork:
-    """Renews the HTTP session of every live client in a forked child."""
-
-    def __init__(self) -> None:
-        self._clients: weakref.WeakSet[TrubricsClient] = weakref.WeakSet()
-        if hasattr(os, "register_at_fork"):
-            os.register_at_fork(after_in_child=self._renew)
-
-    def add(self, client: TrubricsClient) -> None:
-        self._clients.add(client)
-
-    def _renew(self) -> None:
-        for client in list(self._clients):
-            client._reset_after_fork()
-
-
-_after_fork = _ClientsAfterFork()
 
 
 _exiting = threading.Event()
