@@ -657,7 +657,7 @@ def test_records_still_queued_when_the_client_shuts_down_are_in_its_account(
 ) -> None:
     """Records the handler holds when the client it sends through shuts down are named as still queued."""
     client = TrubricsClient(api_key, server.url)
-    handler = TrubricsHandler(client=client, flush_interval=60, clock=lambda: 0.0)  # holds them for 60 s
+    handler = TrubricsHandler(client=client, flush_interval=60, _clock=lambda: 0.0)  # holds them for 60 s
     logger = attach(handler)
 
     for index in range(3):

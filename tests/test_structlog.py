@@ -292,7 +292,7 @@ def test_events_still_queued_when_the_client_shuts_down_are_in_its_account(
 ) -> None:
     """Events the processor holds when the client it sends through shuts down are named as still queued."""
     client = TrubricsClient(api_key, server.url)
-    processor = TrubricsStructlogProcessor(client=client, flush_interval=60, clock=lambda: 0.0)
+    processor = TrubricsStructlogProcessor(client=client, flush_interval=60, _clock=lambda: 0.0)
     configure_native(processor, io.StringIO())
 
     for index in range(2):

@@ -48,7 +48,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def client(server: LocalServer, api_key: str, clock: FakeClock) -> Iterator[TrubricsClient]:
-    client = TrubricsClient(api_key, server.url, clock=clock, wait=clock.wait, rng=random.Random(7))
+    client = TrubricsClient(api_key, server.url, _clock=clock, _wait=clock.wait, _rng=random.Random(7))
     yield client
     client.shutdown()
 
@@ -142,7 +142,7 @@ def test_retries_dropped_connections(client: TrubricsClient, server: LocalServer
 
 def test_retries_a_read_timeout(server: LocalServer, api_key: str, clock: FakeClock) -> None:
     """An answer slower than the read timeout is retried."""
-    client = TrubricsClient(api_key, server.url, timeout=0.05, clock=clock, wait=clock.wait)
+    client = TrubricsClient(api_key, server.url, timeout=0.05, _clock=clock, _wait=clock.wait)
     server.faults.script(Fault(status=200, delay=0.2))
 
     assert client.send(events(1)).ok
@@ -169,7 +169,7 @@ def test_obeys_retry_after_http_date(client: TrubricsClient, server: LocalServer
 
 def test_gives_up_at_the_deadline(server: LocalServer, api_key: str, clock: FakeClock) -> None:
     """Back-offs never run past the deadline; what was not delivered counts as failed."""
-    client = TrubricsClient(api_key, server.url, retry_deadline=10, clock=clock, wait=clock.wait)
+    client = TrubricsClient(api_key, server.url, retry_deadline=10, _clock=clock, _wait=clock.wait)
     server.faults.fail_rate = 1.0
 
     result = client.send(events(4))
@@ -186,7 +186,7 @@ def test_retry_after_beyond_the_deadline_fails_at_once(
     server: LocalServer, api_key: str, clock: FakeClock
 ) -> None:
     """A Retry-After longer than the time left is not waited for."""
-    client = TrubricsClient(api_key, server.url, retry_deadline=5, clock=clock, wait=clock.wait)
+    client = TrubricsClient(api_key, server.url, retry_deadline=5, _clock=clock, _wait=clock.wait)
     server.faults.script(Fault(status=503, retry_after="60"))
 
     assert client.send(events(1)).failed == 1
@@ -215,7 +215,7 @@ def test_unauthorized_is_not_retried_and_reported_once(
     server: LocalServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A refused key costs one request per send, no retry, and one error for the client's life."""
-    client = TrubricsClient("wrong-key", server.url, clock=clock, wait=clock.wait)
+    client = TrubricsClient("wrong-key", server.url, _clock=clock, _wait=clock.wait)
 
     with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
         first = client.send(events(250))
@@ -334,7 +334,7 @@ def test_key_never_appears_in_logs_or_reprs(
 ) -> None:
     """Neither logs at DEBUG (urllib3 included), reprs nor results carry the key."""
     with caplog.at_level(logging.DEBUG):
-        client = TrubricsClient(api_key, server.url, clock=clock, wait=clock.wait)
+        client = TrubricsClient(api_key, server.url, _clock=clock, _wait=clock.wait)
         server.faults.script(Fault(drop=True), Fault(status=503))
         bad = events(3)
         bad[1].timestamp = "nope"
@@ -419,7 +419,8 @@ def test_a_request_that_cannot_be_made_is_not_retried(
     server: LocalServer, api_key: str, clock: FakeClock
 ) -> None:
     """TLS to a plain-HTTP host fails the same way every time: dropped as unsendable, no back-off."""
-    client = TrubricsClient(api_key, server.url.replace("http://", "https://"), clock=clock, wait=clock.wait)
+    https = server.url.replace("http://", "https://")
+    client = TrubricsClient(api_key, https, _clock=clock, _wait=clock.wait)
 
     result = client.send(events(3))
 
@@ -436,7 +437,7 @@ def test_retries_are_cut_short_once_the_interpreter_exits(
 
     monkeypatch.setattr(_transport, "_exiting", threading.Event())
     _transport._on_exit()
-    client = TrubricsClient(api_key, server.url, clock=clock, wait=clock.wait)
+    client = TrubricsClient(api_key, server.url, _clock=clock, _wait=clock.wait)
     server.faults.fail_rate = 1.0
 
     assert client.send(events(1)).failed == 1
@@ -570,7 +571,7 @@ def test_send_batches_at_exit_keeps_one_exit_bound_for_the_whole_call(
 
     monkeypatch.setattr(_transport, "_exiting", threading.Event())
     _transport._on_exit()
-    client = TrubricsClient(api_key, server.url, clock=clock, wait=clock.wait, rng=random.Random(7))
+    client = TrubricsClient(api_key, server.url, _clock=clock, _wait=clock.wait, _rng=random.Random(7))
     server.faults.fail_rate = 1.0
 
     result = client.send_batches([events(10) for _ in range(5)])
@@ -607,7 +608,7 @@ def test_the_first_loss_report_says_so_far_and_the_account_counts_every_chunk(
     server: LocalServer, clock: FakeClock, caplog: pytest.LogCaptureFixture
 ) -> None:
     """A refused key over two chunks: the first report counts the first, the account at shutdown all."""
-    client = TrubricsClient("wrong-key", server.url, clock=clock, wait=clock.wait)
+    client = TrubricsClient("wrong-key", server.url, _clock=clock, _wait=clock.wait)
 
     with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
         client.send(events(150))
@@ -651,7 +652,7 @@ def test_a_refused_key_is_an_error_on_stderr_when_only_a_trubrics_handler_listen
     """The 401 error reaches stderr when the root's only handler is the package's own."""
     monkeypatch.setattr(_reporting, "_echoed", set())
     handler = TrubricsHandler("k", server.url)
-    client = TrubricsClient("wrong-key", server.url, clock=clock, wait=clock.wait)
+    client = TrubricsClient("wrong-key", server.url, _clock=clock, _wait=clock.wait)
     root = logging.getLogger()
     saved = root.handlers[:]
     root.handlers[:] = [handler]

@@ -180,7 +180,7 @@ class TrubricsHandler(logging.Handler):
         queue_size: the most records waiting for delivery (`TRUBRICS_LOG_QUEUE_SIZE`).
         flush_interval: seconds a record waits for its batch to fill (`TRUBRICS_LOG_FLUSH_INTERVAL`).
         flush_timeout: seconds `flush()`, `close()` and the exit flush wait (`TRUBRICS_LOG_FLUSH_TIMEOUT`).
-        clock: a monotonic clock in seconds; tests pass a fake one.
+        _clock: tests' seam: a monotonic clock in seconds.
 
     Raises:
         ConfigurationError: an argument is malformed.
@@ -202,7 +202,7 @@ class TrubricsHandler(logging.Handler):
         queue_size: int | None = None,
         flush_interval: float | None = None,
         flush_timeout: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        _clock: Callable[[], float] = time.monotonic,
     ) -> None:
         super().__init__(level)
         settings = _config.Settings.resolve(
@@ -220,7 +220,7 @@ class TrubricsHandler(logging.Handler):
             flush_timeout=flush_timeout,
         )
         self._pipeline = _LogPipeline(
-            _log_record_to_record, settings, client, clock=clock, name="trubrics-logging-handler"
+            _log_record_to_record, settings, client, clock=_clock, name="trubrics-logging-handler"
         )
         self._worker = self._pipeline.worker
         self._made_ns = time.time_ns()  # a record made before this is not this handler's (see _handler_takes)
@@ -436,7 +436,7 @@ class TrubricsStructlogProcessor:
         queue_size: int | None = None,
         flush_interval: float | None = None,
         flush_timeout: float | None = None,
-        clock: Callable[[], float] = time.monotonic,
+        _clock: Callable[[], float] = time.monotonic,
     ) -> None:
         settings = _config.Settings.resolve(
             with_transport=client is None,
@@ -453,7 +453,7 @@ class TrubricsStructlogProcessor:
             flush_timeout=flush_timeout,
         )
         self._pipeline = _LogPipeline(
-            _event_dict_to_record, settings, client, clock=clock, name="trubrics-structlog"
+            _event_dict_to_record, settings, client, clock=_clock, name="trubrics-structlog"
         )
         self._worker = self._pipeline.worker
         _doors.processors = True

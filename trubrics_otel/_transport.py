@@ -132,10 +132,12 @@ class TrubricsClient:
         retry_deadline: seconds one `send()` may take with its retries; default
             `TRUBRICS_RETRY_DEADLINE`, else 30.
         require_api_key: raise `ConfigurationError` when no key is configured, instead of warning once.
-        clock: a monotonic clock in seconds. Tests pass a fake one together with `wait`.
-        wait: waits a number of seconds, returning early with True when the client shuts down. The
-            default waits on the shutdown event, so `shutdown()` ends any back-off at once.
-        rng: the random source of the back-off jitter.
+        _clock: tests' seam: a monotonic clock in seconds, faked together with `_wait`.
+        _wait: tests' seam: waits a number of seconds, returning early with True when the client shuts
+            down. The default waits on the shutdown event, so `shutdown()` ends any back-off at once.
+        _rng: tests' seam: the random source of the back-off jitter.
+        _settings: the transport settings a front door resolved already; the five arguments above are
+            then unused.
 
     Raises:
         ConfigurationError: an argument is malformed, or `require_api_key` is set and there is no key.
@@ -150,9 +152,9 @@ class TrubricsClient:
         timeout: float | None = None,
         retry_deadline: float | None = None,
         require_api_key: bool = False,
-        clock: Callable[[], float] = time.monotonic,
-        wait: Callable[[float], bool] | None = None,
-        rng: random.Random | None = None,
+        _clock: Callable[[], float] = time.monotonic,
+        _wait: Callable[[float], bool] | None = None,
+        _rng: random.Random | None = None,
         _settings: TransportSettings | None = None,
     ) -> None:
         if _settings is None:  # a door resolved them already, with its other settings
@@ -175,11 +177,11 @@ class TrubricsClient:
                 f"No Trubrics API key is configured (TRUBRICS_API_KEY); {self.host} will refuse the records. "
                 "Set TRUBRICS_API_KEY to the key on your project's settings page.",
             )
-        self._clock = clock
+        self._clock = _clock
         self._closed = threading.Event()
-        self._wait = wait if wait is not None else self._closed.wait
-        self._rng = rng if rng is not None else random.Random()
-        self._ledger = Ledger(clock, host=self.host)
+        self._wait = _wait if _wait is not None else self._closed.wait
+        self._rng = _rng if _rng is not None else random.Random()
+        self._ledger = Ledger(_clock, host=self.host)
         self._auth_reported = False
         self._session_lock = threading.Lock()
         self._session = self._new_session()
