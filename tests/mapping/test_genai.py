@@ -548,3 +548,24 @@ def test_span_to_records_gives_one_llm_event_per_call(capture: str, expected: li
     assert texts(records) == expected
     models = {"gpt-4o-2024-08-06", "gpt-4o-mini-2024-08-06", "gpt-4o"}
     assert {record.assistant_id for record in records} <= models
+
+
+def test_content_events_are_the_events_content_from_events_reads() -> None:
+    """Content records are named from the convention's own table: the messages, the choice, the details."""
+    from trubrics_otel.mapping.genai import CONTENT_EVENTS
+
+    assert (
+        frozenset(
+            {
+                "gen_ai.client.inference.operation.details",
+                "gen_ai.system.message",
+                "gen_ai.user.message",
+                "gen_ai.assistant.message",
+                "gen_ai.tool.message",
+                "gen_ai.choice",
+            }
+        )
+        == CONTENT_EVENTS
+    )
+    content = content_from_events([("gen_ai.user.message", {"content": "Hi"}), ("gen_ai.choice", {})])
+    assert content.prompt == "Hi"

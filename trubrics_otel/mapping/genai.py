@@ -33,27 +33,27 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Final
 
-from trubrics_otel.mapping._model import (
-    Findings,
-    Kind,
+from trubrics_otel.mapping._messages import (
     Message,
-    SpanData,
-    SpanEventData,
     ToolCall,
     assistant_answer,
     assistant_text,
     content_text,
-    first_int,
-    indexed,
     last_user_message_text,
     last_user_text,
-    load_json,
     parse_parts_messages,
-    to_int,
-    to_text,
 )
+from trubrics_otel.mapping._model import Findings, Kind, SpanData, SpanEventData
+from trubrics_otel.mapping._reading import first_int, indexed, load_json, to_int, to_text
 
-__all__ = ["MessageContent", "content_from_events", "finish_reasons", "prompt_text", "recognise"]
+__all__ = [
+    "CONTENT_EVENTS",
+    "MessageContent",
+    "content_from_events",
+    "finish_reasons",
+    "prompt_text",
+    "recognise",
+]
 
 CALL_OPERATIONS: Final = frozenset({"chat", "text_completion", "generate_content", "completion"})
 """Operations that are one model call."""
@@ -92,6 +92,9 @@ _MESSAGE_EVENTS: Final = {
 }
 _CHOICE_EVENT: Final = "gen_ai.choice"
 _DETAILS_EVENT: Final = "gen_ai.client.inference.operation.details"
+CONTENT_EVENTS: Final = frozenset({*_MESSAGE_EVENTS, _CHOICE_EVENT, _DETAILS_EVENT})
+"""The events (span events or log records) that carry a model call's content: `content_from_events` reads
+them, and a log record of one of these names is content to join to its call, not an event of its own."""
 _PROMPT_EVENT: Final = "gen_ai.content.prompt"
 _COMPLETION_EVENT: Final = "gen_ai.content.completion"
 

@@ -26,17 +26,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from trubrics_otel.mapping._model import (
-    Findings,
-    SpanData,
-    assistant_text,
-    first_int,
-    last_user_text,
-    load_json,
-    metadata_properties,
-    parse_parts_messages,
-    to_text,
-)
+from trubrics_otel.mapping._messages import assistant_text, last_user_text, parse_parts_messages
+from trubrics_otel.mapping._model import Findings, SpanData
+from trubrics_otel.mapping._reading import first_int, load_json, metadata_properties, to_text
 
 __all__ = ["recognise"]
 

@@ -12,7 +12,8 @@ import ast
 from collections.abc import Mapping
 from typing import Final
 
-from trubrics_otel.mapping._model import Findings, SpanData, is_mapping, to_int
+from trubrics_otel.mapping._model import Findings, SpanData
+from trubrics_otel.mapping._reading import is_mapping, to_int
 
 __all__ = ["recognise"]
 

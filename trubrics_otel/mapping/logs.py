@@ -49,7 +49,8 @@ from typing import Final
 
 from trubrics_otel._events import Event, LLMEvent, parse_timestamp
 from trubrics_otel.mapping import MappingOptions, combine, findings_properties, recognise_all
-from trubrics_otel.mapping._model import Findings, SpanData, to_text
+from trubrics_otel.mapping._model import Findings, SpanData
+from trubrics_otel.mapping._reading import first_text_of, to_text
 
 __all__ = [
     "ACCEPTED",
@@ -147,10 +148,10 @@ def interpret_log(
             mapping recognises.
     """
     found = _conventions(attributes, timestamp_ns)
-    prompt = _first_text(attributes.get("prompt"), found.prompt)
-    generation = _first_text(attributes.get("generation"), found.generation)
-    user_id = _first_text(attributes.get("user_id"), found.user_id)
-    event_name = _first_text(attributes.get("event"), found.event_name if found.kind == "event" else None)
+    prompt = first_text_of(attributes.get("prompt"), found.prompt)
+    generation = first_text_of(attributes.get("generation"), found.generation)
+    user_id = first_text_of(attributes.get("user_id"), found.user_id)
+    event_name = first_text_of(attributes.get("event"), found.event_name if found.kind == "event" else None)
     if prompt is None and generation is None and user_id is None and event_name is None:
         return _NOT_FOR_TRUBRICS
     moment: _dt.datetime | int | None = timestamp_ns
@@ -172,7 +173,7 @@ def interpret_log(
             latency = None
         llm_event = LLMEvent(
             user_id or options.default_user_id,
-            _first_text(
+            first_text_of(
                 attributes.get("assistant_id"),
                 found.assistant_id,
                 found.response_model,
@@ -184,7 +185,7 @@ def interpret_log(
             timestamp=moment,
             latency=latency,
             properties=_properties(attributes, found, options, extras_as_properties, unusable),
-            thread_id=_first_text(attributes.get("thread_id"), found.thread_id),
+            thread_id=first_text_of(attributes.get("thread_id"), found.thread_id),
             prompt_event_name=to_text(attributes.get("prompt_event_name")),
             generation_event_name=to_text(attributes.get("generation_event_name")),
         )
@@ -195,7 +196,7 @@ def interpret_log(
         event_name if event_name is not None else message,
         timestamp=moment,
         properties=_properties(attributes, found, options, extras_as_properties, unusable + unused),
-        thread_id=_first_text(attributes.get("thread_id"), found.thread_id),
+        thread_id=first_text_of(attributes.get("thread_id"), found.thread_id),
     )
     return LogOutcome(event, unusable=_with_types(unusable, attributes))
 
@@ -250,14 +251,6 @@ def _conventions(attributes: Mapping[str, object], timestamp_ns: int | None) -> 
         attributes=attributes,
     )
     return combine(recognise_all(span))
-
-
-def _first_text(*values: object) -> str | None:
-    for value in values:
-        text = to_text(value)
-        if text is not None:
-            return text
-    return None
 
 
 def _properties(

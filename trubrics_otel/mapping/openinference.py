@@ -30,20 +30,21 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from trubrics_otel.mapping._model import (
-    Findings,
+from trubrics_otel.mapping._messages import (
     Message,
-    SpanData,
     ToolCall,
     assistant_text,
     content_text,
+    last_user_text,
+    parse_parts_messages,
+)
+from trubrics_otel.mapping._model import Findings, SpanData
+from trubrics_otel.mapping._reading import (
+    MetadataKeys,
     first_text,
     indexed,
     is_mapping,
-    last_user_text,
     load_json,
-    metadata_properties,
-    parse_parts_messages,
     to_int,
     to_text,
 )
@@ -57,6 +58,8 @@ _ANSWER_KEYS: Final = frozenset({"choices", "content", "output"})
 """Keys of a response that holds an answer (a completion, a message, a Responses-API object)."""
 _AGENTS_PLACEHOLDER_ID: Final = "__fake_id__"
 """The Responses id the OpenAI Agents SDK writes for a call through its chat-completions model."""
+
+_METADATA_KEYS: Final = MetadataKeys(user=("user_id",), thread=("session_id",))
 
 _NOT_CALL_KINDS: Final = frozenset(
     {"CHAIN", "AGENT", "TOOL", "EMBEDDING", "RETRIEVER", "RERANKER", "GUARDRAIL", "EVALUATOR", "PROMPT"}
@@ -204,12 +207,8 @@ def _response_identity(response: Mapping[str, object]) -> tuple[str | None, str 
 
 
 def _metadata_findings(attributes: Mapping[str, object]) -> Findings:
-    findings = Findings()
     metadata = load_json(attributes.get("metadata"))
-    if isinstance(metadata, Mapping):
-        findings.user_id = to_text(metadata.get("user_id"))
-        findings.thread_id = to_text(metadata.get("session_id"))
-        findings.properties = metadata_properties(metadata, ("user_id", "session_id"))
+    findings = _METADATA_KEYS.findings(metadata) if isinstance(metadata, Mapping) else Findings()
     tags = attributes.get("tag.tags")
     if isinstance(tags, (list, tuple)) and tags:
         findings.properties["tags"] = [str(tag) for tag in tags]

@@ -22,12 +22,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Final
 
-from trubrics_otel.mapping._model import (
-    Findings,
-    Kind,
-    SpanData,
-    first_text,
-    metadata_properties,
+from trubrics_otel.mapping._model import Findings, Kind, SpanData
+from trubrics_otel.mapping._reading import (
+    MetadataKeys,
+    prefixed,
     to_int,
     to_text,
 )
@@ -43,9 +41,9 @@ _REQUEST_KINDS: Final[Mapping[str, Kind]] = {
     "rerank": "other",
 }
 _WRAPPER_SPAN_KINDS: Final = frozenset({"workflow", "task", "agent", "tool"})
-_USER_KEYS: Final = ("user_id",)
-_THREAD_KEYS: Final = ("session_id", "thread_id", "chat_id", "conversation_id")
-_TAKEN: Final = frozenset({*_USER_KEYS, *_THREAD_KEYS})
+_ASSOCIATION_KEYS: Final = MetadataKeys(
+    user=("user_id",), thread=("session_id", "thread_id", "chat_id", "conversation_id")
+)
 _MARKERS: Final = frozenset({"llm.request.type", "llm.user"})
 
 
@@ -59,14 +57,10 @@ def recognise(span: SpanData) -> Findings | None:
     llm_user = to_text(attributes.get("llm.user"))
     if not traceloop and request_type is None and llm_user is None:
         return None
-    association = _association(attributes) if traceloop else {}
-    findings = Findings(
-        operation=request_type,
-        user_id=first_text(association, *_USER_KEYS) or llm_user,
-        thread_id=first_text(association, *_THREAD_KEYS),
-        total_tokens=to_int(attributes.get("llm.usage.total_tokens")),
-        properties=_properties(association),
-    )
+    findings = _ASSOCIATION_KEYS.findings(prefixed(attributes, ASSOCIATION_PREFIX) if traceloop else {})
+    findings.operation = request_type
+    findings.user_id = findings.user_id or llm_user
+    findings.total_tokens = to_int(attributes.get("llm.usage.total_tokens"))
     reason = to_text(attributes.get("llm.response.finish_reason")) or to_text(
         attributes.get("llm.response.stop_reason")
     )
@@ -80,12 +74,3 @@ def recognise(span: SpanData) -> Findings | None:
     elif request_type is not None:
         findings.kind = _REQUEST_KINDS.get(request_type)
     return findings
-
-
-def _association(attributes: Mapping[str, object]) -> dict[str, object]:
-    size = len(ASSOCIATION_PREFIX)
-    return {key[size:]: value for key, value in attributes.items() if key.startswith(ASSOCIATION_PREFIX)}
-
-
-def _properties(association: Mapping[str, object]) -> dict[str, object]:
-    return metadata_properties(association, _TAKEN)

@@ -6,7 +6,8 @@ leaves on spans.
 
 from __future__ import annotations
 
-from trubrics_otel.mapping._model import Findings, SpanData, to_text
+from trubrics_otel.mapping._model import Findings, SpanData
+from trubrics_otel.mapping._reading import to_text
 
 __all__ = ["recognise"]
 

@@ -22,15 +22,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from typing import Final
 
-from trubrics_otel.mapping._model import (
-    Findings,
-    SpanData,
-    assistant_text,
-    content_text,
-    first_text,
+from trubrics_otel.mapping._messages import assistant_text, content_text, parse_parts_messages
+from trubrics_otel.mapping._model import Findings, SpanData
+from trubrics_otel.mapping._reading import (
+    MetadataKeys,
     load_json,
-    metadata_properties,
-    parse_parts_messages,
     to_int,
     to_text,
 )
@@ -43,9 +39,7 @@ _AGENT_KEYS: Final = frozenset(
 )
 _TOOL_KEYS: Final = frozenset({"tool_arguments", "tool_response"})
 _STREAM_LOG_TEMPLATE: Final = "streaming response"
-_USER_KEYS: Final = ("user_id",)
-_THREAD_KEYS: Final = ("session_id", "thread_id")
-_TAKEN: Final = frozenset({*_USER_KEYS, *_THREAD_KEYS})
+_METADATA_KEYS: Final = MetadataKeys(user=("user_id",), thread=("session_id", "thread_id"))
 # Any one of these, or an `invoke_agent` operation, says the span is pydantic-ai's or Logfire's.
 _MARKERS: Final = frozenset({*_AGENT_KEYS, *_TOOL_KEYS, "request_data", "events"})
 
@@ -73,12 +67,9 @@ def _is_agent_run(attributes: Mapping[str, object]) -> bool:
 
 
 def _agent_run(attributes: Mapping[str, object]) -> Findings:
-    findings = Findings(kind="other")
     metadata = load_json(attributes.get("metadata"))
-    if isinstance(metadata, Mapping):
-        findings.user_id = first_text(metadata, *_USER_KEYS)
-        findings.thread_id = first_text(metadata, *_THREAD_KEYS)
-        findings.properties = metadata_properties(metadata, _TAKEN)
+    findings = _METADATA_KEYS.findings(metadata) if isinstance(metadata, Mapping) else Findings()
+    findings.kind = "other"
     return findings
 
 

@@ -11,7 +11,8 @@
 
 from __future__ import annotations
 
-from trubrics_otel.mapping._model import Findings, SpanData, to_text
+from trubrics_otel.mapping._model import Findings, SpanData
+from trubrics_otel.mapping._reading import to_text
 
 __all__ = ["PROPERTY_PREFIX", "recognise"]
 

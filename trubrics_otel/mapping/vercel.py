@@ -27,16 +27,13 @@ import json
 from collections.abc import Mapping
 from typing import Final
 
-from trubrics_otel.mapping._model import (
-    Findings,
-    SpanData,
-    ToolCall,
+from trubrics_otel.mapping._messages import ToolCall, last_user_text, parse_parts_messages
+from trubrics_otel.mapping._model import Findings, SpanData
+from trubrics_otel.mapping._reading import (
+    MetadataKeys,
     first_int,
-    first_text,
-    last_user_text,
     load_json,
-    metadata_properties,
-    parse_parts_messages,
+    prefixed,
     to_int,
     to_text,
 )
@@ -55,9 +52,9 @@ CALL_OPERATIONS: Final = frozenset(
 )
 """The spans around one provider call; every other `ai.*` span wraps them or is not a model call."""
 
-_USER_KEYS: Final = ("userId", "user_id")
-_THREAD_KEYS: Final = ("sessionId", "threadId", "session_id", "thread_id")
-_TAKEN: Final = frozenset({*_USER_KEYS, *_THREAD_KEYS})
+_METADATA_KEYS: Final = MetadataKeys(
+    user=("userId", "user_id"), thread=("sessionId", "threadId", "session_id", "thread_id")
+)
 
 
 def recognise(span: SpanData) -> Findings | None:
@@ -68,13 +65,8 @@ def recognise(span: SpanData) -> Findings | None:
         if not span.name.startswith("ai.") or "ai.model.id" not in attributes:
             return None
         operation = span.name
-    metadata = _metadata(attributes)
-    findings = Findings(
-        operation=operation,
-        user_id=first_text(metadata, *_USER_KEYS),
-        thread_id=first_text(metadata, *_THREAD_KEYS),
-        properties=metadata_properties(metadata, _TAKEN),
-    )
+    findings = _METADATA_KEYS.findings(prefixed(attributes, METADATA_PREFIX))
+    findings.operation = operation
     function_id = to_text(attributes.get("ai.telemetry.functionId"))
     if function_id is not None:
         findings.properties["function_id"] = function_id
@@ -101,11 +93,6 @@ def recognise(span: SpanData) -> Findings | None:
         or _tool_calls(attributes.get("ai.response.toolCalls"))
     )
     return findings
-
-
-def _metadata(attributes: Mapping[str, object]) -> dict[str, object]:
-    size = len(METADATA_PREFIX)
-    return {key[size:]: value for key, value in attributes.items() if key.startswith(METADATA_PREFIX)}
 
 
 def _prompt(attributes: Mapping[str, object]) -> str | None:

@@ -1,4 +1,4 @@
-"""The helpers the recognisers share: their shortcuts give what the general code gives."""
+"""Chat messages: the shortcuts for the prompt and the answer give what parsing every message gives."""
 
 from __future__ import annotations
 
@@ -6,60 +6,13 @@ import json
 
 import pytest
 
-from trubrics_otel.mapping._model import (
+from trubrics_otel.mapping._messages import (
     assistant_answer,
     assistant_text,
     last_user_message_text,
     last_user_text,
-    load_json,
     parse_parts_messages,
 )
-
-
-def _json_loads_or_none(text: str) -> object:
-    try:
-        return json.loads(text)
-    except ValueError:
-        return None
-
-
-@pytest.mark.parametrize(
-    "text",
-    [
-        '[{"role": "user"}]',
-        '{"a": [1, 2.5, null, true]}',
-        '"a string"',
-        "12",
-        "NaN",
-        "-Infinity",
-        "1e400",
-        " [1]",
-        "[1] ",
-        "\n{}\t",
-        "[1] [2]",
-        "[1]x",
-        '{"a": 1}}',
-        "[1",
-        "",
-        "   ",
-        "tru",
-        "\ufeff[1]",
-        '"\\ud800"',
-        "1" * 5000,
-    ],
-)
-def test_load_json_decodes_exactly_as_json_loads(text: str) -> None:
-    """Whitespace, trailing garbage, a BOM, constants and huge numbers are read as `json.loads` reads them."""
-    assert repr(load_json(text)) == repr(_json_loads_or_none(text))
-
-
-def test_load_json_keeps_structures() -> None:
-    """A value that is not a string is returned as it is."""
-    value = [{"role": "user"}]
-
-    assert load_json(value) is value
-    assert load_json(None) is None
-
 
 MESSAGES = [
     [],
