@@ -467,7 +467,7 @@ def test_an_unknown_path_is_404_naming_the_paths(server: LocalServer) -> None:
     assert response.json() == {
         "detail": "No such path: /publish_everything. The paths are /publish_events, /publish_llm_events, "
         "/events, /llm_events and /health, at the root or under /api/ingestion, and /_trubrics/faults "
-        "at the root."
+        "at the root; the inspector page is / (open it in a browser)."
     }
 
 

@@ -24,6 +24,9 @@ path ends in an endpoint after a prefix production does not have (`/publish_even
 | GET | `/events`, `/llm_events` | the stored items, newest first; no key (see below) |
 | GET | `/health` | `{"status": "ok"}` |
 | GET, POST, DELETE | `/_trubrics/faults` | show, add to (`{"script": [...], "fail_rate": 0.1}`), clear |
+| GET | `/` | the inspector page: what the server received, live, for a browser |
+| GET | `/_trubrics/summary` | the page's counts, per-assistant latency and tokens, items received twice |
+| GET | `/_trubrics/requests` | the latest requests (`?refused=true`: the refused ones), with the reasons |
 
 A listing is filtered by the query parameters `user_id`, `thread_id`, `event` (`/events`) or
 `assistant_id` (`/llm_events`), and `limit` (the latest so many). With `after=N` it lists only the items
@@ -31,7 +34,9 @@ whose arrival number is greater than N, oldest first (`limit` then keeps the ear
 carries the header `X-Trubrics-Cursor`: the highest arrival number stored for its kind (0 when none is),
 or, when `limit` cut an `after` listing short, that of its last item. A follower reads `?limit=0` for
 the cursor of "now", then asks `?after=<cursor>` with each answer's cursor, and misses nothing.
-`LocalServer.events()` and `llm_events()` list in arrival order, the oldest first.
+`LocalServer.events()` and `llm_events()` list in arrival order, the oldest first. The page's own reads
+(its files, its data, and the listings it asks for with the `X-Trubrics-Inspector` header) write no
+request line and are not in `LocalServer.requests`.
 
 The server uses the standard library only. It never forwards anything to Trubrics, and it is meant for
 localhost: it has no TLS, and reading what it stored needs no key.

@@ -33,6 +33,7 @@ from trubrics_otel._config import ConfigurationError
 from trubrics_otel._events import MAX_BATCH_SIZE, JSONValue, Kind, Problem, validate_payload
 from trubrics_otel._version import __version__
 from trubrics_otel.server._faults import Fault, FaultInjector, check_fail_rate
+from trubrics_otel.server._inspector import ASSET_PATHS, PAGE_PATH, Asset, Inspector, asset
 from trubrics_otel.server._request_log import ReceivedRequest, RequestLines, RequestLog, RequestTally, redact
 from trubrics_otel.server._store import EventStore, StoreClosedError
 
@@ -68,6 +69,7 @@ class ServerState:
         lines: where to write one line per request, or `None` to write nothing.
         api_keys: the accepted keys, or `None` to accept any non-empty key.
         stopping: set when the server stops, so that a staged delay ends at once.
+        inspector: sums up the store and the log for the inspector page.
     """
 
     store: EventStore
@@ -77,6 +79,7 @@ class ServerState:
     lines: RequestLines | None
     api_keys: frozenset[str] | None
     stopping: threading.Event
+    inspector: Inspector
 
 
 @dataclass(frozen=True)
@@ -197,6 +200,8 @@ class IngestionHandler(BaseHTTPRequestHandler):
     _started: float = 0.0
     # a follower's poll that finds nothing new is not worth a line: it would bury the publish requests
     _quiet_line: bool = False
+    # the inspector page's own reads are not what a client sent: no line, no log entry, not counted
+    _unrecorded: bool = False
 
     # --- dispatch -------------------------------------------------------------------------------
 
@@ -204,11 +209,15 @@ class IngestionHandler(BaseHTTPRequestHandler):
         """Note when the request began, then parse its request line and headers."""
         self._started = time.perf_counter()
         self._quiet_line = False
+        self._unrecorded = False
         return super().parse_request()
 
     def _dispatch(self) -> None:
         self._path = urlsplit(self.path).path or "/"
         self._item_count = None
+        self._unrecorded = self.command in ("GET", "HEAD") and (
+            self._path in _INSPECTOR_READS or INSPECTOR_HEADER in self.headers
+        )
         body = self._read_body()
         if body is None:
             return None
@@ -326,6 +335,32 @@ class IngestionHandler(BaseHTTPRequestHandler):
     def _health(self, body: _Body) -> None:
         return self._answer(200, {"status": "ok"})
 
+    # --- the inspector: /, its files, /_trubrics/summary, /_trubrics/requests -------------------------
+
+    def _inspector_file(self, body: _Body) -> None:
+        return self._answer_file(
+            asset(self._path), note="inspector page" if self._path == PAGE_PATH else None
+        )
+
+    def _inspector_summary(self, body: _Body) -> None:
+        return self._answer(200, self.state.inspector.summary(), _NOT_CACHED)
+
+    def _inspector_requests(self, body: _Body) -> None:
+        query = parse_qs(urlsplit(self.path).query)
+        limit, problem = _non_negative(query, "limit")
+        refused = _first(query, "refused")
+        problems: list[JSONValue] = [] if problem is None else [problem]
+        if refused not in (None, "true", "false"):
+            problems.append(
+                {"loc": ["query", "refused"], "msg": "Input should be true or false", "type": "bool_parsing"}
+            )
+        if problems:
+            return self._answer(422, {"detail": problems}, note="bad query")
+        listed = self.state.inspector.requests(
+            _DEFAULT_REQUESTS if limit is None else min(limit, _MAX_REQUESTS), refused_only=refused == "true"
+        )
+        return self._answer(200, listed, _NOT_CACHED)
+
     # --- /_trubrics/faults ----------------------------------------------------------------------
 
     def _show_faults(self, body: _Body) -> None:
@@ -364,9 +399,13 @@ class IngestionHandler(BaseHTTPRequestHandler):
         "llm_events": {"GET": _list_llm_events},
         "health": {"GET": _health},
     }
-    # the local server's own controls, at the root only: production has nothing like them
+    # the local server's own controls and the inspector's data, at the root only: production has neither
     _control_routes: ClassVar[dict[str, _Methods]] = {
         "_trubrics/faults": {"GET": _show_faults, "POST": _set_faults, "DELETE": _clear_faults},
+        "_trubrics/summary": {"GET": _inspector_summary},
+        "_trubrics/requests": {"GET": _inspector_requests},
+        "_trubrics/inspector.css": {"GET": _inspector_file},
+        "_trubrics/inspector.js": {"GET": _inspector_file},
     }
 
     # --- reading and answering ------------------------------------------------------------------
@@ -450,9 +489,18 @@ class IngestionHandler(BaseHTTPRequestHandler):
             note: what happened, in a few words, for the request's line, e.g. `"3 items"`.
         """
         body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
-        self._record(status, note)
+        detail = payload.get("detail") if status >= 400 and isinstance(payload, dict) else None
+        self._record(status, note, detail)
+        self._send(status, "application/json", body, headers)
+
+    def _answer_file(self, file: Asset, *, note: str | None = None) -> None:
+        """Log the request, then send one of the inspector's files, which the browser may run only here."""
+        self._record(200, note, None)
+        self._send(200, file.content_type, file.body, _FILE_HEADERS)
+
+    def _send(self, status: int, content_type: str, body: bytes, headers: Mapping[str, str] | None) -> None:
         self.send_response(status)
-        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Type", content_type)
         self.send_header("Content-Length", str(len(body)))
         for name, value in (headers or {}).items():
             self.send_header(name, value)
@@ -463,12 +511,14 @@ class IngestionHandler(BaseHTTPRequestHandler):
             self.wfile.write(body)
 
     def _drop(self) -> None:
-        self._record(None, "by a staged fault")
+        self._record(
+            None, "by a staged fault", "The connection was closed without an answer, by a staged fault."
+        )
         self.close_connection = True  # the handler returns without writing; the socket is then closed
 
-    def _record(self, status: int | None, note: str | None) -> None:
+    def _record(self, status: int | None, note: str | None, detail: JSONValue) -> None:
         # a request line too malformed to parse has no method, path or headers to log
-        if not self.command or not hasattr(self, "headers"):
+        if not self.command or not hasattr(self, "headers") or self._unrecorded:
             return
         self.state.tally.count_answer(status)
         lines = self.state.lines
@@ -482,6 +532,8 @@ class IngestionHandler(BaseHTTPRequestHandler):
                 item_count=self._item_count,
                 headers=redact(self.headers.items()),
                 has_key=bool((self.headers.get("x-api-key") or "").strip()),
+                reason=note,
+                detail=detail,
             )
         )
 
@@ -522,19 +574,42 @@ def _invalid(problems: list[Problem], count: int | None) -> str:
     return f"{_items(count)}, over {MAX_BATCH_SIZE}"
 
 
-# path -> the methods it answers: the exact paths production answers, and the controls at the root
+# path -> the methods it answers: the exact paths production answers, the controls and the page at the root
 _ROUTES: Final[dict[str, _Methods]] = {
     **{f"/{name}": methods for name, methods in IngestionHandler._api_routes.items()},
     **{f"{INGESTION_BASE}/{name}": methods for name, methods in IngestionHandler._api_routes.items()},
     **{f"/{name}": methods for name, methods in IngestionHandler._control_routes.items()},
+    PAGE_PATH: {"GET": IngestionHandler._inspector_file},
 }
+
+INSPECTOR_HEADER: Final = "X-Trubrics-Inspector"
+"""The header the inspector page sends with its reads of the listings, which are then not logged."""
+
+# the page's files and data: read by the page, never by a client, so never logged
+_INSPECTOR_READS: Final = frozenset(ASSET_PATHS - {PAGE_PATH} | {"/_trubrics/summary", "/_trubrics/requests"})
+
+_NOT_CACHED: Final = {"Cache-Control": "no-store"}
+# the page runs only its own script and style, and talks only to this server: a prompt that holds markup
+# could not load or run anything even if it were ever inserted as markup
+_FILE_HEADERS: Final = {
+    "Cache-Control": "no-cache",
+    "X-Content-Type-Options": "nosniff",
+    "Referrer-Policy": "no-referrer",
+    "Content-Security-Policy": (
+        "default-src 'none'; script-src 'self'; style-src 'self'; connect-src 'self'; img-src 'self' data:; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    ),
+}
+_DEFAULT_REQUESTS: Final = 50
+_MAX_REQUESTS: Final = 1_000
 
 # a host name, IPv4 or bracketed IPv6 address, and an optional port: anything else is not echoed
 _HOST_HEADER: Final = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?|\[[0-9A-Fa-f:.]+\](:[0-9]+)?")
 
 _PATHS: Final = (
     "The paths are /publish_events, /publish_llm_events, /events, /llm_events and /health, "
-    f"at the root or under {INGESTION_BASE}, and /_trubrics/faults at the root."
+    f"at the root or under {INGESTION_BASE}, and /_trubrics/faults at the root; "
+    "the inspector page is / (open it in a browser)."
 )
 
 

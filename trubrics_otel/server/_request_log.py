@@ -1,10 +1,11 @@
 """The local server's record of the requests it answered: for tests, for the terminal, for the summary.
 
 Tests read the `RequestLog` to check what a client sent: how many items per request, which endpoint,
-which headers, whether a refused request was retried. An entry is appended before its answer is
-written, so a client that has its answer always finds its request in the log. `RequestLines` writes one
-line per request for the person watching `trubrics-otel serve`, and `RequestTally` counts the whole run
-for the summary it prints when it stops.
+which headers, whether a refused request was retried, and why it was refused. An entry is appended
+before its answer is written, so a client that has its answer always finds its request in the log. The
+inspector page lists the refused ones from it, newest first. `RequestLines` writes one line per request
+for the person watching `trubrics-otel serve`, and `RequestTally` counts the whole run for the summary
+it prints when it stops.
 
 This module never keeps or prints an API key: the `x-api-key` and `Authorization` values are replaced
 before an entry is built, and a line names no header. Writing a line never raises into a request.
@@ -21,9 +22,17 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Final, TextIO
 
-from trubrics_otel._events import Kind
+from trubrics_otel._events import JSONValue, Kind
 
-__all__ = ["ReceivedRequest", "RequestLines", "RequestLog", "RequestTally", "Tally", "redact"]
+__all__ = [
+    "LoggedRequest",
+    "ReceivedRequest",
+    "RequestLines",
+    "RequestLog",
+    "RequestTally",
+    "Tally",
+    "redact",
+]
 
 REDACTED: Final = "<redacted>"
 _SECRET_HEADERS: Final = frozenset({"x-api-key", "authorization"})
@@ -40,6 +49,10 @@ class ReceivedRequest:
         item_count: how many items the body held, or `None` when it was not a JSON array.
         headers: the request headers, names in lower case, the API key's value replaced by `"<redacted>"`.
         has_key: whether a non-empty `x-api-key` header was sent.
+        reason: what happened, in a few words, as the request's line says it: `"3 items"`,
+            `"missing x-api-key"`, `"2 of 3 items invalid"`, `"by a staged fault"`.
+        detail: the `detail` of a refusal's answer: the API's list of problems (each with `loc`, `msg`
+            and `type`) or a sentence; `None` for a request that was not refused.
     """
 
     method: str
@@ -48,6 +61,13 @@ class ReceivedRequest:
     item_count: int | None
     headers: Mapping[str, str] = field(hash=False)
     has_key: bool
+    reason: str | None = None
+    detail: JSONValue = field(default=None, hash=False)
+
+    @property
+    def refused(self) -> bool:
+        """Whether the request was answered with an error status (400 and above) or dropped unanswered."""
+        return self.status is None or self.status >= 400
 
 
 def redact(headers: Iterable[tuple[str, str]]) -> Mapping[str, str]:
@@ -62,27 +82,70 @@ MAX_ENTRIES = 100_000
 """The most requests remembered; a long-running server forgets the oldest."""
 
 
-class RequestLog:
-    """A thread-safe log of the latest `ReceivedRequest`s (at most MAX_ENTRIES), read as snapshots."""
+@dataclass(frozen=True)
+class LoggedRequest:
+    """A `ReceivedRequest` as the log keeps it: numbered in the order answered, and timed.
 
-    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+    Attributes:
+        number: 1 for the first request the log was given, never reused, even after `clear()`.
+        at: when it was logged, in seconds since the epoch.
+        request: the request.
+    """
+
+    number: int
+    at: float
+    request: ReceivedRequest
+
+
+class RequestLog:
+    """A thread-safe log of the latest `ReceivedRequest`s (at most MAX_ENTRIES), read as snapshots.
+
+    Args:
+        max_entries: the most requests remembered; the oldest are forgotten first.
+        clock: the time each entry is stamped with, in seconds since the epoch.
+    """
+
+    def __init__(self, max_entries: int = MAX_ENTRIES, clock: Callable[[], float] = time.time) -> None:
         self._lock = threading.Lock()
-        self._entries: collections.deque[ReceivedRequest] = collections.deque(maxlen=max_entries)
+        self._clock = clock
+        self._entries: collections.deque[LoggedRequest] = collections.deque(maxlen=max_entries)
+        self._numbered = 0
+        self._refusals_version = 0
+
+    @property
+    def refusals_version(self) -> int:
+        """A number that changes whenever the refused entries do: one more was logged, or the log cleared."""
+        return self._refusals_version
 
     def append(self, entry: ReceivedRequest) -> None:
         """Add one answered request."""
         with self._lock:
-            self._entries.append(entry)
+            self._numbered += 1
+            self._entries.append(LoggedRequest(self._numbered, self._clock(), entry))
+            if entry.refused:
+                self._refusals_version += 1
 
     def snapshot(self) -> list[ReceivedRequest]:
         """Return a copy of the entries so far, oldest first; later requests do not change it."""
         with self._lock:
-            return list(self._entries)
+            return [logged.request for logged in self._entries]
+
+    def latest(self, limit: int, *, refused_only: bool = False) -> list[LoggedRequest]:
+        """Return the latest `limit` entries (only the refused ones, if asked), the newest first."""
+        found: list[LoggedRequest] = []
+        with self._lock:
+            for logged in reversed(self._entries):
+                if len(found) >= limit:
+                    break
+                if not refused_only or logged.request.refused:
+                    found.append(logged)
+        return found
 
     def clear(self) -> None:
-        """Forget every entry."""
+        """Forget every entry; the numbers go on from where they were."""
         with self._lock:
             self._entries.clear()
+            self._refusals_version += 1
 
 
 class RequestLines:

@@ -26,6 +26,7 @@ from typing import Any, Final, TextIO, cast
 from trubrics_otel._config import ConfigurationError
 from trubrics_otel.server._faults import FaultInjector
 from trubrics_otel.server._http import IngestionHTTPServer, ServerState
+from trubrics_otel.server._inspector import Inspector
 from trubrics_otel.server._request_log import ReceivedRequest, RequestLines, RequestLog, RequestTally, Tally
 from trubrics_otel.server._store import IN_MEMORY, EventStore
 
@@ -145,7 +146,14 @@ class LocalServer:
                 self._store = _open_store(self._database)
             self._stopping = threading.Event()
             state = ServerState(
-                self._store, self.faults, self._log, self._tally, self._lines, self._api_keys, self._stopping
+                self._store,
+                self.faults,
+                self._log,
+                self._tally,
+                self._lines,
+                self._api_keys,
+                self._stopping,
+                Inspector(self._store, self._log, self._tally),
             )
             try:
                 httpd = IngestionHTTPServer((self.host, self._requested_port), state, _family(self.host))
@@ -233,7 +241,11 @@ class LocalServer:
 
     @property
     def requests(self) -> list[ReceivedRequest]:
-        """A snapshot of every request answered so far, oldest first, API keys redacted."""
+        """A snapshot of every request answered so far, oldest first, API keys redacted.
+
+        The inspector page's own reads (its files, its summary, and the listings it asks for with the
+        `X-Trubrics-Inspector` header) are not in it: they are not what a client sent.
+        """
         return self._log.snapshot()
 
     def clear(self) -> None:
@@ -345,7 +357,7 @@ def _banner(server: LocalServer, keys: list[str] | None) -> str:
             f"  point a client at it:  TRUBRICS_HOST={server.url}",
             f"  accepts:               {accepted}",
             f"  stores in:             {kept}",
-            f"  see what arrived:      {server.url}/events  {server.url}/llm_events",
+            f"  see what arrived:      {server.url}/  (in a browser; or {server.url}/llm_events)",
             "Press Ctrl-C to stop.",
         ]
     )

@@ -21,7 +21,7 @@ from typing import Any, Final
 
 from trubrics_otel._events import THREAD_ID, JSONValue, Kind
 
-__all__ = ["EventStore", "Listing", "StoreClosedError"]
+__all__ = ["EventStore", "Listing", "Scan", "StoreClosedError", "StoredRow"]
 
 IN_MEMORY: Final = ":memory:"
 
@@ -65,6 +65,41 @@ class Listing:
     cursor: int
 
 
+@dataclass(frozen=True)
+class StoredRow:
+    """One stored item with the columns kept beside it, as the inspector's summary reads it.
+
+    Attributes:
+        received: its arrival number.
+        received_at: when it arrived, ISO 8601 UTC, by the server's clock.
+        user_id: its user.
+        thread_id: its `$thread_id` property, as text.
+        name: its `event` (events) or `assistant_id` (LLM events).
+        text: the item's JSON as received.
+    """
+
+    received: int
+    received_at: str
+    user_id: str | None
+    thread_id: str | None
+    name: str | None
+    text: str
+
+
+@dataclass(frozen=True)
+class Scan:
+    """Stored rows after an arrival number, oldest first, and the store's generation when they were read.
+
+    Attributes:
+        rows: the rows read.
+        generation: how many times the store had been cleared; a reader that summed up rows of an
+            earlier generation must start again.
+    """
+
+    rows: list[StoredRow]
+    generation: int
+
+
 class EventStore:
     """Accepted items of both kinds, in one SQLite database.
 
@@ -78,6 +113,7 @@ class EventStore:
     def __init__(self, database: str | os.PathLike[str] = IN_MEMORY) -> None:
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = _connect(database)
+        self._generation = 0
 
     @property
     def closed(self) -> bool:
@@ -199,6 +235,33 @@ class EventStore:
             for text in self.items_json(kind, user_id=user_id, thread_id=thread_id, limit=limit)
         ]
 
+    def scan(self, kind: Kind, *, after: int, limit: int) -> Scan:
+        """Return up to `limit` stored rows of one kind whose arrival number is greater than `after`.
+
+        Raises:
+            StoreClosedError: the store is closed.
+        """
+        table, column = _TABLES[kind]
+        query = (
+            f"SELECT received, received_at, user_id, thread_id, {column}, item FROM {table} "  # noqa: S608 - table and column names come from _TABLES
+            "WHERE received > ? ORDER BY received LIMIT ?"
+        )
+        with self._lock:
+            rows = self._open().execute(query, (after, limit)).fetchall()
+            generation = self._generation
+        return Scan([StoredRow(*row) for row in rows], generation)
+
+    def item_text(self, kind: Kind, received: int) -> str | None:
+        """Return the JSON text of the item of one kind with this arrival number, or None when there is none.
+
+        Raises:
+            StoreClosedError: the store is closed.
+        """
+        table, _ = _TABLES[kind]
+        with self._lock:
+            row = self._open().execute(f"SELECT item FROM {table} WHERE received = ?", (received,)).fetchone()  # noqa: S608 - a fixed table name
+        return None if row is None else str(row[0])
+
     def clear(self) -> None:
         """Delete every stored item of both kinds.
 
@@ -210,6 +273,7 @@ class EventStore:
             with connection:
                 for table, _ in _TABLES.values():
                     connection.execute(f"DELETE FROM {table}")  # noqa: S608 - a fixed table name
+            self._generation += 1
 
     def close(self) -> None:
         """Close the database; an in-memory one is gone. Idempotent."""
