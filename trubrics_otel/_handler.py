@@ -269,11 +269,7 @@ class TrubricsHandler(logging.Handler):
             return False  # never turn our own delivery into records: that way lie loops and deadlocks
         if _doors.processors and _claimed_by_processor(record.msg):
             return False
-        try:  # emit(), inlined: this is the path every recognised record takes
-            self._worker.put((record, _formatted(record)) if record.args else record)
-        except Exception:  # noqa: BLE001 - the guard of last resort: logging never raises into the app
-            if self._pipeline.failed():
-                self.handleError(record)
+        self.emit(record)
         return True
 
     def emit(self, record: logging.LogRecord) -> None:
