@@ -377,7 +377,7 @@ def test_zero_code_logs_and_a_handler_send_each_record_once(
 
 def test_a_ticket_whose_record_never_comes_expires() -> None:
     """Tickets are used once, and one left waiting goes after its lifetime: memory stays bounded."""
-    from trubrics_otel import _handler as doors
+    from trubrics_otel import _log_doors as doors
 
     now = [0.0]
     tickets = doors._Tickets(clock=lambda: now[0])

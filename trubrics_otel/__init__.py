@@ -9,9 +9,10 @@ from trubrics_otel._config import ConfigurationError
 from trubrics_otel._context import TrubricsContextSpanProcessor, context
 from trubrics_otel._events import Event, LLMEvent, format_timestamp, json_safe, validate_payload
 from trubrics_otel._exporters import TrubricsLogExporter, TrubricsSpanExporter
-from trubrics_otel._handler import TrubricsHandler, TrubricsStructlogProcessor
+from trubrics_otel._handler import TrubricsHandler
 from trubrics_otel._setup import configure
 from trubrics_otel._stats import DeliveryStats
+from trubrics_otel._structlog import TrubricsStructlogProcessor
 from trubrics_otel._transport import SendResult, TrubricsClient
 from trubrics_otel._version import __version__
 from trubrics_otel.mapping import MappingOptions, span_to_records

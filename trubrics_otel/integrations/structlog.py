@@ -23,15 +23,15 @@ itself). The handler reads both shapes.
 When an event passes through the processor and then reaches a `TrubricsHandler` in the same thread, the
 handler knows it by the event dict it was made from and lets it pass: the processor has sent it. The same
 holds for `trubrics_otel.TrubricsLogExporter` behind OpenTelemetry's logging handler, which may export the
-record later, on another thread: the processor leaves it a ticket (see `trubrics_otel._handler`).
+record later, on another thread: the processor leaves it a ticket (see `trubrics_otel._log_doors`).
 
 The processor itself needs nothing from structlog (it is a plain callable), which is why it is defined in
-`trubrics_otel._handler` and also exported as `trubrics_otel.TrubricsStructlogProcessor`; this module is the
+`trubrics_otel._structlog` and also exported as `trubrics_otel.TrubricsStructlogProcessor`; this module is the
 place structlog users import it from.
 """
 
 from __future__ import annotations
 
-from trubrics_otel._handler import TrubricsStructlogProcessor
+from trubrics_otel._structlog import TrubricsStructlogProcessor
 
 __all__ = ["TrubricsStructlogProcessor"]
