@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from trubrics_otel.mapping import Findings, LLMCall, SpanData
-from trubrics_otel.mapping.twins import Signature, TwinMemory, are_twins, merge_twin_calls
+from trubrics_otel.mapping.twins import Signature, are_twins, merge_twin_calls
 
 SECOND = 1_000_000_000
 
@@ -133,38 +133,3 @@ def test_a_batch_of_distinct_calls_is_left_alone() -> None:
     calls = [call(str(n), response_id=f"id-{n}") for n in range(5)]
 
     assert merge_twin_calls(calls) == (calls, [])
-
-
-def test_memory_recognises_a_twin_in_a_later_batch_in_either_order() -> None:
-    """A twin sent in an earlier batch makes the later one a duplicate, whichever came first."""
-    sdk = call("a", prompt=None, generation=None, response_id="msg_1", scope="com.anthropic.sdk.python")
-    instrumented = call("b", response_id="msg_1")
-    for first, second in ((sdk, instrumented), (instrumented, sdk)):
-        memory = TwinMemory(window=60)
-
-        assert memory.settle([first], now=0) == ([first], [])
-        assert memory.settle([second], now=1) == ([], [second])
-
-
-def test_memory_forgets_after_its_window_and_past_its_bound() -> None:
-    """What was sent is remembered for the window only, and for at most `max_calls` calls."""
-    memory = TwinMemory(window=10, max_calls=2)
-    first = call("a", response_id="msg_1")
-    memory.settle([first], now=0)
-
-    assert memory.settle([call("b", response_id="msg_1")], now=11)[1] == []
-
-    memory.settle([call("c", response_id="msg_2"), call("d", response_id="msg_3")], now=12)
-    assert len(memory) == 2
-    assert memory.settle([call("e", response_id="msg_1")], now=13)[1] == []
-
-
-def test_memory_never_merges_look_alike_calls() -> None:
-    """The same question asked again later, by the same user, is sent again."""
-    memory = TwinMemory(window=60)
-    memory.settle([call("a", start=0, end=SECOND)], now=0)
-
-    assert memory.settle([call("b", start=5 * SECOND, end=6 * SECOND)], now=6) == (
-        [call("b", start=5 * SECOND, end=6 * SECOND)],
-        [],
-    )

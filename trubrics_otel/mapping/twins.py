@@ -20,18 +20,12 @@ a client library's own tracing, then whichever knows more fields; it is filled w
 knows (a response model, cache tokens) by `merged`. Token counts are the exception: a client library's
 own tracing reports its API's usage as it came, where instrumentations sum stream events (OpenLLMetry
 counts the output of Anthropic's `message_start` twice), so its counts win. `merge_twin_calls` does
-this within one batch, purely.
-`TwinMemory` remembers what was sent for `window` seconds (at most `max_calls` calls, as small
-signatures), so a twin that comes in a later batch, or leaves the content join later, is recognised and
-not sent again.
+this within one batch, purely; `trubrics_otel._delivery.memory.TwinMemory` remembers the signatures of
+the calls sent, so a twin that comes in a later batch, or leaves the content join later, is sent once too.
 """
 
 from __future__ import annotations
 
-import os
-import threading
-import weakref
-from collections import deque
 from collections.abc import Sequence
 from dataclasses import replace
 from typing import Final, NamedTuple
@@ -41,7 +35,6 @@ from trubrics_otel.mapping._calls import LLMCall
 __all__ = [
     "NATIVE_SCOPES",
     "Signature",
-    "TwinMemory",
     "are_twins",
     "merge_twin_calls",
     "merged",
@@ -157,93 +150,10 @@ def merge_twin_calls(calls: Sequence[LLMCall]) -> tuple[list[LLMCall], list[LLMC
     return kept, merged_away
 
 
-class TwinMemory:
-    """The signatures of calls sent recently, to recognise a twin that comes later.
+def __getattr__(name: str) -> object:
+    # TwinMemory is delivery state now; the old import path keeps working
+    if name == "TwinMemory":
+        from trubrics_otel._delivery.memory import TwinMemory  # noqa: PLC0415 - state, kept out of mapping
 
-    Args:
-        window: seconds a sent call is remembered.
-        max_calls: the most calls remembered; past it the oldest is forgotten.
-    """
-
-    def __init__(self, window: float = 60.0, max_calls: int = 10_000) -> None:
-        self.window = window
-        self.max_calls = max_calls
-        self._lock = threading.Lock()
-        self._sent: deque[tuple[float, Signature]] = deque()
-        # response id -> signatures with it; the rest are compared one by one, by their texts' hash
-        self._by_id: dict[str, Signature] = {}
-        self._by_texts: dict[int, list[Signature]] = {}
-        _memories.add(self)
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._sent)
-
-    def settle(self, calls: Sequence[LLMCall], now: float) -> tuple[list[LLMCall], list[LLMCall]]:
-        """Return (the calls to send, the twins merged or already sent), remembering what is sent."""
-        kept, merged = merge_twin_calls(calls)
-        if not kept:
-            return kept, merged
-        send: list[LLMCall] = []
-        with self._lock:
-            self._forget(now)
-            for call in kept:
-                signature = Signature.of(call)
-                if self._seen(signature):
-                    merged.append(call)
-                    continue
-                send.append(call)
-                self._remember(signature, now)
-        return send, merged
-
-    def _seen(self, signature: Signature) -> bool:
-        if signature.response_id is not None:
-            earlier = self._by_id.get(signature.response_id)
-            if earlier is not None and are_twins(earlier, signature):
-                return True
-        if signature.texts is None:
-            return False
-        return any(are_twins(earlier, signature) for earlier in self._by_texts.get(signature.texts, ()))
-
-    def _remember(self, signature: Signature, now: float) -> None:
-        self._sent.append((now + self.window, signature))
-        if signature.response_id is not None:
-            self._by_id[signature.response_id] = signature
-        if signature.texts is not None:
-            self._by_texts.setdefault(signature.texts, []).append(signature)
-        while len(self._sent) > self.max_calls:
-            self._drop_oldest()
-
-    def _forget(self, now: float) -> None:
-        while self._sent and self._sent[0][0] <= now:
-            self._drop_oldest()
-
-    def _drop_oldest(self) -> None:
-        _, signature = self._sent.popleft()
-        if signature.response_id is not None and self._by_id.get(signature.response_id) is signature:
-            del self._by_id[signature.response_id]
-        if signature.texts is not None:
-            same = self._by_texts.get(signature.texts)
-            if same is not None:
-                same.remove(signature)
-                if not same:
-                    del self._by_texts[signature.texts]
-
-    def _forget_after_fork(self) -> None:
-        """Start empty in a forked child, with a lock no thread of the parent holds."""
-        self._lock = threading.Lock()
-        self._sent.clear()
-        self._by_id.clear()
-        self._by_texts.clear()
-
-
-_memories: weakref.WeakSet[TwinMemory] = weakref.WeakSet()
-
-
-def _forget_after_fork() -> None:
-    for memory in list(_memories):
-        memory._forget_after_fork()
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_after_fork)
+        return TwinMemory
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

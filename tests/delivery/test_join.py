@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from trubrics_otel._delivery.join import Content, ContentJoin
 from trubrics_otel.mapping import Findings, LLMCall, SpanData
 from trubrics_otel.mapping.ancestry import SpanIdentity
-from trubrics_otel.mapping.join import Content, ContentJoin
 
 
 def call(span_id: str, prompt: str | None = None, generation: str | None = None) -> LLMCall:
