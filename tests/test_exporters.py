@@ -590,7 +590,8 @@ def test_a_mapping_failure_in_a_later_part_costs_only_the_spans_not_yet_sent(
     """The first part is delivered; the 150 spans after it are counted as mapping errors; FAILURE."""
     spans = finished_spans(provider, 250)
     parts = 0
-    one_per_call = exporter._one_per_call
+    translator = exporter._core._translator  # the one translation path, which the core runs
+    one_per_call = translator._one_per_call
 
     def failing_after_the_first_part(calls: list[trubrics_otel.mapping.LLMCall]) -> object:
         nonlocal parts
@@ -599,7 +600,7 @@ def test_a_mapping_failure_in_a_later_part_costs_only_the_spans_not_yet_sent(
             raise RuntimeError("a mapping bug")
         return one_per_call(calls)
 
-    monkeypatch.setattr(exporter, "_one_per_call", failing_after_the_first_part)
+    monkeypatch.setattr(translator, "_one_per_call", failing_after_the_first_part)
 
     assert exporter.export(spans) is SpanExportResult.FAILURE
 

@@ -1,0 +1,274 @@
+"""The delivery core: what every front door of one configuration shares, from plain data to the client.
+
+A front door is a thin adapter: the span exporter turns SDK spans into `SpanData`, the log exporter turns
+OpenTelemetry log records into `LogData`, and each hands them to its core. The core translates them (the
+one path, `mapping.Translator`), sends the records through its client, and counts every loss in the
+client's ledger. It holds what outlives a batch and releases the calls waiting in the content join: when
+their window closes (its releaser thread), on `flush()`, and when its last door lets it go.
+
+Who shares what:
+
+- a core per configuration: its settings (`_config.Settings`), its client and its content join. A door
+  given no client makes its own (`door_client`), and so its own core; doors given one client and one join
+  with the same mapping settings get one core (`core_for`);
+- the content join, and with it the memory of the calls sent, is process-wide per content window
+  (`join.shared_join`), so exporters built apart (zero-code) still meet; tests and apps may pass their own;
+- the parents of recent calls (nested calls across batches) and the releaser are the core's own.
+
+Nothing here raises into the door that calls it: a mapping bug costs the records it touched, counted as
+mapping errors, and a delivery failure is a False result.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+import weakref
+from collections.abc import Callable, Iterator, Sequence
+from typing import Final
+
+from trubrics_otel._config import Settings
+from trubrics_otel._delivery.join import ContentJoin, shared_join
+from trubrics_otel._delivery.memory import RecentParents
+from trubrics_otel._delivery.releaser import Releaser
+from trubrics_otel._events import MAX_BATCH_SIZE, Record
+from trubrics_otel._reporting import report
+from trubrics_otel._stats import MAPPING_ERROR, Ledger
+from trubrics_otel._transport import TrubricsClient, door_client
+from trubrics_otel.mapping import LLMCall, LogData, MappingOptions, SpanData, Translator
+from trubrics_otel.mapping.logs import LogOutcome
+
+__all__ = ["PART_SIZE", "DeliveryCore", "core_for"]
+
+_logger = logging.getLogger("trubrics_otel.exporters")
+
+PART_SIZE: Final = MAX_BATCH_SIZE
+"""Spans translated per part of a larger batch: one request's worth."""
+
+
+class DeliveryCore:
+    """Translates what the doors of one configuration hand it and sends the records through one client.
+
+    Made by `core_for`, which gives doors of the same configuration the same core, retained once for each;
+    each door calls `release()` once, when it shuts down.
+    """
+
+    def __init__(
+        self,
+        settings: Settings,
+        client: TrubricsClient,
+        join: ContentJoin,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.settings = settings
+        self.options = MappingOptions(**settings.mapping_fields())
+        self.client = client
+        self.join = join
+        self._clock = clock
+        self._translator = Translator(
+            self.options,
+            waiting=join,
+            sent=join.twins,
+            parents=RecentParents(),
+            tally=_Account(client.ledger),
+            clock=clock,
+        )
+        self._releaser = Releaser(join, self._release, clock)
+        self._users = 0
+        self._closed = False
+        self._warned_default_user = False
+        client.retain()
+
+    @property
+    def closed(self) -> bool:
+        """Whether the last door let the core go; it then sends nothing more."""
+        return self._closed
+
+    @property
+    def holds_calls(self) -> bool:
+        """Whether calls or content wait in the join (the doors push their log records before a flush)."""
+        return len(self.join) > 0
+
+    def release(self) -> None:
+        """Note that one door is done: send the calls held; the last door stops and releases the client."""
+        self.flush()
+        with _cores_lock:
+            self._users -= 1
+            last = self._users <= 0 and not self._closed
+            if last:
+                self._closed = True
+        if last:
+            self._releaser.stop()
+            self.client.release()
+
+    def send_spans(self, spans: Sequence[SpanData]) -> bool:
+        """Translate spans and send their records; False when some were lost. Never raises.
+
+        A batch of more than 100 spans is translated and sent in parts of 100, each part translated while
+        the one before it is with the server.
+        """
+        if len(spans) <= PART_SIZE:
+            records = self._translate_safely(spans)
+            return records is not None and (not records or self.client.send(records).ok)
+        failed: list[int] = []
+        delivered = self.client.send_batches(self._parts_safely(spans, failed)).ok
+        return delivered and not failed
+
+    def send_logs(self, logs: Sequence[LogData]) -> bool:
+        """Translate log records and send their records; False when some were lost. Never raises."""
+        records = self.log_records(logs)
+        return records is not None and (not records or self.client.send(records).ok)
+
+    def log_records(self, logs: Sequence[LogData]) -> list[Record] | None:
+        """Return the records log records become (content completes held calls); None if the mapping failed.
+
+        For a door that queues and sends records itself; losses are counted in the client's ledger.
+        """
+        try:
+            records = self._translator.logs(logs)
+        except Exception:  # noqa: BLE001 - a mapping bug must cost the batch's records, never the app
+            report(
+                _logger,
+                logging.ERROR,
+                f"Trubrics: could not translate a batch of {len(logs)} log records",
+                key="translate-logs",
+                exc_info=True,
+            )
+            self.client.ledger.dropped(MAPPING_ERROR, len(logs), "the log mapping failed")
+            return None
+        self._wake_releaser()
+        return records
+
+    def count_unreadable(self, what: str, error: Exception) -> None:
+        """Count one span or log record a door could not turn into plain data, as a mapping error."""
+        self.client.ledger.dropped(MAPPING_ERROR, 1, f"the {what} mapping failed: {error!r}")
+
+    def flush(self, timeout: float | None = None) -> bool:
+        """Send every call still waiting in the join, within `timeout` seconds; True when delivered."""
+        if self._closed:
+            return True
+        return self._release(self.join.drain(), timeout)
+
+    def _release(self, calls: Sequence[LLMCall], deadline: float | None = None) -> bool:
+        events = self._translator.released(calls)
+        return not events or self.client.send(events, deadline=deadline).ok
+
+    def _translate_safely(self, spans: Sequence[SpanData]) -> list[Record] | None:
+        try:
+            records = self._translator.spans(spans)
+        except Exception:  # noqa: BLE001 - a mapping bug must cost the batch's records, never the app
+            report(
+                _logger,
+                logging.ERROR,
+                f"Trubrics: could not translate a batch of {len(spans)} spans",
+                key="translate-spans",
+                exc_info=True,
+            )
+            self.client.ledger.dropped(MAPPING_ERROR, len(spans), "the span mapping failed")
+            return None
+        self._wake_releaser()
+        self._warn_default_user(records)
+        return records
+
+    def _parts_safely(self, spans: Sequence[SpanData], failed: list[int]) -> Iterator[list[Record]]:
+        """Yield the translator's parts; if the mapping fails, count the spans not yet sent into `failed`."""
+        done = 0
+        try:
+            for part, settled in self._translator.span_parts(spans, PART_SIZE):
+                done += settled
+                self._wake_releaser()
+                self._warn_default_user(part)
+                yield part
+        except Exception:  # noqa: BLE001 - a bug costs the untranslated rest, never the app
+            failed.append(len(spans) - done)
+            report(
+                _logger,
+                logging.ERROR,
+                f"Trubrics: could not translate {len(spans) - done} of a batch's spans",
+                key="translate-spans",
+                exc_info=True,
+            )
+            self.client.ledger.dropped(MAPPING_ERROR, len(spans) - done, "the span mapping failed")
+
+    def _wake_releaser(self) -> None:
+        if len(self.join):
+            self._releaser.wake()
+
+    def _warn_default_user(self, records: Sequence[Record]) -> None:
+        if self._warned_default_user:
+            return
+        default = self.options.default_user_id
+        if any(record.user_id == default for record in records):
+            self._warned_default_user = True
+            report(
+                _logger,
+                logging.WARNING,
+                f"Trubrics: some spans name no user, so their events are sent as user {default!r}. Wrap "
+                "each request in `with trubrics_otel.context(user_id=...)`, set baggage `user.id`, or set "
+                "the `user.id` span attribute; TRUBRICS_DEFAULT_USER_ID changes the fallback.",
+                key="default-user",
+            )
+
+
+_Key = tuple[object, ...]
+
+# held weakly: a core lives as long as a door (or its releaser thread) uses it
+_cores: weakref.WeakValueDictionary[_Key, DeliveryCore] = weakref.WeakValueDictionary()
+_cores_lock = threading.Lock()
+
+
+def core_for(
+    settings: Settings,
+    client: TrubricsClient | None = None,
+    join: ContentJoin | None = None,
+    *,
+    _clock: Callable[[], float] = time.monotonic,
+) -> DeliveryCore:
+    """Return the core a door of this configuration sends through, retained once for the caller.
+
+    Doors with the same mapping settings and content wait, given the same client and the same join (by
+    default the process-wide join of the content wait), get the same core; a door given no client gets
+    a new core around a client of its own (`settings.transport`). Call `release()` once when done.
+
+    Args:
+        settings: the door's resolved settings (`Settings.resolve(with_transport=client is None, ...)`).
+        client: the client to send through; by default one made from `settings.transport`.
+        join: where calls wait for their content; by default the process-wide one of `content_wait`.
+    """
+    if join is None:
+        join = shared_join(settings.content_wait)
+    with _cores_lock:
+        core = _cores.get(_key(settings, client, join)) if client is not None else None
+        if core is None or core.closed:
+            core = DeliveryCore(settings, door_client(client, settings.transport), join, clock=_clock)
+            _cores[_key(settings, core.client, join)] = core
+        core._users += 1
+    return core
+
+
+def _key(settings: Settings, client: TrubricsClient | None, join: ContentJoin) -> _Key:
+    """What makes two doors' cores one: how they map, how long calls wait, and where they send."""
+    return (*settings.mapping_fields().values(), settings.content_wait, client, join)
+
+
+class _Account:
+    """The translator's tally: losses and calls without text into the client's ledger, warnings reported."""
+
+    def __init__(self, ledger: Ledger) -> None:
+        self._ledger = ledger
+
+    def dropped(self, reason: str, count: int, explanation: str) -> None:
+        """Count records not sent, by reason."""
+        self._ledger.dropped(reason, count, explanation)
+
+    def incomplete(self, count: int) -> None:
+        """Count calls sent with the placeholder for their missing text."""
+        self._ledger.incomplete(count)
+
+    def unusable(self, outcome: LogOutcome) -> None:
+        """Warn, once per key, about a log record's value that could not be read."""
+        from trubrics_otel._log_pipeline import warn_unusable  # noqa: PLC0415 - the log doors may use the core
+
+        warn_unusable(outcome)
