@@ -21,7 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from trubrics_otel import ConfigurationError, Event, LLMEvent, TrubricsClient, TrubricsHandler, _reporting
 from trubrics_otel._events import Record
-from trubrics_otel._transport import USER_AGENT, _SignallingBody
+from trubrics_otel._sender import USER_AGENT, SignallingBody
 from trubrics_otel.server import Fault, LocalServer
 
 
@@ -433,15 +433,15 @@ def test_retries_are_cut_short_once_the_interpreter_exits(
     server: LocalServer, api_key: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """After the exit hook has run, a failing host gets at most EXIT_RETRY_DEADLINE of retries."""
-    from trubrics_otel import _transport
+    from trubrics_otel import _sender
 
-    monkeypatch.setattr(_transport, "_exiting", threading.Event())
-    _transport._on_exit()
+    monkeypatch.setattr(_sender, "_exiting", threading.Event())
+    _sender._on_exit()
     client = TrubricsClient(api_key, server.url, _clock=clock, _wait=clock.wait)
     server.faults.fail_rate = 1.0
 
     assert client.send(events(1)).failed == 1
-    assert sum(clock.waits) < _transport.EXIT_RETRY_DEADLINE
+    assert sum(clock.waits) < _sender.EXIT_RETRY_DEADLINE
 
 
 def test_a_missing_key_is_reported_once_per_process(
@@ -531,7 +531,7 @@ def test_a_signalling_body_is_sent_whole_by_requests_and_then_signals(
 
     response = requests.post(
         f"{server.url}/publish_events",
-        data=_SignallingBody(body, on_wire),
+        data=SignallingBody(body, on_wire),
         headers={"x-api-key": api_key, "Content-Type": "application/json"},
         timeout=5,
     )
@@ -567,17 +567,17 @@ def test_send_batches_at_exit_keeps_one_exit_bound_for_the_whole_call(
     server: LocalServer, api_key: str, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Five batches to a failing host share EXIT_RETRY_DEADLINE; they do not get it each."""
-    from trubrics_otel import _transport
+    from trubrics_otel import _sender
 
-    monkeypatch.setattr(_transport, "_exiting", threading.Event())
-    _transport._on_exit()
+    monkeypatch.setattr(_sender, "_exiting", threading.Event())
+    _sender._on_exit()
     client = TrubricsClient(api_key, server.url, _clock=clock, _wait=clock.wait, _rng=random.Random(7))
     server.faults.fail_rate = 1.0
 
     result = client.send_batches([events(10) for _ in range(5)])
 
     assert result.failed == 50
-    assert sum(clock.waits) < _transport.EXIT_RETRY_DEADLINE
+    assert sum(clock.waits) < _sender.EXIT_RETRY_DEADLINE
 
 
 def test_send_batches_under_the_logging_lock_sends_from_the_callers_thread(

@@ -1,0 +1,381 @@
+"""How one client's records reach the API: its HTTP session, and each request until it is settled.
+
+`Sender.send()` posts each kind of record to its endpoint in requests of at most 100, and gives every
+request its answer's treatment (`_answers`): delivered, retried with back-off until the deadline,
+split, or dropped, each record counted once in the client's ledger. Once the interpreter is exiting,
+every delivery is cut to `EXIT_RETRY_DEADLINE`, so a host that is down cannot hold the exit.
+
+It never raises into the caller, never logs the API key, and sends inside OpenTelemetry's
+suppress-instrumentation context so that an instrumented `requests` does not trace our own exports.
+"""
+
+from __future__ import annotations
+
+import atexit
+import json
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from typing import Final
+
+import requests
+from opentelemetry import context as otel_context
+
+from trubrics_otel._answers import (
+    PERMANENT_ERRORS,
+    RETRYABLE_STATUSES,
+    SendResult,
+    backoff,
+    detail_text,
+    invalid_items,
+    retry_after,
+)
+from trubrics_otel._config import TransportSettings
+from trubrics_otel._events import MAX_BATCH_SIZE, Event, JSONValue, LLMEvent, Record, json_safe
+from trubrics_otel._fork import renew_in_child
+from trubrics_otel._reporting import report
+from trubrics_otel._stats import INVALID, REJECTED, UNAUTHORIZED, UNSENDABLE, Ledger
+from trubrics_otel._version import __version__
+
+__all__ = ["EXIT_RETRY_DEADLINE", "USER_AGENT", "Sender", "SignallingBody", "exit_capped", "watch_exit"]
+
+_logger = logging.getLogger("trubrics_otel.transport")
+
+_Item = dict[str, JSONValue]
+
+EXIT_RETRY_DEADLINE: Final = 3.0
+"""Seconds one delivery may take, retries included, once the interpreter is exiting."""
+USER_AGENT: Final = f"trubrics-otel/{__version__} python-requests/{requests.__version__}"
+_UNSENDABLE: Final = -1
+
+# Set together so that every instrumentation, old or new, generic or HTTP-only, leaves our posts alone.
+_SUPPRESS_KEYS: Final = (
+    otel_context._SUPPRESS_INSTRUMENTATION_KEY,
+    otel_context._SUPPRESS_HTTP_INSTRUMENTATION_KEY,
+    "suppress_instrumentation",  # the plain key older instrumentations check
+)
+
+
+class Sender:
+    """Sends one client's records: the session, the requests, the retries, each record counted once.
+
+    Args:
+        settings: where to send, with which key, and the timeouts of one request.
+        ledger: the client's counters.
+        clock: a monotonic clock in seconds.
+        wait: waits a number of seconds, returning early with True when the client shuts down.
+        rng: the random source of the back-off jitter.
+        closed: set when the client shuts down: no request is started after it.
+    """
+
+    def __init__(
+        self,
+        settings: TransportSettings,
+        ledger: Ledger,
+        *,
+        clock: Callable[[], float],
+        wait: Callable[[float], bool],
+        rng: random.Random,
+        closed: threading.Event,
+    ) -> None:
+        self._api_key = settings.api_key
+        self.host = settings.host
+        self._connect_timeout = settings.connect_timeout
+        self._read_timeout = settings.read_timeout
+        self._ledger = ledger
+        self._clock = clock
+        self._wait = wait
+        self._rng = rng
+        self._closed = closed
+        self._auth_reported = False
+        self._session_lock = threading.Lock()
+        self._session = self._new_session()
+        renew_in_child(self._reset_after_fork)
+
+    def send(
+        self, batch: list[Record], deadline_at: float, on_wire: threading.Event | None = None
+    ) -> SendResult:
+        """Deliver `batch` by `deadline_at` (a moment of the clock). Never raises.
+
+        `on_wire` is set once the first request's body has been written to the connection.
+        """
+        # each record leaves the delivery when it is counted sent, failed or dropped (the account waits)
+        self._ledger.begin_delivery(len(batch))
+        try:
+            return self._send(batch, deadline_at, on_wire)
+        except Exception as error:  # the guard of last resort: telemetry never raises into the application
+            _logger.debug("Trubrics: unexpected error while sending", exc_info=True)
+            return self._fail(batch, _unexpected(error))
+
+    def refuse_for_the_key(self, batch: Sequence[object]) -> SendResult:
+        """Count a batch as refused for the key the API just refused, without asking it again."""
+        self._ledger.begin_delivery(len(batch))
+        return self.unauthorized(batch, 0)
+
+    def close(self) -> None:
+        """Close the HTTP session."""
+        with self._session_lock:
+            self._session.close()
+
+    def _send(
+        self, records: list[Record], deadline_at: float, on_wire: threading.Event | None = None
+    ) -> SendResult:
+        events: list[_Item] = []
+        llm_events: list[_Item] = []
+        for record in records:
+            (llm_events if isinstance(record, LLMEvent) else events).append(record.to_json())
+        deadline_at = exit_capped(deadline_at, self._clock())
+        result = SendResult()
+        for endpoint, items in ((Event.endpoint, events), (LLMEvent.endpoint, llm_events)):
+            for start in range(0, len(items), MAX_BATCH_SIZE):
+                chunk = items[start : start + MAX_BATCH_SIZE]
+                if result.unauthorized:
+                    # the key that was just refused would be refused again: spare the API the requests
+                    result += self.unauthorized(chunk, 0)
+                    continue
+                try:
+                    result += self._deliver(endpoint, chunk, deadline_at, on_wire)
+                except Exception as error:  # the guard of last resort, per request: others still go
+                    _logger.debug("Trubrics: unexpected error while sending", exc_info=True)
+                    result += self._fail(chunk, _unexpected(error))
+        return result
+
+    def _deliver(
+        self,
+        endpoint: str,
+        items: list[_Item],
+        deadline_at: float,
+        on_wire: threading.Event | None = None,
+    ) -> SendResult:
+        attempt = 0
+        while True:
+            if self._closed.is_set():
+                return self._fail(items, "the client was shut down before they were delivered")
+            status, response, problem, error = self._post(endpoint, items, deadline_at, on_wire)
+            if status == _UNSENDABLE:
+                return self._drop(items, UNSENDABLE, problem, error=error)
+            if response is not None and 200 <= status < 300:
+                self._ledger.delivered(len(items))
+                return SendResult(sent=len(items))
+            if status in (401, 403):
+                return self.unauthorized(items, status)
+            if status == 422 and response is not None:
+                return self._split_invalid(endpoint, items, response, deadline_at)
+            if status == 413 and len(items) > 1:
+                return self._bisect(endpoint, items, deadline_at)
+            if response is not None and status not in RETRYABLE_STATUSES:
+                return self._drop(
+                    items, REJECTED, f"{self.host}/{endpoint} answered HTTP {status}", status=status
+                )
+            delay = retry_after(response, time.time()) if response is not None else None
+            if delay is None:
+                delay = backoff(attempt, self._rng)
+            if self._clock() + delay >= deadline_at:
+                return self._fail(
+                    items, f"{problem}; no time left to retry before the deadline", status=status, error=error
+                )
+            self._ledger.retried()
+            if self._wait(delay):
+                return self._fail(
+                    items,
+                    f"{problem}; the client was shut down while waiting to retry",
+                    status=status,
+                    error=error,
+                )
+            attempt += 1
+
+    def _post(
+        self,
+        endpoint: str,
+        items: list[_Item],
+        deadline_at: float,
+        on_wire: threading.Event | None = None,
+    ) -> tuple[int, requests.Response | None, str, BaseException | None]:
+        """Send one request; return its status (0 when none came), the response, a description, the error.
+
+        `on_wire` is set as soon as the request's body has been written to the connection.
+        """
+        remaining = max(deadline_at - self._clock(), 0.001)
+        url = f"{self.host}/{endpoint}"
+        encoded = _encode(items)
+        body = encoded if on_wire is None else SignallingBody(encoded, on_wire)
+        self._ledger.request()
+        token = otel_context.attach(_suppressed_context())
+        try:
+            with self._session_lock:
+                session = self._session
+            response = session.post(
+                url,
+                data=body,
+                timeout=(min(self._connect_timeout, remaining), min(self._read_timeout, remaining)),
+            )
+        except PERMANENT_ERRORS as error:
+            return (
+                _UNSENDABLE,
+                None,
+                f"{url} cannot be requested as configured: {type(error).__name__}",
+                error,
+            )
+        except requests.RequestException as error:
+            return 0, None, f"could not reach {url}: {type(error).__name__}", error
+        finally:
+            otel_context.detach(token)
+        return response.status_code, response, f"{url} answered HTTP {response.status_code}", None
+
+    def _split_invalid(
+        self,
+        endpoint: str,
+        items: list[_Item],
+        response: requests.Response,
+        deadline_at: float,
+    ) -> SendResult:
+        named = invalid_items(response, len(items))
+        if not named:
+            if len(items) == 1:
+                return self._drop(
+                    items, INVALID, f"the API refused the record: {detail_text(response)}", status=422
+                )
+            return self._bisect(endpoint, items, deadline_at)
+        result = SendResult()
+        for index, reason in sorted(named.items()):
+            result += self._drop([items[index]], INVALID, f"the API refused a record: {reason}", status=422)
+        rest = [item for index, item in enumerate(items) if index not in named]
+        if rest:
+            result += self._deliver(endpoint, rest, deadline_at)
+        return result
+
+    def _bisect(self, endpoint: str, items: list[_Item], deadline_at: float) -> SendResult:
+        middle = len(items) // 2
+        return self._deliver(endpoint, items[:middle], deadline_at) + self._deliver(
+            endpoint, items[middle:], deadline_at
+        )
+
+    def unauthorized(self, items: Sequence[object], status: int) -> SendResult:
+        """Drop records the API will refuse for their key; `status` 0 means it was not asked again."""
+        if not self._auth_reported:
+            self._auth_reported = True
+            problem = "no API key is configured" if self._api_key is None else "the API key was refused"
+            report(
+                _logger,
+                logging.ERROR,
+                f"Trubrics answered HTTP {status} for {self.host}: {problem}. Nothing will be delivered "
+                "until TRUBRICS_API_KEY holds the key on your project's settings page.",
+                key="unauthorized",
+            )
+        explanation = "the API key is missing or was refused"
+        self._ledger.dropped(UNAUTHORIZED, len(items), explanation, delivering=True)
+        return SendResult(dropped=len(items), unauthorized=True, problem=explanation, status=status)
+
+    def _drop(
+        self,
+        items: Sequence[object],
+        reason: str,
+        explanation: str,
+        *,
+        status: int = 0,
+        error: BaseException | None = None,
+    ) -> SendResult:
+        self._ledger.dropped(reason, len(items), explanation, delivering=True)
+        return SendResult(dropped=len(items), problem=explanation, status=status, error=error)
+
+    def _fail(
+        self,
+        items: Sequence[object],
+        explanation: str,
+        *,
+        status: int = 0,
+        error: BaseException | None = None,
+    ) -> SendResult:
+        self._ledger.failed(len(items), explanation, delivering=True)
+        return SendResult(failed=len(items), problem=explanation, status=status, error=error)
+
+    # --- the HTTP session -----------------------------------------------------------------------
+
+    def _new_session(self) -> requests.Session:
+        session = requests.Session()
+        session.headers.update(
+            {
+                "Content-Type": "application/json",
+                "Accept": "application/json",
+                "User-Agent": USER_AGENT,
+            }
+        )
+        if self._api_key is not None:
+            session.headers["x-api-key"] = self._api_key
+        # Proxies and CA bundles come from the environment (HTTPS_PROXY, NO_PROXY, REQUESTS_CA_BUNDLE, ...)
+        # once, here: requests would otherwise scan os.environ again on every request.
+        found = session.merge_environment_settings(f"{self.host}/", {}, None, None, None)
+        session.trust_env = False
+        session.proxies.update(found["proxies"])
+        session.verify = found["verify"]
+        if found["cert"] is not None:
+            session.cert = found["cert"]
+        return session
+
+    def _reset_after_fork(self) -> None:
+        """Give a forked child its own session: sockets shared with the parent must not be reused."""
+        self._session_lock = threading.Lock()
+        self._session = self._new_session()
+
+
+class SignallingBody:
+    """A request body that sets an event once requests has written all of it to the connection.
+
+    requests sends a body it can iterate (and measure, for `Content-Length`) by iterating it, so the
+    line after the `yield` runs only when the bytes have been handed to the socket.
+    """
+
+    def __init__(self, data: bytes, on_wire: threading.Event) -> None:
+        self._data = data
+        self._on_wire = on_wire
+
+    def __len__(self) -> int:
+        return len(self._data)
+
+    def __iter__(self) -> Iterator[bytes]:
+        yield self._data
+        self._on_wire.set()
+
+
+_exiting = threading.Event()
+
+
+def _on_exit() -> None:
+    _exiting.set()
+
+
+def watch_exit() -> None:
+    """Make sure `_on_exit` runs before the exit hooks registered so far (atexit runs the last first).
+
+    OpenTelemetry's providers flush their exporters in their own exit hooks. Registered again after them,
+    ours runs first and caps every delivery at EXIT_RETRY_DEADLINE, so a host that is down cannot hold
+    the interpreter's exit for the whole retry deadline.
+    """
+    atexit.unregister(_on_exit)
+    atexit.register(_on_exit)
+
+
+def exit_capped(deadline_at: float, now: float) -> float:
+    """`deadline_at`, or `EXIT_RETRY_DEADLINE` from `now` if that is sooner and the interpreter is exiting."""
+    return min(deadline_at, now + EXIT_RETRY_DEADLINE) if _exiting.is_set() else deadline_at
+
+
+def _unexpected(error: Exception) -> str:
+    return f"unexpected error while sending: {type(error).__name__}: {error}"
+
+
+def _suppressed_context() -> otel_context.Context:
+    ctx = otel_context.get_current()
+    for key in _SUPPRESS_KEYS:
+        ctx = otel_context.set_value(key, True, ctx)
+    return ctx
+
+
+def _encode(items: list[_Item]) -> bytes:
+    try:
+        return json.dumps(items, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+    except (TypeError, ValueError):
+        # a caller changed a record's properties after building it; make it safe again
+        return json.dumps(json_safe(items), separators=(",", ":"), ensure_ascii=False).encode()
