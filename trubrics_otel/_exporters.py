@@ -6,7 +6,8 @@ touches SDK span objects) and hands the batch to its core (`trubrics_otel._deliv
 its text for a short, bounded time in the content join, for the log records that carry it. Its sibling for
 log records is `TrubricsLogExporter` (`_log_exporter`, re-exported here, where the entry points name it).
 
-Here too is the record of the exporter the SDK's zero-code set-up built for a provider (`exporter_of`).
+Here too is the one registry of which exporter sends a provider's spans (`exporter_of`): the one the
+SDK's zero-code set-up built, and the one `configure()` added.
 
 `export()` never raises. It returns SUCCESS when every record was delivered or refused for its own
 content, FAILURE when delivery failed.
@@ -18,6 +19,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 
 from opentelemetry import trace
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
@@ -34,6 +36,7 @@ from trubrics_otel.mapping import MappingOptions, SpanData, SpanEventData
 __all__ = [
     "TrubricsLogExporter",
     "TrubricsSpanExporter",
+    "configured_exporter",
     "exporter_of",
     "sdk_built_an_exporter",
     "span_data",
@@ -221,7 +224,18 @@ class _HeldCallsFlusher(SpanProcessor):
         return exporter is None or exporter.force_flush(timeout_millis)
 
 
-_exporters: weakref.WeakKeyDictionary[object, TrubricsSpanExporter] = weakref.WeakKeyDictionary()
+# --- which exporter sends a provider's spans --------------------------------------------------------
+
+
+@dataclass
+class _Senders:
+    """The Trubrics exporters of one provider: the one the SDK's set-up built, the one configure() added."""
+
+    built: TrubricsSpanExporter | None = None
+    configured: TrubricsSpanExporter | None = None
+
+
+_exporters: weakref.WeakKeyDictionary[object, _Senders] = weakref.WeakKeyDictionary()
 _exporters_lock = threading.Lock()
 
 
@@ -234,9 +248,10 @@ def exporter_of(
     that would send every span twice.
     """
     with _exporters_lock:
-        existing = _exporters.get(provider)
+        senders = _exporters.get(provider)
+        existing = senders.built if senders is not None else None
         if existing is None and candidate is not None:
-            _exporters[provider] = candidate
+            _exporters.setdefault(provider, _Senders()).built = candidate
         return existing
 
 
@@ -247,4 +262,23 @@ def sdk_built_an_exporter() -> bool:
     configurator ran (`opentelemetry-instrument` without a distro), and the user is told why.
     """
     with _exporters_lock:
-        return len(_exporters) > 0
+        return any(senders.built is not None for senders in _exporters.values())
+
+
+def configured_exporter(
+    provider: object, make: Callable[[], TrubricsSpanExporter], *, reuse_built: bool
+) -> tuple[TrubricsSpanExporter, bool]:
+    """Return the exporter `configure()` gives for a provider, and whether `make()` made it now.
+
+    The exporter an earlier `configure()` added comes first; then, when `reuse_built`, the one the SDK's
+    zero-code set-up built; else `make()`'s, recorded for the next call.
+    """
+    with _exporters_lock:
+        senders = _exporters.setdefault(provider, _Senders())
+        existing = senders.configured
+        if existing is None and reuse_built:
+            existing = senders.built
+        if existing is not None:
+            return existing, False
+        senders.configured = made = make()
+        return made, True

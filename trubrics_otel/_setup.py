@@ -11,8 +11,6 @@ so once when that set-up never ran: `opentelemetry-instrument` configures export
 
 from __future__ import annotations
 
-import threading
-import weakref
 from typing import Any, Final
 
 from opentelemetry import trace
@@ -23,7 +21,7 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 from trubrics_otel import _config
 from trubrics_otel._context import install_context_processor
 from trubrics_otel._events import MAX_BATCH_SIZE
-from trubrics_otel._exporters import TrubricsSpanExporter, exporter_of, sdk_built_an_exporter
+from trubrics_otel._exporters import TrubricsSpanExporter, configured_exporter, sdk_built_an_exporter
 
 __all__ = ["configure"]
 
@@ -35,9 +33,6 @@ ZERO_CODE_DID_NOT_RUN: Final = (
     "itself, so spans are sent meanwhile."
 )
 """The warning `configure()` gives once when OTEL_TRACES_EXPORTER=trubrics found no exporter to reuse."""
-
-_configured: weakref.WeakKeyDictionary[TracerProvider, TrubricsSpanExporter] = weakref.WeakKeyDictionary()
-_configured_lock = threading.Lock()
 
 
 def configure(
@@ -75,16 +70,16 @@ def configure(
             provider = TracerProvider(resource=resource)
             trace.set_tracer_provider(provider)
     install_context_processor(provider)
-    with _configured_lock:
-        existing = _configured.get(provider)
-        if existing is None and _config.traces_exporter_is_trubrics():
-            existing = exporter_of(provider)  # the one OTEL_TRACES_EXPORTER=trubrics already installed
-            if existing is None and not sdk_built_an_exporter():
-                _config.warn_once("zero-code set-up did not run", ZERO_CODE_DID_NOT_RUN)
-        if existing is not None:
-            return existing  # a second processor would send every event twice
-        exporter = TrubricsSpanExporter(api_key, host, stamp_context=False, **exporter_options)
-        _configured[provider] = exporter
+    zero_code = _config.traces_exporter_is_trubrics()  # reuse the exporter OTEL_TRACES_EXPORTER installed
+    exporter, made = configured_exporter(
+        provider,
+        lambda: TrubricsSpanExporter(api_key, host, stamp_context=False, **exporter_options),
+        reuse_built=zero_code,
+    )
+    if not made:
+        return exporter  # a second processor would send every event twice
+    if zero_code and not sdk_built_an_exporter():
+        _config.warn_once("zero-code set-up did not run", ZERO_CODE_DID_NOT_RUN)
     provider.add_span_processor(
         BatchSpanProcessor(
             exporter, max_export_batch_size=MAX_BATCH_SIZE, schedule_delay_millis=schedule_delay_millis
