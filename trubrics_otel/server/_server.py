@@ -67,10 +67,12 @@ class LocalServer:
     """A local stand-in for the Trubrics ingestion API, serving HTTP in a daemon thread.
 
     Example:
+        ```python
         with LocalServer(api_keys={"test-key"}) as server:
             client = TrubricsClient("test-key", server.url)
             client.send([Event("u1", "Sign up")])
             assert server.events()[0]["event"] == "Sign up"
+        ```
 
     Args:
         host: the address to listen on; `"0.0.0.0"` or `"::"` for every interface.
