@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 
 import pytest
+from processes import run_clean
 
 from trubrics_otel import _fork
 
@@ -76,3 +78,16 @@ def test_a_renewal_that_raises_does_not_stop_the_next(capfd: pytest.CaptureFixtu
 
     assert in_child(lambda: trail == ["after"]) == 0
     assert "RuntimeError: a renewal with a bug" in capfd.readouterr().err
+
+
+def test_objects_alive_at_exit_leave_nothing_on_stderr() -> None:
+    """A client, handler and processor still registered when the interpreter exits make no noise."""
+    program = (
+        "import trubrics_otel\n"
+        "client = trubrics_otel.TrubricsClient('k', 'http://127.0.0.1:9')\n"
+        "handler = trubrics_otel.TrubricsHandler('k', 'http://127.0.0.1:9')\n"
+        "processor = trubrics_otel.TrubricsStructlogProcessor(client=client)\n"
+    )
+    done = run_clean([sys.executable, "-c", program], timeout=60)
+
+    assert (done.returncode, done.stderr) == (0, "")

@@ -22,6 +22,7 @@ import sys
 import traceback
 import weakref
 from collections.abc import Callable
+from types import MethodType
 
 __all__ = ["renew_in_child"]
 
@@ -40,9 +41,16 @@ def renew_in_child(renew: _Renewal) -> None:
     """
     key = next(_keys)
     if inspect.ismethod(renew):
-        _renewals[key] = weakref.WeakMethod(renew, lambda _: _renewals.pop(key, None))
+        # the object held by a weak reference, not the method by a WeakMethod: on Python 3.11, a WeakMethod
+        # torn down at interpreter exit while its object dies prints an AttributeError from its callback
+        owner, function = weakref.ref(renew.__self__, lambda _: _renewals.pop(key, None)), renew.__func__
+        _renewals[key] = lambda: _bound(owner(), function)
     else:
         _renewals[key] = lambda: renew
+
+
+def _bound(owner: object, function: Callable[[object], object]) -> _Renewal | None:
+    return None if owner is None else MethodType(function, owner)
 
 
 def _renew_all() -> None:
