@@ -1,9 +1,8 @@
-"""The two records Trubrics ingests, and the rules its API applies to them.
+"""The two records Trubrics ingests: `Event` and `LLMEvent`.
 
-`Event` and `LLMEvent` are built JSON-safe: every id becomes a string, every property value becomes a
-value `json.dumps` accepts, and the same input always gives the same output. One odd value therefore
-never costs a batch. `validate_payload` holds the rules the ingestion API applies to a request body; the
-local server answers with them, and clients may call them before sending.
+They are built JSON-safe (`_json_safe`): every id becomes a string, every property value becomes a value
+`json.dumps` accepts, and the same input always gives the same output. One odd value therefore never
+costs a batch. The rules the API applies to a request body are in `_validation`.
 
 This module never performs I/O and never raises on odd values: a stand-in replaces what cannot be kept.
 """
@@ -11,18 +10,15 @@ This module never performs I/O and never raises on odd values: a stand-in replac
 from __future__ import annotations
 
 import datetime as _dt
-import enum
 import math
-import re
-import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
-from decimal import Decimal
-from pathlib import PurePath
-from typing import ClassVar, Final, Literal, TypeAlias
+from typing import ClassVar, Final, TypeAlias
 
 from trubrics_otel import _config
+from trubrics_otel._json_safe import JSONValue, json_safe, json_text
+from trubrics_otel._validation import MAX_BATCH_SIZE, Kind, Problem, parse_timestamp, validate_payload
 
+# Kind, Problem and validate_payload are where the local server has always imported them from.
 __all__ = [
     "MAX_BATCH_SIZE",
     "THREAD_ID",
@@ -38,153 +34,10 @@ __all__ = [
     "validate_payload",
 ]
 
-JSONValue: TypeAlias = bool | int | float | str | list["JSONValue"] | dict[str, "JSONValue"] | None
-"""A value `json.dumps` serialises without help and without NaN."""
-
-MAX_BATCH_SIZE: Final = 100
-"""The most items the API takes in one request."""
-
 THREAD_ID: Final = "$thread_id"
 """The reserved property that groups the events of one conversation."""
 
-_MAX_DEPTH: Final = 16
-_ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 _EPOCH: Final = _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
-
-
-def json_safe(value: object) -> JSONValue:
-    """Return `value` as data that `json.dumps` accepts, replacing what it cannot keep.
-
-    Strings, booleans, integers and finite floats pass through. Non-finite floats become `"NaN"`,
-    `"Infinity"` or `"-Infinity"`; bytes are decoded as UTF-8 (undecodable bytes escaped); datetimes,
-    dates and times become ISO 8601 strings; mappings become objects with string keys; sets become lists
-    sorted by their JSON text; other objects become their `str()` with memory addresses removed. A
-    reference cycle becomes `"<cycle>"` and nesting deeper than 16 levels `"<too deep>"`.
-    """
-    if type(value) is dict:
-        plain = _plain_dict(value)
-        if plain is not None:
-            return plain
-    return _safe(value, 0, set())
-
-
-_PLAIN: Final = frozenset({str, int, bool, type(None)})
-
-
-def _plain_dict(value: dict[object, object]) -> dict[str, JSONValue] | None:
-    """Return a copy of a dict that needs no conversion, or None if any key or value does.
-
-    Nearly every properties dict is flat: string keys, scalar values, lists of strings. Copying it is
-    what `_safe` does with it, without its cycle tracking and its call per value.
-    """
-    plain = _PLAIN
-    copy = dict(value)
-    for key, item in value.items():
-        if type(key) is not str:
-            return None
-        if type(item) in plain or (type(item) is float and math.isfinite(item)):
-            continue
-        if (type(item) is list or type(item) is tuple) and plain.issuperset(map(type, item)):
-            copy[key] = list(item)
-            continue
-        return None
-    return copy  # type: ignore[return-value]
-
-
-def _safe(value: object, depth: int, active: set[int]) -> JSONValue:
-    kind = type(value)
-    if kind in _PLAIN:  # the common case, decided with one set lookup
-        return value  # type: ignore[return-value]
-    if kind is float:
-        return _finite(value)  # type: ignore[arg-type]
-    if kind is dict or kind is list:
-        return _nested(value, depth, active)
-    if isinstance(value, (bool, str)):
-        return value
-    if isinstance(value, int):
-        return int(value)  # an IntEnum or a bool-like int subclass becomes a plain int
-    if isinstance(value, float):
-        return _finite(value)
-    if depth >= _MAX_DEPTH:
-        return "<too deep>"
-    if isinstance(value, (Mapping, list, tuple, set, frozenset)):
-        return _nested(value, depth, active)
-    return _scalar(value)
-
-
-def _nested(value: object, depth: int, active: set[int]) -> JSONValue:
-    if depth >= _MAX_DEPTH:
-        return "<too deep>"
-    if id(value) in active:
-        return "<cycle>"
-    active.add(id(value))
-    try:
-        return _container(value, depth + 1, active)
-    finally:
-        active.discard(id(value))
-
-
-def _container(value: object, depth: int, active: set[int]) -> JSONValue:
-    if type(value) is dict or isinstance(value, Mapping):
-        plain = _PLAIN
-        return {
-            key if type(key) is str else _key(key): item
-            if type(item) in plain
-            else _safe(item, depth, active)
-            for key, item in value.items()
-        }
-    if isinstance(value, (set, frozenset)):
-        items = [_safe(item, depth, active) for item in value]
-        return sorted(items, key=_sort_key)
-    assert isinstance(value, (list, tuple))  # noqa: S101 - narrowed by the caller
-    return [_safe(item, depth, active) for item in value]
-
-
-def _scalar(value: object) -> JSONValue:
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        return bytes(value).decode("utf-8", errors="backslashreplace")
-    if isinstance(value, _dt.datetime):
-        return value.isoformat()
-    if isinstance(value, (_dt.date, _dt.time)):
-        return value.isoformat()
-    if isinstance(value, _dt.timedelta):
-        return value.total_seconds()
-    if isinstance(value, enum.Enum):
-        return _scalar(value.value) if not isinstance(value.value, (int, float, str)) else value.value
-    if isinstance(value, Decimal):
-        return _finite(float(value)) if value.is_finite() else str(value)
-    if isinstance(value, (uuid.UUID, PurePath)):
-        return str(value)
-    return _stand_in(value)
-
-
-def _finite(value: float) -> JSONValue:
-    if math.isfinite(value):
-        return value
-    if math.isnan(value):
-        return "NaN"
-    return "Infinity" if value > 0 else "-Infinity"
-
-
-def _key(key: object) -> str:
-    if isinstance(key, str):
-        return key
-    safe = _safe(key, _MAX_DEPTH - 1, set())
-    return safe if isinstance(safe, str) else _sort_key(safe)
-
-
-def _sort_key(value: JSONValue) -> str:
-    import json  # noqa: PLC0415 - only sets and odd keys need it
-
-    return json.dumps(value, sort_keys=True)
-
-
-def _stand_in(value: object) -> str:
-    try:
-        text = str(value)
-    except Exception:  # noqa: BLE001 - a broken __str__ must not lose the event
-        return f"<unprintable {type(value).__qualname__}>"
-    return _ADDRESS.sub("", text)
 
 
 def _text(value: object) -> str:
@@ -194,7 +47,7 @@ def _text(value: object) -> str:
     if value is None:
         return ""
     safe = json_safe(value)
-    return safe if isinstance(safe, str) else _sort_key(safe)
+    return safe if isinstance(safe, str) else json_text(safe)
 
 
 def _user(value: object) -> str:
@@ -406,136 +259,3 @@ def _latency(value: object) -> float | None:
     except (TypeError, ValueError):
         return None
     return seconds if math.isfinite(seconds) else None
-
-
-# --- the API's validation rules ------------------------------------------------------------------
-
-Kind = Literal["events", "llm_events"]
-
-
-@dataclass(frozen=True)
-class Problem:
-    """One reason the API refuses a request body, in the shape of a FastAPI validation error."""
-
-    loc: tuple[str | int, ...]
-    msg: str
-    type: str
-
-    @property
-    def index(self) -> int | None:
-        """The position of the refused item in the array, or `None` for the body as a whole."""
-        return self.loc[1] if len(self.loc) > 1 and isinstance(self.loc[1], int) else None
-
-    def to_json(self) -> dict[str, JSONValue]:
-        """Return the problem as one entry of the response's `detail` list."""
-        return {"loc": list(self.loc), "msg": self.msg, "type": self.type}
-
-
-_STRING = ("Input should be a valid string", "string_type")
-_MISSING = ("Field required", "missing")
-_DATETIME = ("Input should be a valid datetime", "datetime_parsing")
-_NUMBER = ("Input should be a valid number", "float_type")
-_DICT = ("Input should be a valid dictionary", "dict_type")
-
-# field -> (required, expected type): the request models of the ingestion API
-_RULES: Final[dict[Kind, dict[str, tuple[bool, str]]]] = {
-    "events": {
-        "user_id": (True, "string"),
-        "event": (True, "string"),
-        "timestamp": (True, "datetime"),
-        "properties": (False, "dict"),
-    },
-    "llm_events": {
-        "user_id": (True, "string"),
-        "assistant_id": (False, "string"),
-        "prompt": (True, "string"),
-        "generation": (True, "string"),
-        "timestamp": (False, "datetime"),
-        "latency": (False, "number"),
-        "prompt_event_name": (False, "string"),
-        "generation_event_name": (False, "string"),
-        "properties": (False, "dict"),
-    },
-}
-
-
-def validate_payload(kind: Kind, payload: object) -> list[Problem]:
-    """Return every reason the API would refuse `payload` as the body of a `kind` request.
-
-    An empty list means the API accepts it. `kind` is `"events"` for `/publish_events` and
-    `"llm_events"` for `/publish_llm_events`.
-    """
-    if not isinstance(payload, list):
-        return [Problem(("body",), "Input should be a valid list", "list_type")]
-    if len(payload) > MAX_BATCH_SIZE:
-        return [
-            Problem(
-                ("body",),
-                f"List should have at most {MAX_BATCH_SIZE} items after validation, not {len(payload)}",
-                "too_long",
-            )
-        ]
-    problems: list[Problem] = []
-    for index, item in enumerate(payload):
-        problems.extend(validate_item(kind, item, index))
-    return problems
-
-
-def validate_item(kind: Kind, item: object, index: int = 0) -> list[Problem]:
-    """Return every reason the API would refuse `item` as element `index` of a `kind` request."""
-    if not isinstance(item, dict):
-        return [Problem(("body", index), *_DICT)]
-    problems: list[Problem] = []
-    for field, (required, expected) in _RULES[kind].items():
-        if field not in item:
-            if required:
-                problems.append(Problem(("body", index, field), *_MISSING))
-            continue
-        value = item[field]
-        if value is None and not required:
-            continue
-        error = _type_error(expected, value)
-        if error is not None:
-            problems.append(Problem(("body", index, field), *error))
-    return problems
-
-
-def _type_error(expected: str, value: object) -> tuple[str, str] | None:
-    if expected == "string":
-        return None if isinstance(value, str) else _STRING
-    if expected == "datetime":
-        return None if isinstance(value, str) and parse_timestamp(value) is not None else _DATETIME
-    if expected == "number":
-        ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
-        return None if ok else _NUMBER
-    return None if isinstance(value, dict) else _DICT
-
-
-_ISO_8601: Final = re.compile(
-    r"(\d{4})-(\d{2})-(\d{2})"
-    r"(?:[Tt ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?"
-    r"\s*(?:([Zz])|([+-])(\d{2}):?(\d{2})?)?"
-)
-
-
-def parse_timestamp(text: str) -> _dt.datetime | None:
-    """Return an ISO 8601 date or date-time as an aware datetime (UTC when it names no offset), or None.
-
-    Parsed by hand rather than by `datetime.fromisoformat`, which on Python 3.10 refuses forms such as
-    `Z`, two-digit fractions and nanoseconds that the API takes.
-    """
-    match = _ISO_8601.fullmatch(text.strip())
-    if match is None:
-        return None
-    year, month, day, hour, minute, second, fraction, _zulu, sign, off_hours, off_minutes = match.groups()
-    micro = int((fraction or "0")[:6].ljust(6, "0"))
-    zone = _dt.timezone.utc
-    if sign is not None:
-        offset = _dt.timedelta(hours=int(off_hours), minutes=int(off_minutes or 0))
-        zone = _dt.timezone(offset if sign == "+" else -offset)
-    try:
-        return _dt.datetime(
-            int(year), int(month), int(day), int(hour or 0), int(minute or 0), int(second or 0), micro, zone
-        )
-    except ValueError:  # a 30 February, a 25th hour, an offset of a day or more
-        return None
