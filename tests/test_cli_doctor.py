@@ -10,21 +10,17 @@ from pathlib import Path
 import pytest
 
 from trubrics_otel._config import ConfigurationError
-from trubrics_otel.cli._doctor import (
+from trubrics_otel.cli._capture import ContentCapture, content_capture
+from trubrics_otel.cli._doctor import Destination, inspect_setup, problems, resolve_destination
+from trubrics_otel.cli._installed import (
     OPENINFERENCE,
     OPENLLMETRY,
     OTEL_GENAI,
-    ContentCapture,
-    Destination,
     EntryPoint,
     Installed,
     Package,
-    content_capture,
-    inspect_setup,
     installed,
     instrumentations,
-    problems,
-    resolve_destination,
     zero_code,
 )
 from trubrics_otel.server import LocalServer

@@ -322,12 +322,9 @@ def _count(text: str) -> int:
 
 
 def _check(args: argparse.Namespace) -> int:
-    from trubrics_otel.cli._doctor import (  # noqa: PLC0415 - only this command inspects the set-up
-        inspect_setup,
-        installed,
-        print_report,
-        resolve_destination,
-    )
+    # only this command inspects the set-up
+    from trubrics_otel.cli._doctor import inspect_setup, print_report, resolve_destination  # noqa: PLC0415
+    from trubrics_otel.cli._installed import installed  # noqa: PLC0415
 
     destination = resolve_destination(args.host, args.api_key)
     print_report(inspect_setup(destination, os.environ, installed()), sys.stdout)
