@@ -165,3 +165,15 @@ def test_an_unreadable_log_value_goes_to_the_tally() -> None:
     )
 
     assert [outcome.unusable for outcome in tally.unusable_] == [(("latency", "str"),)]
+
+
+def test_a_log_records_other_keys_are_properties_unless_told_otherwise() -> None:
+    """`extras_as_properties` is the logging handler's setting, for a door that maps through the core."""
+    translate, _ = translator()
+    log = LogData(None, "signed up", {"user_id": "u1", "event": "Sign up", "plan": "pro"}, 1)
+
+    (kept,) = translate.logs([log])
+    (left,) = translate.logs([log], extras_as_properties=False)
+
+    assert kept.properties["plan"] == "pro"
+    assert "plan" not in left.properties

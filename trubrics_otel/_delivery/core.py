@@ -15,6 +15,10 @@ Who shares what:
   (`join.shared_join`), so exporters built apart (zero-code) still meet; tests and apps may pass their own;
 - the parents of recent calls (nested calls across batches) and the releaser are the core's own.
 
+What a door calls: `core_for(settings, client, join)` once, then `send_spans()` / `send_logs()` (or
+`log_records()` for a door that queues and sends records itself), `flush()`, and `release()` once at its
+shutdown. Records leave the core in one place, `_send` and `_send_parts`: where a spool would sit.
+
 Nothing here raises into the door that calls it: a mapping bug costs the records it touched, counted as
 mapping errors, and a delivery failure is a False result.
 """
@@ -111,23 +115,27 @@ class DeliveryCore:
         """
         if len(spans) <= PART_SIZE:
             records = self._translate_safely(spans)
-            return records is not None and (not records or self.client.send(records).ok)
+            return records is not None and self._send(records)
         failed: list[int] = []
-        delivered = self.client.send_batches(self._parts_safely(spans, failed)).ok
+        delivered = self._send_parts(self._parts_safely(spans, failed))
         return delivered and not failed
 
     def send_logs(self, logs: Sequence[LogData]) -> bool:
         """Translate log records and send their records; False when some were lost. Never raises."""
         records = self.log_records(logs)
-        return records is not None and (not records or self.client.send(records).ok)
+        return records is not None and self._send(records)
 
-    def log_records(self, logs: Sequence[LogData]) -> list[Record] | None:
+    def log_records(
+        self, logs: Sequence[LogData], *, extras_as_properties: bool = True
+    ) -> list[Record] | None:
         """Return the records log records become (content completes held calls); None if the mapping failed.
 
         For a door that queues and sends records itself; losses are counted in the client's ledger.
+        `extras_as_properties` is `logs.interpret_log`'s: whether a record's unrecognised keys become
+        properties (the logging handler's setting; OpenTelemetry log records keep them).
         """
         try:
-            records = self._translator.logs(logs)
+            records = self._translator.logs(logs, extras_as_properties=extras_as_properties)
         except Exception:  # noqa: BLE001 - a mapping bug must cost the batch's records, never the app
             report(
                 _logger,
@@ -152,8 +160,15 @@ class DeliveryCore:
         return self._release(self.join.drain(), timeout)
 
     def _release(self, calls: Sequence[LLMCall], deadline: float | None = None) -> bool:
-        events = self._translator.released(calls)
-        return not events or self.client.send(events, deadline=deadline).ok
+        return self._send(self._translator.released(calls), deadline)
+
+    def _send(self, records: list[Record], deadline: float | None = None) -> bool:
+        """Hand records to the transport: with `_send_parts`, the only way out of the core."""
+        return not records or self.client.send(records, deadline=deadline).ok
+
+    def _send_parts(self, parts: Iterator[list[Record]]) -> bool:
+        """Hand records to the transport part by part, each part produced while the one before is sent."""
+        return self.client.send_batches(parts).ok
 
     def _translate_safely(self, spans: Sequence[SpanData]) -> list[Record] | None:
         try:

@@ -198,16 +198,16 @@ class Translator:
             records.extend(self.released(ready))
             yield records, settled
 
-    def logs(self, logs: Sequence[LogData]) -> list[Record]:
+    def logs(self, logs: Sequence[LogData], *, extras_as_properties: bool = True) -> list[Record]:
         """Return the records a batch of log records becomes; content records complete their calls.
 
-        A record the mapping fails on costs only itself.
+        A record the mapping fails on costs only itself. `extras_as_properties` is `interpret_log`'s.
         """
         records: list[Record] = []
         contents: dict[SpanKey, list[tuple[str, object]]] = {}
         for log in logs:
             try:
-                record = self._log(log, contents)
+                record = self._log(log, contents, extras_as_properties)
             except Exception as error:  # noqa: BLE001 - a mapping bug costs this record alone, not the app
                 self._tally.dropped(MAPPING_ERROR, 1, f"the log mapping failed: {error!r}")
                 continue
@@ -315,7 +315,9 @@ class Translator:
             ready.extend(join.add_call(call, now))
         return ready
 
-    def _log(self, log: LogData, contents: dict[SpanKey, list[tuple[str, object]]]) -> Record | None:
+    def _log(
+        self, log: LogData, contents: dict[SpanKey, list[tuple[str, object]]], extras_as_properties: bool
+    ) -> Record | None:
         """Return the record one log record is, or gather it into `contents` when it is a call's content."""
         name = log.event_name
         if name in CONTENT_EVENTS:
@@ -328,7 +330,9 @@ class Translator:
                 contents.setdefault(log.span, []).append((name, payload))
             return None
         message = log.body if isinstance(log.body, str) else str(name or "")
-        outcome = interpret_log(message, log.attributes, log.timestamp, self.options)
+        outcome = interpret_log(
+            message, log.attributes, log.timestamp, self.options, extras_as_properties=extras_as_properties
+        )
         if outcome.unusable:
             self._tally.unusable(outcome)
         if outcome.missing_content:
