@@ -14,8 +14,8 @@ import pytest
 import requests
 from processes import clean_environment
 
+from trubrics_otel._check import EXIT_CODES
 from trubrics_otel.cli import main
-from trubrics_otel.cli._check import EXIT_CODES
 
 COMMAND = Path(sys.executable).parent / "trubrics-otel"
 COMMANDS = ("demo", "check", "events", "serve", "fake-llm")

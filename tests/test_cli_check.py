@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from processes import clean_environment
 
-from trubrics_otel.cli._check import (
+from trubrics_otel._check import (
     EXIT_CODES,
     EXIT_DELIVERED,
     EXIT_HTTP_ERROR,

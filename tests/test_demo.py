@@ -163,3 +163,16 @@ def test_with_trubrics_host_the_demo_sends_there_and_announces_the_wait(
         == f"Next: `trubrics-otel events` lists what {server.url} received, if it is a `trubrics-otel serve`."
     )
     assert len(server.llm_events()) == 4
+
+
+def test_the_demo_never_imports_the_command_line() -> None:
+    """The demo uses the delivery check and the tables from outside `trubrics_otel.cli`: no import cycle."""
+    import subprocess
+    import sys
+
+    program = "import sys, trubrics_otel.demo; print(sorted(m for m in sys.modules if 'otel.cli' in m))"
+    done = subprocess.run(
+        [sys.executable, "-c", program], capture_output=True, text=True, check=True, timeout=60
+    )
+
+    assert done.stdout.strip() == "[]"

@@ -23,8 +23,8 @@ from typing import Any, Final, TextIO
 
 import requests
 
-from trubrics_otel.cli._check import error_causes
-from trubrics_otel.cli._output import cut, print_table
+from trubrics_otel._check import error_causes
+from trubrics_otel._table import cut, print_table
 
 __all__ = [
     "CURSOR_HEADER",

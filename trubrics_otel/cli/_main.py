@@ -17,9 +17,7 @@ from collections.abc import Sequence
 from typing import Final, TypeAlias, TypedDict
 
 from trubrics_otel import _config
-from trubrics_otel._config import ConfigurationError
-from trubrics_otel._version import __version__
-from trubrics_otel.cli._check import (
+from trubrics_otel._check import (
     CHECK_DEADLINE,
     EXIT_CODES,
     EXIT_CONFIGURATION,
@@ -27,6 +25,8 @@ from trubrics_otel.cli._check import (
     EXIT_UNREACHABLE,
     check,
 )
+from trubrics_otel._config import ConfigurationError
+from trubrics_otel._version import __version__
 
 __all__ = ["EXIT_BROKEN_PIPE", "EXIT_INTERRUPTED", "main"]
 

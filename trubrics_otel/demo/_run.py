@@ -7,8 +7,8 @@ through the real client and instrumentation; otherwise each call is a plain HTTP
 that carries the OpenTelemetry GenAI attributes, as an instrumentation would set them.
 
 With `keep_serving` the local server stays up afterwards, on port 8765 unless told otherwise, for
-`trubrics-otel events` and the user's own applications. The demo tests its host with the command line's
-delivery check (`trubrics_otel.cli._check`), a module that imports nothing of the commands themselves.
+`trubrics-otel events` and the user's own applications. The demo tests its host with the delivery check
+`trubrics-otel check` uses (`trubrics_otel._check`); it never imports the command line.
 """
 
 from __future__ import annotations
@@ -28,10 +28,10 @@ from opentelemetry.sdk.trace import TracerProvider
 
 import trubrics_otel
 from trubrics_otel import DeliveryStats, _config
+from trubrics_otel._check import EXIT_DELIVERED, EXIT_UNREACHABLE, check
 from trubrics_otel._config import ConfigurationError
 from trubrics_otel._setup import configure
-from trubrics_otel.cli._check import EXIT_DELIVERED, EXIT_UNREACHABLE, check
-from trubrics_otel.cli._output import print_table
+from trubrics_otel._table import print_table
 from trubrics_otel.demo._fakes import until_stopped
 from trubrics_otel.demo.fake_openai import FakeOpenAI
 from trubrics_otel.mapping.join import ContentJoin

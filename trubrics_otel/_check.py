@@ -9,7 +9,8 @@ certificate: when that one fails too, the port does not speak TLS at all.
 
 Behind a proxy (`HTTPS_PROXY`, ...) the probes are skipped: the proxy, not this machine, reaches the host.
 
-It imports nothing of the command line, so the demo tests its host with it too. It never shows the key.
+It lives outside the command line, which it imports nothing of, because the demo tests its host with it
+too. It never shows the key.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
-"""Plain-text output the commands share: tables and cut cells.
+"""Plain-text tables, as the command line and the demo print them.
 
-It imports nothing of the command line, so the demo can print with it without importing the commands.
+It imports nothing of the command line, so the demo prints with it without importing the commands.
 """
 
 from __future__ import annotations
