@@ -476,60 +476,6 @@ def test_named_attributes_are_copied_into_properties(
     }
 
 
-@pytest.mark.parametrize(("drop", "counted"), [(True, "dropped"), (False, "incomplete")])
-def test_log_records_of_a_call_without_its_text_are_counted(
-    server: LocalServer, api_key: str, drop: bool, counted: str
-) -> None:
-    """A log record with a prompt but no generation is dropped and counted, or sent and counted."""
-    from opentelemetry._logs import LogRecord
-    from opentelemetry.sdk._logs import LoggerProvider
-    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
-
-    from trubrics_otel import TrubricsLogExporter
-
-    exporter = TrubricsLogExporter(
-        api_key, server.url, drop_without_content=drop, join=ContentJoin(window=60)
-    )
-    provider = LoggerProvider()
-    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
-    provider.get_logger("test").emit(LogRecord(body="chat", attributes={"user_id": "u1", "prompt": "Hi"}))
-    provider.shutdown()
-
-    stats = exporter.client.stats()
-    if counted == "dropped":
-        assert stats.dropped == {"no_content": 1}
-        assert server.llm_events() == []
-    else:
-        assert stats.incomplete == 1
-        assert server.llm_events()[0]["generation"] == "[content not recorded]"
-
-
-def test_a_log_record_with_an_unreadable_latency_is_sent_with_it_as_a_property(
-    server: LocalServer, api_key: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Through the log exporter too, an unreadable latency is kept as a property and warned about once."""
-    from opentelemetry._logs import LogRecord
-    from opentelemetry.sdk._logs import LoggerProvider
-    from opentelemetry.sdk._logs.export import SimpleLogRecordProcessor
-
-    from trubrics_otel import TrubricsLogExporter, _config
-
-    monkeypatch.setattr(_config, "_warned", set())
-    exporter = TrubricsLogExporter(api_key, server.url, join=ContentJoin(window=60))
-    provider = LoggerProvider()
-    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
-    attributes = {"user_id": "u1", "prompt": "Hi", "generation": "Hello", "latency": "fast"}
-    with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
-        provider.get_logger("test").emit(LogRecord(body="chat", attributes=attributes))
-        provider.get_logger("test").emit(LogRecord(body="chat", attributes=attributes))
-    provider.shutdown()
-
-    assert [(item["latency"], item["properties"]) for item in server.llm_events()] == [
-        (None, {"latency": "fast"})
-    ] * 2
-    assert ["`latency` held a str" in record.getMessage() for record in caplog.records] == [True]
-
-
 def nested_call_spans(provider: TracerProvider) -> list[ReadableSpan]:
     """A model call seen twice: an outer request span (with the thread) around a client span."""
     memory = InMemorySpanExporter()
