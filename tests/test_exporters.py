@@ -536,7 +536,7 @@ def test_a_mapping_failure_in_a_later_part_costs_only_the_spans_not_yet_sent(
     """The first part is delivered; the 150 spans after it are counted as mapping errors; FAILURE."""
     spans = finished_spans(provider, 250)
     parts = 0
-    translator = exporter._core._translator  # the one translation path, which the core runs
+    translator = exporter._core.translator  # the one translation path, which the core runs
     one_per_call = translator._one_per_call
 
     def failing_after_the_first_part(calls: list[trubrics_otel.mapping.LLMCall]) -> object:

@@ -106,7 +106,7 @@ def test_a_mapping_bug_costs_the_batch_and_never_raises(
     def broken(spans: object) -> list[object]:
         raise RuntimeError("a mapping bug")
 
-    monkeypatch.setattr(core._translator, "spans", broken)
+    monkeypatch.setattr(core.translator, "spans", broken)
 
     assert core.send_spans([held_call(), held_call("b" * 16)]) is False
     assert core.client.stats().dropped == {"mapping_error": 2}

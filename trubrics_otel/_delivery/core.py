@@ -71,7 +71,7 @@ class DeliveryCore:
         self.client = client
         self.join = join
         self._clock = clock
-        self._translator = Translator(
+        self.translator = Translator(  # the one translation path, with this core's state
             self.options,
             waiting=join,
             sent=join.twins,
@@ -135,7 +135,7 @@ class DeliveryCore:
         properties (the logging handler's setting; OpenTelemetry log records keep them).
         """
         try:
-            records = self._translator.logs(logs, extras_as_properties=extras_as_properties)
+            records = self.translator.logs(logs, extras_as_properties=extras_as_properties)
         except Exception:  # noqa: BLE001 - a mapping bug must cost the batch's records, never the app
             report(
                 _logger,
@@ -160,7 +160,7 @@ class DeliveryCore:
         return self._release(self.join.drain(), timeout)
 
     def _release(self, calls: Sequence[LLMCall], deadline: float | None = None) -> bool:
-        return self._send(self._translator.released(calls), deadline)
+        return self._send(self.translator.released(calls), deadline)
 
     def _send(self, records: list[Record], deadline: float | None = None) -> bool:
         """Hand records to the transport: with `_send_parts`, the only way out of the core."""
@@ -172,7 +172,7 @@ class DeliveryCore:
 
     def _translate_safely(self, spans: Sequence[SpanData]) -> list[Record] | None:
         try:
-            records = self._translator.spans(spans)
+            records = self.translator.spans(spans)
         except Exception:  # noqa: BLE001 - a mapping bug must cost the batch's records, never the app
             report(
                 _logger,
@@ -191,7 +191,7 @@ class DeliveryCore:
         """Yield the translator's parts; if the mapping fails, count the spans not yet sent into `failed`."""
         done = 0
         try:
-            for part, settled in self._translator.span_parts(spans, PART_SIZE):
+            for part, settled in self.translator.span_parts(spans, PART_SIZE):
                 done += settled
                 self._wake_releaser()
                 self._warn_default_user(part)
