@@ -3,16 +3,9 @@
 Telemetry must never lose data silently, and must never flood the application's logs either: each kind
 of loss is explained the first time it happens, then summarised at most once a minute while it goes on.
 A summary waits for the next loss, so the last ones may never get one: the account settles that. When
-a client is shut down for good, or at interpreter exit for a client never shut down, a ledger that lost
-anything or still holds queued records gives one exact account, once: how many records it was given,
-and how many of them were sent, failed, dropped (by reason) or are still queued.
-
-The account at exit comes after every other flush. `logging.shutdown()` is the exit hook that runs last
-(logging registers it when it is first imported, before anything else can), and it closes handlers
-newest first; OpenTelemetry's providers flush in exit hooks that run before it, and a `TrubricsHandler`
-delivers its last records when that shutdown closes it. So the account is given when `logging.shutdown()`
-closes a handler made when this module is imported, before any `TrubricsHandler` can be (and put back
-at the head of logging's list of handlers at exit, if `dictConfig()` emptied that list).
+a client is shut down for good, or at interpreter exit for a client never shut down (`_account`), a
+ledger that lost anything or still holds queued records gives one exact account, once: how many records
+it was given, and how many of them were sent, failed, dropped (by reason) or are still queued.
 
 Every report goes through `trubrics_otel._reporting.report`, so it reaches the user even where logging
 would hide it.
@@ -20,7 +13,6 @@ would hide it.
 
 from __future__ import annotations
 
-import atexit
 import inspect
 import itertools
 import logging
@@ -32,6 +24,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import Final
 
+from trubrics_otel._account import account_at_exit
 from trubrics_otel._fork import renew_in_child
 from trubrics_otel._reporting import report
 
@@ -171,7 +164,7 @@ class Ledger:
         self._reports: dict[str, tuple[float, int]] = {}
         self._queue_sources: dict[int, Callable[[], Callable[[], int] | None]] = {}
         self._next_source = 0
-        _ledgers.add(self)
+        account_at_exit(self)
         renew_in_child(self._after_fork_in_child)
 
     def _after_fork_in_child(self) -> None:
@@ -382,64 +375,6 @@ class _Strong:
 
     def __call__(self) -> Callable[[], int]:
         return self._source
-
-
-_ledgers: weakref.WeakSet[Ledger] = weakref.WeakSet()
-
-
-_exiting = threading.Event()
-
-
-def _note_exit() -> None:
-    _exiting.set()
-    if not _close_account_handler_last():
-        account_all()  # no way to come after logging.shutdown(): the account comes now rather than never
-
-
-def _close_account_handler_last() -> bool:
-    """Make sure `logging.shutdown()` closes `_account_at_exit`, after the handlers made since it was made.
-
-    `logging.config.dictConfig()` empties logging's list of handlers, this one's included: it goes back
-    at the head of the list, which `logging.shutdown()` closes last. False when logging keeps no such
-    list (a private part of the logging module).
-    """
-    handlers = getattr(logging, "_handlerList", None)
-    lock = getattr(logging, "_lock", None)
-    if not isinstance(handlers, list) or lock is None:
-        return False
-    with lock:
-        if not any(ref() is _account_at_exit for ref in handlers):
-            handlers.insert(0, weakref.ref(_account_at_exit))
-    return True
-
-
-class _AccountAtExit(logging.Handler):
-    """A handler attached to no logger, there to be closed by `logging.shutdown()` (see the docstring).
-
-    `logging.config.dictConfig()` closes every handler too, and `logging.shutdown()` may be called
-    before the exit: only a close after the exit began gives the accounts.
-    """
-
-    def emit(self, record: logging.LogRecord) -> None:
-        """Show nothing: no logger sends records here."""
-
-    def close(self) -> None:
-        """Give the account of every ledger not accounted for yet, once the interpreter is exiting."""
-        super().close()
-        if _exiting.is_set():
-            account_all()
-
-
-def account_all() -> None:
-    """Give the account of every live ledger that has not given it yet."""
-    for ledger in list(_ledgers):
-        ledger.give_account()
-
-
-# made now, before any TrubricsHandler, so that logging.shutdown() closes it after them
-_account_at_exit = _AccountAtExit()
-# registered after logging's own exit hook, so it runs before logging.shutdown()
-atexit.register(_note_exit)
 
 
 def _verb(reason: str) -> str:
