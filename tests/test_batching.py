@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
-from trubrics_otel._batching import DELIVERING, BatchWorker, in_delivery
+from trubrics_otel._batching import BatchWorker
 from trubrics_otel._events import Event, Record
+from trubrics_otel._threads import DELIVERING, in_delivery
 from trubrics_otel._transport import TrubricsClient
 from trubrics_otel.server import LocalServer
 

@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 
 from trubrics_otel import ConfigurationError, TrubricsClient, TrubricsHandler, TrubricsSpanExporter, _config
-from trubrics_otel._batching import DELIVERING
 from trubrics_otel._events import format_timestamp
+from trubrics_otel._threads import DELIVERING
 from trubrics_otel.mapping.logs import TRIGGER_KEYS
 from trubrics_otel.server import LocalServer
 

@@ -22,50 +22,36 @@ What this module must never do:
   (`logging.config.dictConfig` closes handlers with it held, and whatever the delivery needs, our thread
   logging or an HTTP server in the same process, may need that lock): there, `flush()` and `close()`
   only ask the worker to deliver everything now, and return at once;
-- let a record made while delivering come back as an item (`in_delivery()` tells the handler);
+- let a record made while delivering come back as an item (`_threads.DELIVERING` tells the handler);
 - share a queue or thread with a forked child: the child starts empty, with a thread of its own.
 
-At interpreter exit, every worker gets one bounded flush (`flush_timeout` seconds; a closed one still
-delivering is waited for as long), so an application that never closes its handler still delivers what
-it logged. That flush's deadline is the exit's: `logging.shutdown()`, which flushes and closes every
-handler after it, waits no longer than it, so a host that is down holds the exit `flush_timeout` once.
+At interpreter exit, every worker gets one bounded flush (`_exit_flush`).
 """
 
 from __future__ import annotations
 
 import atexit
 import collections
-import contextvars
 import logging
 import os
 import threading
 import time
-import weakref
 from collections.abc import Callable
-from typing import Any, Final, Generic, TypeVar
+from typing import Final, Generic, TypeVar
 
 from trubrics_otel._events import MAX_BATCH_SIZE, Record
+from trubrics_otel._exit_flush import flush_all_at_exit, flush_at_exit
 from trubrics_otel._fork import renew_in_child
 from trubrics_otel._reporting import report
 from trubrics_otel._stats import CLOSED, MAPPING_ERROR, QUEUE_FULL, DeliveryStats
-from trubrics_otel._threads import holds_logging_lock, start_daemon
+from trubrics_otel._threads import DELIVERING, holds_logging_lock, start_daemon
 from trubrics_otel._transport import TrubricsClient
 
-__all__ = ["DELIVERING", "BatchWorker", "in_delivery"]
+__all__ = ["BatchWorker"]
 
 _logger = logging.getLogger("trubrics_otel.batching")
 
 T = TypeVar("T")
-
-
-DELIVERING: Final = contextvars.ContextVar("trubrics_otel_delivering", default=False)
-"""True in the worker's thread and wherever records are being delivered: what is logged there must not
-become a record. (A ContextVar: each thread has its own, and reading it is cheaper than a thread-local.)"""
-
-
-def in_delivery() -> bool:
-    """Whether the current thread is delivering records: a log record made now must not become one."""
-    return DELIVERING.get()
 
 
 class _FlushMarker:
@@ -119,7 +105,7 @@ class BatchWorker(Generic[T]):
         self._exit_deadline: float | None = None  # set when the exit flush begins: later waits end by it
         self._fresh_state()
         client.retain()  # released once, when the worker closes
-        _workers.add(self)
+        flush_at_exit(self)
         renew_in_child(self._after_fork_in_child)
 
     def _fresh_state(self) -> None:
@@ -157,7 +143,7 @@ class BatchWorker(Generic[T]):
 
     def stats(self) -> DeliveryStats:
         """Return the client's counters, with this worker's latest drops included."""
-        self._hand_over_losses()
+        self.hand_over_losses()
         return self._client.stats()
 
     # --- the caller's side ----------------------------------------------------------------------
@@ -222,7 +208,7 @@ class BatchWorker(Generic[T]):
             thread.join(timeout)
             # the last user's release shuts the client down, which ends any retry the worker still waits on
             self._release_client()
-        self._hand_over_losses()
+        self.hand_over_losses()
         return not self._queue and (thread is None or not thread.is_alive())
 
     def _count_lost(self, reason: str) -> None:
@@ -311,7 +297,7 @@ class BatchWorker(Generic[T]):
             else:  # ended by a BaseException, not by close(): the next put() starts another thread
                 self._wake.clear()
                 self._idle = True
-            self._hand_over_losses()
+            self.hand_over_losses()
             if self._closed:
                 self._release_client()
 
@@ -407,7 +393,7 @@ class BatchWorker(Generic[T]):
                 continue
             if record is not None:
                 records.append(record)
-        self._hand_over_losses()
+        self.hand_over_losses()
         if records:
             self._client.send(records, deadline=deadline)
 
@@ -416,7 +402,8 @@ class BatchWorker(Generic[T]):
             self._urgent -= 1
         marker.done.set()
 
-    def _hand_over_losses(self) -> None:
+    def hand_over_losses(self) -> None:
+        """Count in the client's ledger the drops `put()` noted since the last hand-over."""
         with self._lock:
             lost, self._lost = self._lost, {}
         for reason, count in lost.items():
@@ -427,8 +414,16 @@ class BatchWorker(Generic[T]):
     def _after_fork_in_child(self) -> None:
         self._fresh_state()
 
-    def _begin_exit_flush(self) -> Callable[[float], object] | None:
-        """Start this worker's exit flush; return what to wait on, or None when nothing is left."""
+    def begin_exit_flush(self, start: float) -> tuple[float, Callable[[float], object]] | None:
+        """Start this worker's exit flush at `start`; return its deadline and what to wait on, or None.
+
+        From now on no wait of this worker's lasts past that deadline (`flush_timeout` after `start`).
+        """
+        deadline = self._exit_deadline = start + self._flush_timeout
+        wait = self._exit_wait()
+        return None if wait is None else (deadline, wait)
+
+    def _exit_wait(self) -> Callable[[float], object] | None:
         self._check_fork()
         thread = self._thread
         if thread is None or not thread.is_alive() or thread is threading.current_thread():
@@ -444,30 +439,5 @@ _EXPLANATIONS: Final = {
     CLOSED: "the logging handler or structlog processor was already closed",
 }
 
-_workers: weakref.WeakSet[BatchWorker[Any]] = weakref.WeakSet()
-
-
-def _flush_at_exit() -> None:
-    """Give every worker one bounded flush, all at once, before logging shuts down.
-
-    Each worker keeps the flush's deadline: `logging.shutdown()` runs after this hook and flushes and
-    closes every handler, and those waits end by the same deadline instead of adding two more.
-    """
-    start = time.monotonic()
-    waiting: list[tuple[BatchWorker[Any], float, Callable[[float], object]]] = []
-    for worker in list(_workers):
-        deadline = start + worker._flush_timeout
-        worker._exit_deadline = deadline
-        try:
-            wait = worker._begin_exit_flush()
-        except Exception:  # exit goes on for the other workers
-            _logger.debug("Trubrics: could not flush a log worker at exit", exc_info=True)
-            continue
-        if wait is not None:
-            waiting.append((worker, deadline, wait))
-    for worker, deadline, wait in waiting:
-        wait(max(deadline - time.monotonic(), 0.0))
-        worker._hand_over_losses()
-
-
-atexit.register(_flush_at_exit)
+# registered here, once the hooks of what this module imports are: atexit runs this one before them
+atexit.register(flush_all_at_exit)

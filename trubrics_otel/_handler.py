@@ -21,7 +21,6 @@ from collections.abc import Callable, Sequence
 from typing import Final
 
 from trubrics_otel import _config
-from trubrics_otel._batching import DELIVERING
 from trubrics_otel._events import Record
 from trubrics_otel._log_doors import (
     HandlerDoor,
@@ -39,6 +38,7 @@ from trubrics_otel._log_pipeline import (
     warn_unusable,
 )
 from trubrics_otel._stats import DeliveryStats
+from trubrics_otel._threads import DELIVERING
 from trubrics_otel._transport import TrubricsClient
 from trubrics_otel.mapping import MappingOptions
 from trubrics_otel.mapping.logs import TRIGGER_KEYS

@@ -13,11 +13,11 @@ import time
 from collections.abc import Callable, Sequence
 
 from trubrics_otel import _config
-from trubrics_otel._batching import DELIVERING
 from trubrics_otel._log_doors import EventDict, doors, note_queued_event
 from trubrics_otel._log_pipeline import LogPipeline, event_dict_to_record, is_event_dict_candidate
 from trubrics_otel._reporting import report
 from trubrics_otel._stats import DeliveryStats
+from trubrics_otel._threads import DELIVERING
 from trubrics_otel._transport import TrubricsClient
 
 __all__ = ["TrubricsStructlogProcessor"]
