@@ -23,17 +23,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Generic, TypeVar
 
-from trubrics_otel._parsers import (
-    parse_api_key,
-    parse_flag,
-    parse_names,
-    parse_non_negative_seconds,
-    parse_nonempty_text,
-    parse_positive_int,
-    parse_positive_seconds,
-    parse_text,
-    parse_url,
-)
+from trubrics_otel import _parsers as parse
 from trubrics_otel._reporting import report
 
 __all__ = [
@@ -53,7 +43,6 @@ __all__ = [
     "Settings",
     "TransportSettings",
     "environment_table",
-    "mapping_settings",
     "traces_exporter_is_trubrics",
     "warn_once",
 ]
@@ -155,7 +144,7 @@ def warn_once(key: str, message: str) -> None:
 API_KEY: Final = Setting[str | None](
     "TRUBRICS_API_KEY",
     None,
-    parse_api_key,
+    parse.api_key,
     "The project's API key, sent as `x-api-key`. Required by Trubrics; the local server accepts any key "
     "unless it is started with `--api-key`.",
     secret=True,
@@ -164,7 +153,7 @@ API_KEY: Final = Setting[str | None](
 HOST: Final = Setting[str](
     "TRUBRICS_HOST",
     DEFAULT_HOST,
-    parse_url,
+    parse.url,
     "Base URL of the ingestion API; `/publish_events` and `/publish_llm_events` are appended. A value "
     "that is set but is not such a URL is an error, never the default.",
     argument="host",
@@ -173,21 +162,21 @@ HOST: Final = Setting[str](
 CONNECT_TIMEOUT: Final = Setting[float](
     "TRUBRICS_CONNECT_TIMEOUT",
     5.0,
-    parse_positive_seconds,
+    parse.positive_seconds,
     "Seconds to wait for a connection to the host.",
     argument="connect_timeout",
 )
 READ_TIMEOUT: Final = Setting[float](
     "TRUBRICS_TIMEOUT",
     10.0,
-    parse_positive_seconds,
+    parse.positive_seconds,
     "Seconds to wait for the host's answer to one request.",
     argument="timeout",
 )
 RETRY_DEADLINE: Final = Setting[float](
     "TRUBRICS_RETRY_DEADLINE",
     30.0,
-    parse_positive_seconds,
+    parse.positive_seconds,
     "Seconds one delivery may take, all retries and waits included; then the records count as failed.",
     argument="retry_deadline",
 )
@@ -195,7 +184,7 @@ RETRY_DEADLINE: Final = Setting[float](
 DEFAULT_USER_ID: Final = Setting[str](
     "TRUBRICS_DEFAULT_USER_ID",
     "anonymous",
-    parse_nonempty_text,
+    parse.nonempty_string,
     "The user of a call or event that names none. Name the real user with "
     "`trubrics_otel.context(user_id=...)`, baggage `user.id`, or the `user.id` span attribute.",
     argument="default_user_id",
@@ -203,35 +192,35 @@ DEFAULT_USER_ID: Final = Setting[str](
 DEFAULT_ASSISTANT_ID: Final = Setting[str](
     "TRUBRICS_DEFAULT_ASSISTANT_ID",
     "unknown-assistant",
-    parse_nonempty_text,
+    parse.nonempty_string,
     "The assistant of a call whose span names no model.",
     argument="default_assistant_id",
 )
 MISSING_CONTENT: Final = Setting[str](
     "TRUBRICS_MISSING_CONTENT",
     "[content not recorded]",
-    parse_text,
+    parse.string,
     "The text sent in place of a prompt or generation that the telemetry does not carry.",
     argument="missing_content",
 )
 DROP_WITHOUT_CONTENT: Final = Setting[bool](
     "TRUBRICS_DROP_WITHOUT_CONTENT",
     False,
-    parse_flag,
+    parse.flag,
     "`true` drops model calls whose prompt and generation never arrive, instead of sending the placeholder.",
     argument="drop_without_content",
 )
 CONTENT_WAIT: Final = Setting[float](
     "TRUBRICS_CONTENT_WAIT",
     5.0,
-    parse_non_negative_seconds,
+    parse.non_negative_seconds,
     "Seconds a model call whose span lacks its text waits for the content log records (0: never wait).",
     argument="content_wait",
 )
 COPY_ATTRIBUTES: Final = Setting[tuple[str, ...]](
     "TRUBRICS_COPY_ATTRIBUTES",
     (),
-    parse_names,
+    parse.names,
     "Comma-separated span attribute names to copy into properties; a name ending in `.` or `*` is a prefix.",
     argument="copy_attributes",
 )
@@ -240,7 +229,7 @@ COPY_ATTRIBUTES: Final = Setting[tuple[str, ...]](
 LOG_QUEUE_SIZE: Final = Setting[int](
     "TRUBRICS_LOG_QUEUE_SIZE",
     10_000,
-    parse_positive_int,
+    parse.positive_int,
     "The most log records the logging handler (or the structlog processor) holds for delivery; past it, "
     'records are dropped and counted as `dropped["queue_full"]`.',
     argument="queue_size",
@@ -248,21 +237,21 @@ LOG_QUEUE_SIZE: Final = Setting[int](
 LOG_FLUSH_INTERVAL: Final = Setting[float](
     "TRUBRICS_LOG_FLUSH_INTERVAL",
     1.0,
-    parse_positive_seconds,
+    parse.positive_seconds,
     "Seconds a log record waits for a batch of 100 to fill before it is sent anyway.",
     argument="flush_interval",
 )
 LOG_FLUSH_TIMEOUT: Final = Setting[float](
     "TRUBRICS_LOG_FLUSH_TIMEOUT",
     5.0,
-    parse_non_negative_seconds,
+    parse.non_negative_seconds,
     "Seconds `flush()`, `close()` and the flush at interpreter exit wait for queued log records.",
     argument="flush_timeout",
 )
 LOG_EXTRAS: Final = Setting[bool](
     "TRUBRICS_LOG_EXTRAS",
     True,
-    parse_flag,
+    parse.flag,
     "`false` sends only the keys the logging handler recognises; by default a record's other `extra=` keys "
     "become properties.",
     argument="extras_as_properties",
@@ -380,27 +369,23 @@ class Settings:
         Raises:
             ConfigurationError: an argument is malformed, or `TRUBRICS_HOST` is (when `with_transport`).
         """
-        transport = (
-            TransportSettings.resolve(
-                api_key,
-                host,
-                connect_timeout=connect_timeout,
-                timeout=timeout,
-                retry_deadline=retry_deadline,
+        transport = None
+        if with_transport:
+            transport = TransportSettings.resolve(
+                api_key, host, connect_timeout=connect_timeout, timeout=timeout, retry_deadline=retry_deadline
             )
-            if with_transport
-            else None
-        )
         return cls(
             transport,
-            **mapping_settings(
-                default_user_id, default_assistant_id, missing_content, drop_without_content, copy_attributes
-            ),
-            content_wait=CONTENT_WAIT.resolve(content_wait),
-            queue_size=LOG_QUEUE_SIZE.resolve(queue_size),
-            flush_interval=LOG_FLUSH_INTERVAL.resolve(flush_interval),
-            flush_timeout=LOG_FLUSH_TIMEOUT.resolve(flush_timeout),
-            extras_as_properties=LOG_EXTRAS.resolve(extras_as_properties),
+            DEFAULT_USER_ID.resolve(default_user_id),
+            DEFAULT_ASSISTANT_ID.resolve(default_assistant_id),
+            MISSING_CONTENT.resolve(missing_content),
+            DROP_WITHOUT_CONTENT.resolve(drop_without_content),
+            COPY_ATTRIBUTES.resolve(copy_attributes),
+            CONTENT_WAIT.resolve(content_wait),
+            LOG_QUEUE_SIZE.resolve(queue_size),
+            LOG_FLUSH_INTERVAL.resolve(flush_interval),
+            LOG_FLUSH_TIMEOUT.resolve(flush_timeout),
+            LOG_EXTRAS.resolve(extras_as_properties),
         )
 
     def mapping_fields(self) -> dict[str, Any]:
@@ -415,23 +400,6 @@ _MAPPING_FIELDS: Final = (
     "drop_without_content",
     "copy_attributes",
 )
-
-
-def mapping_settings(
-    default_user_id: str | None = None,
-    default_assistant_id: str | None = None,
-    missing_content: str | None = None,
-    drop_without_content: bool | None = None,
-    copy_attributes: object = None,
-) -> dict[str, Any]:
-    """Resolve the settings of `MappingOptions` alone (`Settings.resolve` resolves them with the rest)."""
-    return {
-        "default_user_id": DEFAULT_USER_ID.resolve(default_user_id),
-        "default_assistant_id": DEFAULT_ASSISTANT_ID.resolve(default_assistant_id),
-        "missing_content": MISSING_CONTENT.resolve(missing_content),
-        "drop_without_content": DROP_WITHOUT_CONTENT.resolve(drop_without_content),
-        "copy_attributes": COPY_ATTRIBUTES.resolve(copy_attributes),
-    }
 
 
 def environment_table() -> str:

@@ -1,5 +1,7 @@
 """How a setting's value is read from text (an environment variable) or from an argument given in code.
 
+`_config` uses them as `parse.url`, `parse.positive_seconds`, ...
+
 Each parser returns the value or raises `ValueError` with a sentence that completes "TRUBRICS_X ..."
 (or "The argument x=... ..."); `trubrics_otel._config.Setting` turns that into a warning or an error.
 No parser reads the environment: `_config` does, once.
@@ -11,47 +13,47 @@ from typing import Final
 from urllib.parse import urlsplit
 
 __all__ = [
-    "parse_api_key",
-    "parse_flag",
-    "parse_names",
-    "parse_non_negative_seconds",
-    "parse_nonempty_text",
-    "parse_positive_int",
-    "parse_positive_seconds",
-    "parse_text",
-    "parse_url",
+    "api_key",
+    "flag",
+    "names",
+    "non_negative_seconds",
+    "nonempty_string",
+    "positive_int",
+    "positive_seconds",
+    "string",
+    "url",
 ]
 
 _ENDPOINTS: Final = ("publish_events", "publish_llm_events")
 
 
-def parse_text(value: object) -> str:
+def string(value: object) -> str:
     """Return a string as it is; refuse anything else."""
     if not isinstance(value, str):
         raise ValueError(f"must be a string, not {type(value).__name__}")
     return value
 
 
-def parse_nonempty_text(value: object) -> str:
+def nonempty_string(value: object) -> str:
     """Return a string without its surrounding blanks; refuse an empty one."""
-    text = parse_text(value).strip()
+    text = string(value).strip()
     if not text:
         raise ValueError("must not be empty")
     return text
 
 
-def parse_api_key(value: object) -> str | None:
+def api_key(value: object) -> str | None:
     """Return an API key, or None for an empty one."""
-    key = parse_text(value).strip() or None
+    key = string(value).strip() or None
     # sent as an HTTP header: anything else would fail every request, so it is refused here, once
     if key is not None and not all(" " <= char <= "~" or "\xa0" <= char <= "\xff" for char in key):
         raise ValueError("must hold only printable Latin-1 characters (it is sent as an HTTP header)")
     return key
 
 
-def parse_url(value: object) -> str:
+def url(value: object) -> str:
     """Return the API's base URL without a trailing slash; refuse an endpoint's URL with the base to use."""
-    text = parse_text(value).strip().rstrip("/")
+    text = string(value).strip().rstrip("/")
     parts = urlsplit(text)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ValueError(
@@ -70,7 +72,7 @@ def parse_url(value: object) -> str:
     return text
 
 
-def parse_positive_seconds(value: object) -> float:
+def positive_seconds(value: object) -> float:
     """Return a finite, positive number of seconds."""
     if isinstance(value, bool):
         raise ValueError("must be a number of seconds")
@@ -83,20 +85,20 @@ def parse_positive_seconds(value: object) -> float:
     return seconds
 
 
-def parse_non_negative_seconds(value: object) -> float:
+def non_negative_seconds(value: object) -> float:
     """Return a finite number of seconds, zero included."""
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value == 0:
         return 0.0
     if isinstance(value, str) and value.strip() in ("0", "0.0"):
         return 0.0
-    return parse_positive_seconds(value)
+    return positive_seconds(value)
 
 
-def parse_flag(value: object) -> bool:
+def flag(value: object) -> bool:
     """Return a boolean, from a bool or from true/false, 1/0, yes/no, on/off."""
     if isinstance(value, bool):
         return value
-    text = parse_text(value).strip().lower()
+    text = string(value).strip().lower()
     if text in ("1", "true", "yes", "on"):
         return True
     if text in ("0", "false", "no", "off"):
@@ -104,17 +106,13 @@ def parse_flag(value: object) -> bool:
     raise ValueError(f"must be true or false, not {value!r}")
 
 
-def parse_names(value: object) -> tuple[str, ...]:
+def names(value: object) -> tuple[str, ...]:
     """Return names from a list or tuple of strings, or from comma-separated text; blanks are left out."""
-    items = (
-        [parse_text(item) for item in value]
-        if isinstance(value, (list, tuple))
-        else parse_text(value).split(",")
-    )
+    items = [string(item) for item in value] if isinstance(value, (list, tuple)) else string(value).split(",")
     return tuple(item.strip() for item in items if item.strip())
 
 
-def parse_positive_int(value: object) -> int:
+def positive_int(value: object) -> int:
     """Return a whole number of at least 1, from an int, a whole float or digits."""
     if isinstance(value, int) and not isinstance(value, bool):
         number = value
