@@ -1,9 +1,6 @@
-"""The `trubrics-otel` command line: its parser, and each command's few lines of glue.
+"""The `trubrics-otel` command line: `main`, and the parser of every command and its help.
 
-The work is done elsewhere: the delivery test in `_check`, the set-up inspection in `_doctor`, the
-listings in `_events`, the server in `trubrics_otel.server`, the demo and the fake model endpoints in
-`trubrics_otel.demo`, imported only by the command that needs them. Nothing here is imported by the
-library itself.
+Each command's glue is in `_commands`. Nothing here is imported by the library itself.
 """
 
 from __future__ import annotations
@@ -16,17 +13,17 @@ import textwrap
 from collections.abc import Sequence
 from typing import Final, TypeAlias, TypedDict
 
-from trubrics_otel import _config
-from trubrics_otel._check import (
-    CHECK_DEADLINE,
-    EXIT_CODES,
-    EXIT_CONFIGURATION,
-    EXIT_DELIVERED,
-    EXIT_UNREACHABLE,
-    check,
-)
+from trubrics_otel._check import CHECK_DEADLINE, EXIT_CODES, EXIT_CONFIGURATION
 from trubrics_otel._config import ConfigurationError
 from trubrics_otel._version import __version__
+from trubrics_otel.cli._commands import (
+    DEFAULT_SERVER,
+    check_command,
+    demo_command,
+    events_command,
+    fake_llm_command,
+    serve_command,
+)
 
 __all__ = ["EXIT_BROKEN_PIPE", "EXIT_INTERRUPTED", "main"]
 
@@ -36,7 +33,6 @@ EXIT_INTERRUPTED: Final = 130
 """Ctrl-C during a command that Ctrl-C does not end normally: 128 + SIGINT."""
 
 HINT: Final = "Try `trubrics-otel demo`: a traced chat sent to a local server, no account needed."
-DEFAULT_SERVER: Final = "http://127.0.0.1:8765"
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -139,7 +135,7 @@ def _add_demo(commands: _Commands) -> None:
     demo.add_argument(
         "--port", type=int, help="the local server's port (default: a free one; 8765 with --keep-serving)"
     )
-    demo.set_defaults(run=_demo)
+    demo.set_defaults(run=demo_command)
 
 
 def _add_check(commands: _Commands) -> None:
@@ -172,7 +168,7 @@ def _add_check(commands: _Commands) -> None:
         metavar="SECONDS",
         help=f"the most the test event may take, retries included (default {CHECK_DEADLINE:g})",
     )
-    check_parser.set_defaults(run=_check)
+    check_parser.set_defaults(run=check_command)
 
 
 def _add_events(commands: _Commands) -> None:
@@ -221,7 +217,7 @@ def _add_events(commands: _Commands) -> None:
         metavar="SECONDS",
         help="how often --follow asks the server (default 1)",
     )
-    events.set_defaults(run=_events)
+    events.set_defaults(run=events_command)
 
 
 def _add_serve(commands: _Commands) -> None:
@@ -262,7 +258,7 @@ def _add_serve(commands: _Commands) -> None:
     serve.add_argument(
         "--quiet", "-q", action="store_true", help="write no line per request (the summary at the end stays)"
     )
-    serve.set_defaults(run=_serve)
+    serve.set_defaults(run=serve_command)
 
 
 def _add_fake_llm(commands: _Commands) -> None:
@@ -299,7 +295,7 @@ def _add_fake_llm(commands: _Commands) -> None:
     fake.add_argument(
         "--delay", type=float, default=0.0, metavar="SECONDS", help="wait this long before every answer"
     )
-    fake.set_defaults(run=_fake_llm)
+    fake.set_defaults(run=fake_llm_command)
 
 
 def _seconds(text: str) -> float:
@@ -316,122 +312,3 @@ def _count(text: str) -> int:
     if not text.strip().isdigit():
         raise argparse.ArgumentTypeError(f"must be a whole number, 0 or more, not {text!r}")
     return int(text)
-
-
-# --- the commands ----------------------------------------------------------------------------------
-
-
-def _check(args: argparse.Namespace) -> int:
-    # only this command inspects the set-up
-    from trubrics_otel.cli._doctor import inspect_setup, print_report, resolve_destination  # noqa: PLC0415
-    from trubrics_otel.cli._installed import installed  # noqa: PLC0415
-
-    destination = resolve_destination(args.host, args.api_key)
-    print_report(inspect_setup(destination, os.environ, installed()), sys.stdout)
-    print(file=sys.stdout)
-    outcome = check(
-        destination.host,
-        destination.api_key,
-        deadline=args.timeout,
-        progress=lambda line: print(line, flush=True),
-    )
-    print(outcome.message, file=sys.stdout if outcome.code == EXIT_DELIVERED else sys.stderr, flush=True)
-    return outcome.code
-
-
-def _events(args: argparse.Namespace) -> int:
-    from trubrics_otel.cli._events import (  # noqa: PLC0415 - only this command reads listings
-        Filters,
-        ListingError,
-        ServerListings,
-        follow,
-        show,
-    )
-
-    if args.event is not None and args.assistant is not None:
-        raise ConfigurationError("--event selects events and --assistant LLM events: give one of them.")
-    if args.kind == "llm" and args.event is not None:
-        raise ConfigurationError("--event filters events, which --kind llm leaves out.")
-    if args.kind == "events" and args.assistant is not None:
-        raise ConfigurationError("--assistant filters LLM events, which --kind events leaves out.")
-    kinds = ["llm", "events"] if args.kind == "all" else [args.kind]
-    if args.event is not None:
-        kinds = ["events"]
-    elif args.assistant is not None:
-        kinds = ["llm"]
-    if args.server is not None:
-        server, source = _config.HOST.resolve(args.server, given_as="--server"), "--server"
-    elif _config.HOST.is_set():
-        server, source = _config.HOST.resolve(), _config.HOST.env
-    else:
-        server, source = DEFAULT_SERVER, "the default"
-    filters = Filters(args.user, args.thread, args.event, args.assistant)
-    listings = ServerListings(server, source)
-    try:
-        if args.follow:
-            follow(
-                listings, kinds, filters, args.limit, sys.stdout, as_json=args.json, interval=args.interval
-            )
-        else:
-            show(listings, kinds, filters, args.limit, sys.stdout, as_json=args.json)
-    except ListingError as error:
-        sys.stdout.flush()
-        print(f"trubrics-otel: {error}", file=sys.stderr)
-        return EXIT_UNREACHABLE
-    finally:
-        listings.close()
-    return 0
-
-
-def _serve(args: argparse.Namespace) -> int:
-    from trubrics_otel.server import serve_forever  # noqa: PLC0415 - only this command needs the server
-
-    try:
-        serve_forever(
-            args.host,
-            args.port,
-            api_keys=args.api_keys,
-            database=args.database,
-            fail_rate=args.fail_rate,
-            quiet=args.quiet,
-        )
-    except OSError as error:
-        print(f"trubrics-otel: {_bind_error(error, args.host, args.port)}", file=sys.stderr)
-        return EXIT_CONFIGURATION
-    return 0
-
-
-def _fake_llm(args: argparse.Namespace) -> int:
-    from trubrics_otel.demo._fakes import PROVIDERS, run_fake_endpoints  # noqa: PLC0415
-
-    if not 0 <= args.port <= 65535 - len(PROVIDERS):
-        raise ConfigurationError(f"--port must be from 0 to {65535 - len(PROVIDERS)}, not {args.port}.")
-    if args.delay < 0:
-        raise ConfigurationError(f"--delay must not be negative, not {args.delay}.")
-    providers = PROVIDERS if args.provider == "all" else (args.provider,)
-    try:
-        run_fake_endpoints(providers, args.port, sys.stdout, delay=args.delay)
-    except OSError as error:
-        print(f"trubrics-otel: {_bind_error(error, '127.0.0.1', args.port)}", file=sys.stderr)
-        return EXIT_CONFIGURATION
-    return 0
-
-
-def _demo(args: argparse.Namespace) -> int:
-    from trubrics_otel.demo import run_demo  # noqa: PLC0415 - only this command needs the demo
-
-    try:
-        return run_demo(sys.stdout, keep_serving=args.keep_serving, port=args.port)
-    except BrokenPipeError:
-        raise
-    except OSError as error:
-        print(f"trubrics-otel: {_bind_error(error, '127.0.0.1', args.port)}", file=sys.stderr)
-        return EXIT_CONFIGURATION
-
-
-def _bind_error(error: OSError, host: str, port: int | None) -> str:
-    """Say in one sentence why a server could not listen; a `PortInUseError` says it already."""
-    if type(error) is not OSError or not error.strerror:
-        return str(error)
-    where = f"{host}:{port}" if port else host
-    return f"cannot listen on {where}: {error.strerror}."
