@@ -44,11 +44,8 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Any
 
-from trubrics_otel.demo._fake_http import (
-    FakeServer,
-    HTTPError,
-    RecordedRequest,
-    Reply,
+from trubrics_otel.demo._fake_http import FakeServer, HTTPError, RecordedRequest, Reply
+from trubrics_otel.demo._replies import (
     ReplyFunction,
     default_reply,
     mentions_weather,
