@@ -111,3 +111,24 @@ def test_a_mapping_bug_costs_the_batch_and_never_raises(
     assert core.send_spans([held_call(), held_call("b" * 16)]) is False
     assert core.client.stats().dropped == {"mapping_error": 2}
     core.release()
+
+
+def test_a_forked_child_gets_a_core_even_if_the_parent_held_the_registry_at_the_fork(
+    server: LocalServer, api_key: str
+) -> None:
+    """The registry's lock is renewed in the child: a lock held at the fork would stay held there."""
+    import os
+    import signal
+
+    from trubrics_otel._delivery import core as cores
+
+    settings = Settings.resolve(api_key=api_key, host=server.url)
+    with cores._cores_lock:  # as another thread of the parent would hold it, for the instant of a fork
+        pid = os.fork()
+        if pid == 0:
+            signal.alarm(5)  # a child stuck on the lock dies of it instead of hanging the tests
+            core_for(settings, join=ContentJoin(window=60)).release()
+            os._exit(0)
+    _, status = os.waitpid(pid, 0)
+
+    assert os.waitstatus_to_exitcode(status) == 0

@@ -37,6 +37,7 @@ from trubrics_otel._delivery.join import ContentJoin, shared_join
 from trubrics_otel._delivery.memory import RecentParents
 from trubrics_otel._delivery.releaser import Releaser
 from trubrics_otel._events import MAX_BATCH_SIZE, Record
+from trubrics_otel._fork import renew_in_child
 from trubrics_otel._reporting import report
 from trubrics_otel._stats import MAPPING_ERROR, Ledger
 from trubrics_otel._transport import TrubricsClient, door_client
@@ -232,6 +233,14 @@ _Key = tuple[object, ...]
 # held weakly: a core lives as long as a door (or its releaser thread) uses it
 _cores: weakref.WeakValueDictionary[_Key, DeliveryCore] = weakref.WeakValueDictionary()
 _cores_lock = threading.Lock()
+
+
+def _renew_cores_lock() -> None:
+    global _cores_lock  # noqa: PLW0603 - a lock held at the fork would stay held in the child
+    _cores_lock = threading.Lock()
+
+
+renew_in_child(_renew_cores_lock)
 
 
 def core_for(

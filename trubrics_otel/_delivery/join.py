@@ -18,7 +18,8 @@ and kept apart from the call until it is released, so that the span's own text a
 The join also keeps the process's `TwinMemory`, so every exporter sharing it recognises a call another
 one already sent.
 
-Pure bookkeeping: the caller passes the time in, so it is tested without sleeping.
+Bookkeeping under a lock, and nothing else: the caller passes the time in, so it is tested without
+sleeping; no thread (the core's releaser watches `next_deadline`), and a forked child starts empty.
 """
 
 from __future__ import annotations
