@@ -26,3 +26,39 @@ def test_ci_runs_the_readme_commands() -> None:
 
     assert f"\n{test_line}\n" in readme
     assert f"\n{test_line}\n" in ci
+
+
+def test_every_module_all_names_what_it_has() -> None:
+    """Each module's __all__ (the private ones' too: what the others import from them) names what exists."""
+    import importlib
+    import pkgutil
+
+    missing = []
+    for info in pkgutil.walk_packages(trubrics_otel.__path__, "trubrics_otel."):
+        if info.name.endswith(".__main__"):
+            continue  # `python -m trubrics_otel.cli`: importing it runs the command
+        module = importlib.import_module(info.name)
+        missing.extend(
+            f"{info.name}.{name}" for name in getattr(module, "__all__", ()) if not hasattr(module, name)
+        )
+
+    assert missing == []
+
+
+def test_the_package_modules_are_private() -> None:
+    """Users import the package's names, re-exported here, never a module path of the core."""
+    import pkgutil
+
+    public_modules = {
+        info.name for info in pkgutil.iter_modules(trubrics_otel.__path__) if info.name[0] != "_"
+    }
+    defined_in = {
+        getattr(trubrics_otel, name).__module__ for name in trubrics_otel.__all__ if name != "__version__"
+    }
+
+    assert public_modules == {"cli", "demo", "integrations", "mapping", "server"}
+    assert [
+        module
+        for module in defined_in
+        if not module.startswith(("trubrics_otel._", "trubrics_otel.mapping._"))
+    ] == []

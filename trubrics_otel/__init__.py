@@ -1,8 +1,30 @@
 """Send AI and product analytics to Trubrics from OpenTelemetry and Python logging.
 
-The data's way through the package: configuration (`_config`) → mapping (`mapping`: spans and log
-records become `Event` and `LLMEvent`) → batching (the exporters' processors, the logging handler's
-queue) → transport (`TrubricsClient`) → Trubrics or the local server (`trubrics_otel.server`).
+The public names are re-exported here (`__all__`); the modules behind them are private. The data's way
+through them, each stage knowing only the one after it:
+
+1. configuration: `_config` (every environment variable, and `Settings`, resolved once per front door;
+   `_parsers` reads the values);
+2. the front doors, thin adapters that turn what the application produces into plain data:
+   `_exporters` (`TrubricsSpanExporter`), `_log_exporter` (`TrubricsLogExporter`), `_handler`
+   (`TrubricsHandler`) and `_structlog` (`TrubricsStructlogProcessor`), which share `_log_pipeline`;
+   `_log_doors` sends each log record through one door only; `_context` stamps the user and thread on
+   spans, and `_setup` (`configure()`) installs it all;
+3. the delivery core, `_delivery`: what the doors of one configuration share, the content join and
+   what outlives a batch;
+4. mapping, `mapping`: pure functions from spans and log records to records, one recogniser per
+   attribute convention;
+5. the records, `_events` (`Event`, `LLMEvent`), made JSON-safe by `_json_safe` and checked against the
+   API's rules by `_validation`;
+6. batching, `_batching`: the logging doors' bounded queue and delivery thread (`_exit_flush` at exit);
+7. transport, `_transport` (`TrubricsClient`): `_sender` sends and retries, `_answers` says what each
+   answer means, `_send_batches` overlaps preparing and sending;
+8. Trubrics, or the local server (`trubrics_otel.server`).
+
+Beside the way: `_stats` counts every record (the ledger and its drop reasons) and `_account` gives the
+account at exit; `_reporting` makes the package's warnings reach the user; `_threads` and `_fork` hold
+the facts about threads and forks every stage respects. The command line (`trubrics_otel.cli`) and the
+demo (`trubrics_otel.demo`) share `_check` (the delivery test) and `_table`.
 """
 
 from trubrics_otel._answers import SendResult
