@@ -30,11 +30,11 @@ import trubrics_otel
 from trubrics_otel import DeliveryStats, _config
 from trubrics_otel._check import EXIT_DELIVERED, EXIT_UNREACHABLE, check
 from trubrics_otel._config import ConfigurationError
+from trubrics_otel._delivery.join import ContentJoin
 from trubrics_otel._setup import configure
 from trubrics_otel._table import print_table
 from trubrics_otel.demo._fakes import until_stopped
 from trubrics_otel.demo.fake_openai import FakeOpenAI
-from trubrics_otel.mapping.join import ContentJoin
 from trubrics_otel.server import DEFAULT_PORT, LocalServer
 
 __all__ = ["CONVERSATIONS", "run_demo"]
