@@ -196,7 +196,7 @@ class TrubricsHandler(HandlerDoor):
         arrive afterwards are dropped and counted as `dropped["closed"]`.
         """
         try:
-            self._worker.close(timeout)
+            self._pipeline.close(timeout)
         finally:
             super().close()
 

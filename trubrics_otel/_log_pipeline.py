@@ -1,9 +1,11 @@
-"""What the logging handler and the structlog processor share: settings, the mapping, the delivery worker.
+"""What the logging handler and the structlog processor share: their delivery core and their worker.
 
 Each of the two front doors of Python logging builds one `LogPipeline` from its `Settings`. What runs in
-the application's thread is the door's own test and an enqueue into the pipeline's `BatchWorker`; the
-mapping (`to_record`) runs on the worker's thread, and counts what it cannot send (`dropped["no_content"]`,
-placeholders) in the client's ledger.
+the application's thread is the door's own test and an enqueue into the pipeline's `BatchWorker`; on the
+worker's thread each record becomes plain log data and goes through the delivery core's translator
+(`DeliveryCore.log_records`), the one translation path every door uses, which counts what it cannot send
+(`dropped["no_content"]`, placeholders) in the client's ledger. The worker then sends the records in
+batches of 100 through the core's client.
 """
 
 from __future__ import annotations
@@ -13,11 +15,13 @@ from typing import Any, Final
 
 from trubrics_otel import _config
 from trubrics_otel._batching import BatchWorker
+from trubrics_otel._delivery.core import core_for, warn_unusable
+from trubrics_otel._delivery.join import ContentJoin
 from trubrics_otel._events import Record
-from trubrics_otel._stats import HANDLER_ERROR, NO_CONTENT
-from trubrics_otel._transport import TrubricsClient, door_client
-from trubrics_otel.mapping import MappingOptions
-from trubrics_otel.mapping.logs import LogOutcome, interpret_log, is_candidate, unusable_warning
+from trubrics_otel._stats import HANDLER_ERROR
+from trubrics_otel._transport import TrubricsClient
+from trubrics_otel.mapping import LogData
+from trubrics_otel.mapping.logs import is_candidate
 
 __all__ = [
     "STRUCTLOG_KEYS",
@@ -32,10 +36,6 @@ STRUCTLOG_KEYS: Final = frozenset(
 )
 """Event dict keys that are structlog's machinery, not the event's data."""
 
-_NO_CONTENT_EXPLANATION: Final = (
-    "a model call's log record carried a prompt without a generation, or the reverse (drop_without_content)"
-)
-
 
 class LogPipeline:
     """What the handler and the processor share: settings, the mapping, and the worker that delivers."""
@@ -49,9 +49,11 @@ class LogPipeline:
         clock: Callable[[], float],
         name: str,
     ) -> None:
-        self.options = MappingOptions(**settings.mapping_fields())
+        # a join of its own that holds nothing: a stdlib record is sent as it is, never held for a span
+        self.core = core_for(settings, client, ContentJoin(window=0))
+        self.options = self.core.options
         self.extras_as_properties = settings.extras_as_properties
-        self.client = door_client(client, settings.transport)
+        self.client = self.core.client
         self.worker: BatchWorker[Any] = BatchWorker(
             self.client,
             lambda item: convert(item, self),
@@ -62,6 +64,7 @@ class LogPipeline:
             name=name,
         )
         self._errors = 0
+        self._closed = False
         # held weakly by the ledger: what this door still holds counts in the client's final account
         self.client.ledger.add_queue_source(self.queued)
 
@@ -70,34 +73,25 @@ class LogPipeline:
         return self.worker.queued
 
     def to_record(self, message: str, attributes: Mapping[str, object], timestamp_ns: int) -> Record | None:
-        """Map on the worker's thread; count calls without their text (sent with a placeholder or dropped)."""
-        outcome = interpret_log(
-            message,
-            attributes,
-            timestamp_ns,
-            self.options,
-            extras_as_properties=self.extras_as_properties,
-        )
-        if outcome.missing_content:
-            if outcome.record is None:
-                self.client.ledger.dropped(NO_CONTENT, 1, _NO_CONTENT_EXPLANATION)
-            else:
-                self.client.ledger.incomplete(1)
-        if outcome.unusable:
-            warn_unusable(outcome)
-        return outcome.record
+        """Map one record on the worker's thread, through the core's translator."""
+        log = LogData(event_name=None, body=message, attributes=attributes, timestamp=timestamp_ns)
+        records = self.core.log_records([log], extras_as_properties=self.extras_as_properties)
+        return records[0] if records else None
+
+    def close(self, timeout: float | None = None) -> bool:
+        """Deliver what is queued, stop the worker, and let the core go. Idempotent."""
+        try:
+            return self.worker.close(timeout)
+        finally:
+            if not self._closed:
+                self._closed = True
+                self.core.release()
 
     def failed(self) -> bool:
         """Count an unexpected error in the caller's thread; True the first time (to report it then)."""
         self._errors += 1
         self.client.ledger.dropped(HANDLER_ERROR, 1, "the logging handler failed on a record")
         return self._errors == 1
-
-
-def warn_unusable(outcome: LogOutcome) -> None:
-    """Warn, once per key in this process, about a `latency` or `timestamp` the mapping could not read."""
-    for key, type_name in outcome.unusable:
-        _config.warn_once(f"unusable log key {key}", unusable_warning(key, type_name))
 
 
 def is_event_dict_candidate(event_dict: Mapping[str, object]) -> bool:

@@ -120,4 +120,4 @@ class TrubricsStructlogProcessor:
 
     def close(self, timeout: float | None = None) -> bool:
         """Deliver what is queued, stop, and release the client (closed by its last user). Idempotent."""
-        return self._worker.close(timeout)
+        return self._pipeline.close(timeout)

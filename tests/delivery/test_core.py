@@ -132,3 +132,28 @@ def test_a_forked_child_gets_a_core_even_if_the_parent_held_the_registry_at_the_
     _, status = os.waitpid(pid, 0)
 
     assert os.waitstatus_to_exitcode(status) == 0
+
+
+def test_the_logging_doors_translate_through_a_core_of_their_own(server: LocalServer, api_key: str) -> None:
+    """The handler's records go through a core's translator; closing the handler lets the core go."""
+    import logging
+
+    from trubrics_otel import TrubricsHandler
+
+    handler = TrubricsHandler(api_key, server.url)
+    core = handler._pipeline.core
+    logger = logging.getLogger("test.core.handler")
+    logger.addHandler(handler)
+    logger.propagate = False
+    try:
+        logger.warning("Sign up", extra={"user_id": "u1", "latency": "soon"})
+        handler.flush()
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+
+    assert core.client is handler.client
+    assert core.closed
+    assert core.join.window == 0  # a stdlib record is never held for a span
+    (event,) = server.events()
+    assert (event["event"], event["properties"]["latency"]) == ("Sign up", "soon")

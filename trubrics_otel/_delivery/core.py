@@ -32,7 +32,7 @@ import weakref
 from collections.abc import Callable, Iterator, Sequence
 from typing import Final
 
-from trubrics_otel._config import Settings
+from trubrics_otel._config import Settings, warn_once
 from trubrics_otel._delivery.join import ContentJoin, shared_join
 from trubrics_otel._delivery.memory import RecentParents
 from trubrics_otel._delivery.releaser import Releaser
@@ -42,9 +42,9 @@ from trubrics_otel._reporting import report
 from trubrics_otel._stats import MAPPING_ERROR, Ledger
 from trubrics_otel._transport import TrubricsClient, door_client
 from trubrics_otel.mapping import LLMCall, LogData, MappingOptions, SpanData, Translator
-from trubrics_otel.mapping.logs import LogOutcome
+from trubrics_otel.mapping.logs import LogOutcome, unusable_warning
 
-__all__ = ["PART_SIZE", "DeliveryCore", "core_for"]
+__all__ = ["PART_SIZE", "DeliveryCore", "core_for", "warn_unusable"]
 
 _logger = logging.getLogger("trubrics_otel.exporters")
 
@@ -293,6 +293,10 @@ class _Account:
 
     def unusable(self, outcome: LogOutcome) -> None:
         """Warn, once per key, about a log record's value that could not be read."""
-        from trubrics_otel._log_pipeline import warn_unusable  # noqa: PLC0415 - the log doors may use the core
-
         warn_unusable(outcome)
+
+
+def warn_unusable(outcome: LogOutcome) -> None:
+    """Warn, once per key in this process, about a `latency` or `timestamp` the mapping could not read."""
+    for key, type_name in outcome.unusable:
+        warn_once(f"unusable log key {key}", unusable_warning(key, type_name))
