@@ -23,14 +23,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Final, NamedTuple, Protocol
+from typing import NamedTuple, Protocol
 
 from trubrics_otel._events import Record
 from trubrics_otel._stats import DUPLICATE, MAPPING_ERROR, NO_CONTENT, UNJOINABLE_CONTENT
 from trubrics_otel.mapping._calls import LLMCall, MappingOptions, interpret, merge_nested_calls, recognise
 from trubrics_otel.mapping._model import SpanData
 from trubrics_otel.mapping.ancestry import SpanIdentity, fill_identity, identity_of
-from trubrics_otel.mapping.genai import content_from_events
+from trubrics_otel.mapping.genai import CONTENT_EVENTS, content_from_events
 from trubrics_otel.mapping.logs import LogOutcome, interpret_log
 from trubrics_otel.mapping.twins import merge_twin_calls, merged, richer
 
@@ -45,18 +45,6 @@ __all__ = [
     "Translator",
     "Waiting",
 ]
-
-CONTENT_EVENTS: Final = frozenset(
-    {
-        "gen_ai.client.inference.operation.details",
-        "gen_ai.system.message",
-        "gen_ai.user.message",
-        "gen_ai.assistant.message",
-        "gen_ai.tool.message",
-        "gen_ai.choice",
-    }
-)
-"""Log records that carry a model call's content rather than an event of their own."""
 
 SpanKey = tuple[str, str]
 """(trace id, span id), both lower-case hex."""
