@@ -62,8 +62,9 @@ def test_the_demo_ends_by_saying_where_to_look_next() -> None:
     assert run_demo(out) == 0
 
     assert out.getvalue().splitlines()[-2:] == [
-        "Next: `trubrics-otel demo --keep-serving` keeps the local server up, to look around with",
-        "`trubrics-otel events`; `trubrics-otel fake-llm` runs fake model endpoints for your own app.",
+        "Next: `trubrics-otel demo --keep-serving` keeps the local server up, to look around in its",
+        "page in a browser or with `trubrics-otel events`; `trubrics-otel fake-llm` runs fake model "
+        "endpoints for your own app.",
     ]
 
 
@@ -100,7 +101,7 @@ def test_keep_serving_leaves_the_server_up_until_ctrl_c() -> None:
         process.wait()
 
     assert lines[-3:-1] == [
-        f"  see what arrived:  trubrics-otel events --server {url}   (or {url}/llm_events)",
+        f"  see what arrived:  {url}/ in a browser, or trubrics-otel events --server {url}",
         f"  send to it:        TRUBRICS_HOST={url} TRUBRICS_API_KEY=any python app.py",
     ]
     assert len(listed.stdout.splitlines()) == 4, listed.stderr

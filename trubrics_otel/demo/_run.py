@@ -126,9 +126,10 @@ def run_demo(
         elif keep_serving:
             _keep_serving(server, say, stop)
         else:
-            say("Next: `trubrics-otel demo --keep-serving` keeps the local server up, to look around with")
+            say("Next: `trubrics-otel demo --keep-serving` keeps the local server up, to look around in its")
             say(
-                "`trubrics-otel events`; `trubrics-otel fake-llm` runs fake model endpoints for your own app."
+                "page in a browser or with `trubrics-otel events`; `trubrics-otel fake-llm` runs fake model "
+                "endpoints for your own app."
             )
         return code
 
@@ -167,7 +168,7 @@ def _keep_serving(server: LocalServer, say: Callable[..., None], stop: threading
     say(
         f"The local server stays up at {server.url}; it keeps what arrives in memory and accepts any API key."
     )
-    say(f"  see what arrived:  {events}   (or {server.url}/llm_events)")
+    say(f"  see what arrived:  {server.url}/ in a browser, or {events}")
     say(f"  send to it:        TRUBRICS_HOST={server.url} TRUBRICS_API_KEY=any python app.py")
     with until_stopped(stop):
         say("Press Ctrl-C to stop.")
