@@ -43,9 +43,10 @@ localhost: it has no TLS, and reading what it stored needs no key.
 """
 
 from trubrics_otel.server._faults import Fault, FaultInjector
-from trubrics_otel.server._http import MAX_BODY_BYTES
+from trubrics_otel.server._reading import MAX_BODY_BYTES
 from trubrics_otel.server._request_log import ReceivedRequest
-from trubrics_otel.server._server import DEFAULT_PORT, LocalServer, PortInUseError, serve_forever
+from trubrics_otel.server._serve import DEFAULT_PORT, serve_forever
+from trubrics_otel.server._server import LocalServer, PortInUseError
 from trubrics_otel.server._store import StoreClosedError
 
 __all__ = [

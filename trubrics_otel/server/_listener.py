@@ -1,0 +1,148 @@
+"""The local server's listening socket: accepting connections, a thread each, and cutting them on shutdown.
+
+`IngestionHTTPServer` binds the address, serves each connection in its own daemon thread with the
+handler it is given, keeps track of the open connections so that none outlives the server, and stops at
+once when asked (a test suite starts and stops a server per test). `ServerState` is what it hands every
+handler thread.
+
+This module never reads or answers a request, which is the handler's job (`_http`), never looks a host
+name up (binding must not stall), and never writes to stderr: handler errors go to the
+`trubrics_otel.server` logger at DEBUG.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import selectors
+import socket
+import socketserver
+import threading
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from trubrics_otel.server._faults import FaultInjector
+from trubrics_otel.server._inspector import Inspector
+from trubrics_otel.server._request_log import RequestLines, RequestLog, RequestTally
+from trubrics_otel.server._store import EventStore
+
+__all__ = ["IngestionHTTPServer", "ServerState"]
+
+_logger = logging.getLogger("trubrics_otel.server")
+
+
+@dataclass(frozen=True)
+class ServerState:
+    """What the handler threads share: the store, the faults, the records of requests and the accepted keys.
+
+    Attributes:
+        store: where accepted items go.
+        faults: the faults to stage in front of the publish endpoints.
+        log: the record of answered requests.
+        tally: the counts of the server's whole run.
+        lines: where to write one line per request, or `None` to write nothing.
+        api_keys: the accepted keys, or `None` to accept any non-empty key.
+        stopping: set when the server stops, so that a staged delay ends at once.
+        inspector: sums up the store and the log for the inspector page.
+    """
+
+    store: EventStore
+    faults: FaultInjector
+    log: RequestLog
+    tally: RequestTally
+    lines: RequestLines | None
+    api_keys: frozenset[str] | None
+    stopping: threading.Event
+    inspector: Inspector
+
+
+class IngestionHTTPServer(ThreadingHTTPServer):
+    """A threading HTTP server that knows its state and can cut its open connections on shutdown.
+
+    Args:
+        address: the host and port to bind; port 0 picks a free one.
+        handler: the class that answers a connection's requests, e.g. `IngestionHandler`.
+        state: what the handler threads share.
+        family: `socket.AF_INET` or `socket.AF_INET6`.
+    """
+
+    daemon_threads = True
+    # many test clients connect at once; the default backlog of 5 turns a burst into SYN retries
+    request_queue_size = 128
+    # `serve()` calls handle_request() only when a connection is waiting: it must never block there
+    timeout = 0
+
+    def __init__(
+        self,
+        address: tuple[str, int],
+        handler: type[BaseHTTPRequestHandler],
+        state: ServerState,
+        family: socket.AddressFamily,
+    ) -> None:
+        self.address_family = family
+        self.state = state
+        self._connections: set[socket.socket] = set()
+        self._connections_lock = threading.Lock()
+        # before binding: a failed bind calls server_close(), which closes these too
+        self._stop_requested = threading.Event()
+        self._wake_reader, self._wake_writer = socket.socketpair()
+        super().__init__(address, handler)
+
+    def serve(self) -> None:
+        """Accept connections until `stop_serving()`.
+
+        Unlike `serve_forever()`, which notices a shutdown only at its next poll, the loop also waits on
+        a wake-up socket, so that stopping takes no time: a test suite starts and stops a server per test.
+        """
+        with selectors.DefaultSelector() as selector:
+            selector.register(self, selectors.EVENT_READ)
+            selector.register(self._wake_reader, selectors.EVENT_READ)
+            while not self._stop_requested.is_set():
+                for key, _ in selector.select():
+                    if key.fileobj is self and not self._stop_requested.is_set():
+                        self.handle_request()
+
+    def stop_serving(self) -> None:
+        """End `serve()` at once; call `server_close()` once its thread has returned."""
+        self._stop_requested.set()
+        with contextlib.suppress(OSError):
+            self._wake_writer.send(b"\0")
+
+    def server_close(self) -> None:
+        """Close the listening socket and the wake-up pair."""
+        super().server_close()
+        self._wake_reader.close()
+        self._wake_writer.close()
+
+    def server_bind(self) -> None:
+        """Bind without `HTTPServer`'s reverse DNS lookup, which can stall for seconds on some hosts."""
+        socketserver.TCPServer.server_bind(self)
+        host, port = self.server_address[:2]
+        self.server_name = str(host)
+        self.server_port = int(port)
+
+    def process_request(self, request: Any, client_address: Any) -> None:
+        """Remember the connection, then serve it in its own thread."""
+        if isinstance(request, socket.socket):
+            with self._connections_lock:
+                self._connections.add(request)
+        super().process_request(request, client_address)
+
+    def shutdown_request(self, request: Any) -> None:
+        """Forget and close a connection whose handler has finished."""
+        with self._connections_lock:
+            self._connections.discard(request)
+        super().shutdown_request(request)
+
+    def close_connections(self) -> None:
+        """Cut every open connection, so that idle keep-alive handlers end and none outlives the server."""
+        with self._connections_lock:
+            connections = list(self._connections)
+        for connection in connections:
+            with contextlib.suppress(OSError):  # already closed by its client
+                connection.shutdown(socket.SHUT_RDWR)
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Log a handler's exception at DEBUG: a client hanging up mid-answer is routine, not news."""
+        _logger.debug("error while serving %s", client_address, exc_info=True)
