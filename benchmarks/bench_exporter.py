@@ -35,9 +35,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from trubrics_otel import TrubricsSpanExporter
+from trubrics_otel._delivery import ContentJoin
 from trubrics_otel._exporters import span_data
 from trubrics_otel.mapping import LLMCall, MappingOptions, SpanData, SpanEventData, interpret
-from trubrics_otel.mapping.join import ContentJoin
 
 ROOT = Path(__file__).resolve().parent.parent
 CAPTURES = ROOT / "tests" / "data" / "captures"

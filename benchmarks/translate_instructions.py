@@ -18,7 +18,7 @@ import sys
 from bench_exporter import build_spans  # this script's folder is first on sys.path
 
 from trubrics_otel import TrubricsSpanExporter
-from trubrics_otel.mapping.join import ContentJoin
+from trubrics_otel._delivery import ContentJoin
 
 
 def child(mode: str, count: int) -> None:

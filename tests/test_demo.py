@@ -14,11 +14,11 @@ from opentelemetry.sdk.trace import TracerProvider
 from processes import clean_environment
 
 from trubrics_otel import ConfigurationError
+from trubrics_otel._delivery import ContentJoin
 from trubrics_otel._exporters import TrubricsSpanExporter
 from trubrics_otel.demo import run_demo
 from trubrics_otel.demo._run import ANSWERS, CONVERSATIONS, _traced_by_hand
 from trubrics_otel.demo.fake_openai import FakeOpenAI
-from trubrics_otel.mapping.join import ContentJoin
 from trubrics_otel.server import LocalServer
 
 COMMAND = Path(sys.executable).parent / "trubrics-otel"

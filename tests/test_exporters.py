@@ -20,7 +20,7 @@ from opentelemetry.trace import Status, StatusCode
 import trubrics_otel
 from trubrics_otel import TrubricsSpanExporter, configure
 from trubrics_otel._context import install_context_processor
-from trubrics_otel.mapping.join import ContentJoin
+from trubrics_otel._delivery import ContentJoin
 from trubrics_otel.server import LocalServer
 
 INPUT = json.dumps(

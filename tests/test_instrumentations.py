@@ -19,8 +19,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 import trubrics_otel
 from trubrics_otel import TrubricsSpanExporter
 from trubrics_otel._context import install_context_processor
+from trubrics_otel._delivery import ContentJoin
 from trubrics_otel.demo.fake_openai import FakeOpenAI
-from trubrics_otel.mapping.join import ContentJoin
 from trubrics_otel.server import LocalServer
 
 SYSTEM = {"role": "system", "content": "You are a helpful assistant."}

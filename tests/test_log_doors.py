@@ -27,8 +27,8 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from processes import run_clean
 
 from trubrics_otel import TrubricsHandler, TrubricsLogExporter, TrubricsSpanExporter
+from trubrics_otel._delivery import ContentJoin
 from trubrics_otel.integrations.structlog import TrubricsStructlogProcessor
-from trubrics_otel.mapping.join import ContentJoin
 from trubrics_otel.server import LocalServer
 
 APP = Path(__file__).parent / "apps" / "log_doors_app.py"

@@ -18,7 +18,7 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor, SpanExportResult
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from trubrics_otel import TrubricsHandler, TrubricsSpanExporter
-from trubrics_otel.mapping.join import ContentJoin
+from trubrics_otel._delivery import ContentJoin
 from trubrics_otel.server import Fault, LocalServer
 
 CALL = {

@@ -23,8 +23,8 @@ from opentelemetry.sdk.trace.export import BatchSpanProcessor
 import trubrics_otel
 from trubrics_otel import TrubricsSpanExporter
 from trubrics_otel._context import install_context_processor
+from trubrics_otel._delivery import ContentJoin
 from trubrics_otel.demo.fake_anthropic import FakeAnthropic
-from trubrics_otel.mapping.join import ContentJoin
 from trubrics_otel.server import LocalServer
 
 SYSTEM = "You are a helpful assistant."

@@ -19,8 +19,8 @@ from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor
 
 from trubrics_otel import TrubricsSpanExporter
+from trubrics_otel._delivery import ContentJoin
 from trubrics_otel._exporters import TrubricsLogExporter
-from trubrics_otel.mapping.join import ContentJoin
 
 resource = Resource.create({"service.name": "legacy-app"})
 tracer_provider = TracerProvider(resource=resource)
