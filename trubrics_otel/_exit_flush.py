@@ -5,17 +5,27 @@ An application that never closes its handler still delivers what it logged: each
 which flushes and closes every handler after this hook, waits no longer than it, so a host that is
 down holds the exit `flush_timeout` once, not three times. A closed worker still delivering (closed
 under logging's lock, which it could not wait in) is waited for as long.
+
+A `multiprocessing` child started by fork or forkserver ends through `os._exit`, which runs no exit hook:
+only the finalizers `multiprocessing.util.Finalize` registered in that child run, just before. So a
+worker that starts its thread in such a child registers `flush_before_child_exit` there, once per
+process, and the child gets the same bounded flush and its account (a spawned child runs them again at
+its ordinary exit, where nothing is left to do).
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import sys
 import time
 import weakref
 from collections.abc import Callable
-from typing import Protocol
+from typing import Final, Protocol
 
-__all__ = ["flush_all_at_exit", "flush_at_exit"]
+from trubrics_otel._account import account_all
+
+__all__ = ["flush_all_at_exit", "flush_at_exit", "flush_before_child_exit"]
 
 _logger = logging.getLogger("trubrics_otel.batching")
 
@@ -27,6 +37,11 @@ class _Worker(Protocol):
 
 
 _workers: weakref.WeakSet[_Worker] = weakref.WeakSet()
+
+CHILD_EXIT_PRIORITY: Final = 100
+"""The `exitpriority` of the child's flush: multiprocessing runs finalizers with a higher one first, so
+ours runs before those of the queues and pools the child made (10 and below), while they still work."""
+_finalizer_pid: int | None = None  # the process whose finalizer registry holds our flush
 
 
 def flush_at_exit(worker: _Worker) -> None:
@@ -53,3 +68,31 @@ def flush_all_at_exit() -> None:
     for worker, deadline, wait in waiting:
         wait(max(deadline - time.monotonic(), 0.0))
         worker.hand_over_losses()
+
+
+def flush_before_child_exit() -> None:
+    """In a `multiprocessing` child, flush every worker and give the account before it ends (see above).
+
+    Registered once per process; outside a `multiprocessing` child it does nothing (exit hooks run there).
+    A child's finalizer registry starts empty (`BaseProcess._bootstrap` clears the parent's), so this is
+    called where a worker starts its thread, which in a child is always after that.
+    """
+    global _finalizer_pid  # noqa: PLW0603 - one registration per process
+    pid = os.getpid()
+    if _finalizer_pid == pid:
+        return
+    multiprocessing = sys.modules.get("multiprocessing")  # not imported: not a multiprocessing child
+    if multiprocessing is None or multiprocessing.parent_process() is None:
+        return
+    from multiprocessing import util  # noqa: PLC0415 - only in a multiprocessing child
+
+    _finalizer_pid = pid
+    util.Finalize(None, _flush_and_account, exitpriority=CHILD_EXIT_PRIORITY)
+
+
+def _flush_and_account() -> None:
+    try:
+        flush_all_at_exit()
+        account_all()
+    except Exception:  # the child's exit goes on
+        _logger.debug("Trubrics: could not flush before a multiprocessing child's exit", exc_info=True)
