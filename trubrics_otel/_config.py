@@ -27,6 +27,7 @@ from trubrics_otel import _parsers as parse
 from trubrics_otel._reporting import report
 
 __all__ = [
+    "ALLOW_INSECURE_HTTP",
     "API_KEY",
     "CONNECT_TIMEOUT",
     "DEFAULT_HOST",
@@ -180,6 +181,14 @@ RETRY_DEADLINE: Final = Setting[float](
     "Seconds one delivery may take, all retries and waits included; then the records count as failed.",
     argument="retry_deadline",
 )
+ALLOW_INSECURE_HTTP: Final = Setting[bool](
+    "TRUBRICS_ALLOW_INSECURE_HTTP",
+    False,
+    parse.flag,
+    "`true` allows a plain `http://` host that is not loopback, the API key then travelling in clear; by "
+    "default such a host is an error (`127.0.0.0/8`, `::1` and `localhost` are always allowed).",
+    argument="allow_insecure_http",
+)
 
 DEFAULT_USER_ID: Final = Setting[str](
     "TRUBRICS_DEFAULT_USER_ID",
@@ -264,6 +273,7 @@ SETTINGS: Final[tuple[Setting[Any], ...]] = (
     CONNECT_TIMEOUT,
     READ_TIMEOUT,
     RETRY_DEADLINE,
+    ALLOW_INSECURE_HTTP,
     DEFAULT_USER_ID,
     DEFAULT_ASSISTANT_ID,
     MISSING_CONTENT,
