@@ -8,6 +8,7 @@ import http.client
 import io
 import json
 import math
+import socket
 import threading
 import time
 from pathlib import Path
@@ -324,7 +325,8 @@ def test_a_body_over_5_mib_is_413_and_the_connection_survives(server: LocalServe
     """A body one byte over 5 MiB is refused with 413, after which the same connection still works."""
     connection = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
     body = b"[" + b" " * (MAX_BODY_BYTES - 1) + b"]"
-    connection.request("POST", "/publish_events", body=body, headers={"x-api-key": "test-key"})
+    headers = {"x-api-key": "test-key", "Content-Type": "application/json"}
+    connection.request("POST", "/publish_events", body=body, headers=headers)
     first = connection.getresponse()
     first.read()
     connection.request("GET", "/health")
@@ -960,3 +962,150 @@ def test_serve_forever_prints_the_url_and_returns_when_stopped() -> None:
     assert not runner.is_alive()
     assert "any non-empty x-api-key" in out.getvalue()
     assert out.getvalue().endswith("Press Ctrl-C to stop.\n")
+
+
+# --- hardening: JSON the server must store, bounds, CSRF, DNS rebinding, keys on reads -------------
+
+
+def test_a_lone_surrogate_escape_is_stored_and_listed(server: LocalServer) -> None:
+    """A `\\udc80` escape is valid JSON: the item is stored, listed and summed up, not dropped."""
+    body = (
+        '[{"user_id": "u\\udc80", "event": "e\\udc80", "timestamp": "' + TIMESTAMP + '", '
+        '"properties": {"$thread_id": "t\\udc80", "text": "\\udc80 é"}}]'
+    )
+
+    response = post(server, "/publish_events", body)
+
+    assert response.status_code == 200
+    expected = {
+        "user_id": "u\udc80",
+        "event": "e\udc80",
+        "timestamp": TIMESTAMP,
+        "properties": {"$thread_id": "t\udc80", "text": "\udc80 é"},
+    }
+    assert server.events() == [expected]
+    assert get(server, "/events").json() == [expected]
+    assert requests.get(f"{server.url}/_trubrics/summary", timeout=5).json()["totals"]["events"] == 1
+
+
+def test_a_lone_surrogate_in_a_refused_item_is_answered(server: LocalServer) -> None:
+    """A refusal whose detail echoes a lone surrogate is still answered, as escaped JSON."""
+    response = post(server, "/publish_events", '[{"user_id": "\\udc80", "event": 3, "timestamp": "x"}]')
+
+    assert response.status_code == 422
+
+
+@pytest.mark.parametrize("name", ["limit", "after"])
+def test_a_huge_limit_or_after_is_422_not_a_dropped_connection(server: LocalServer, name: str) -> None:
+    """A number SQLite cannot take is refused with 422 naming the largest accepted, on a live connection."""
+    response = get(server, "/events", **{name: "9" * 40})
+
+    assert response.status_code == 422
+    (problem,) = response.json()["detail"]
+    assert (problem["loc"], problem["type"]) == (["query", name], "less_than_equal")
+    assert get(server, "/events", **{name: str(2**53)}).status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/publish_events", "/_trubrics/faults"])
+@pytest.mark.parametrize("content_type", [None, "text/plain", "application/x-www-form-urlencoded"])
+def test_a_post_that_is_not_json_is_415(server: LocalServer, path: str, content_type: str | None) -> None:
+    """A web page can POST text/plain to any address unasked (CSRF): every POST must say JSON, or 415."""
+    headers = {"x-api-key": "test-key"} | ({} if content_type is None else {"Content-Type": content_type})
+    body = json.dumps([event()] if path == "/publish_events" else {"script": [{"status": 503}]})
+
+    response = requests.post(f"{server.url}{path}", data=body, headers=headers, timeout=5)
+
+    assert response.status_code == 415
+    assert "Content-Type: application/json" in response.json()["detail"]
+    assert server.events() == []
+    assert server.faults.pending == 0
+
+
+def test_json_with_a_charset_is_json(server: LocalServer) -> None:
+    """`application/json; charset=utf-8` is JSON."""
+    headers = {"x-api-key": "test-key", "Content-Type": "Application/JSON; charset=utf-8"}
+    response = requests.post(
+        f"{server.url}/publish_events", data=json.dumps([event()]), headers=headers, timeout=5
+    )
+
+    assert response.status_code == 200
+
+
+def raw_get(port: int, path: str, host: str | None) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), 5) as sock:
+        host_line = b"" if host is None else b"Host: " + host.encode() + b"\r\n"
+        sock.sendall(b"GET " + path.encode() + b" HTTP/1.1\r\n" + host_line + b"Connection: close\r\n\r\n")
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+    return answer
+
+
+@pytest.mark.parametrize("host", ["evil.example", "evil.example:8765", "127.0.0.1.evil.example", "[::2]"])
+def test_a_loopback_server_refuses_another_host_name(server: LocalServer, host: str) -> None:
+    """DNS rebinding: a page of another site that resolves to 127.0.0.1 names its own host, and gets 421."""
+    answer = raw_get(server.port, "/events", host)
+
+    assert answer.startswith(b"HTTP/1.1 421")
+    assert b"DNS rebinding" in answer
+
+
+@pytest.mark.parametrize(
+    "host", ["localhost", "LOCALHOST:8765", "127.0.0.1", "127.1.2.3:80", "[::1]:9", None]
+)
+def test_a_loopback_server_answers_loopback_host_names(server: LocalServer, host: str | None) -> None:
+    """localhost, 127.x.x.x and [::1], with or without a port, are served; so is a request without Host."""
+    assert raw_get(server.port, "/events", host).startswith(b"HTTP/1.1 200")
+
+
+def test_a_server_on_every_interface_answers_any_host_name() -> None:
+    """Bound beyond loopback, the server is meant to be reached by other names: no Host check."""
+    with LocalServer("0.0.0.0") as server:
+        assert raw_get(server.port, "/health", "my-laptop.local:8765").startswith(b"HTTP/1.1 200")
+
+
+READS = ["/events", "/llm_events", "/api/ingestion/events", "/_trubrics/faults", "/_trubrics/summary"]
+
+
+@pytest.mark.parametrize("path", [*READS, "/_trubrics/requests"])
+def test_with_keys_every_read_needs_a_valid_key_on_every_interface(path: str) -> None:
+    """Listening on every interface with keys, the listings, the faults and the page's data need the key."""
+    with LocalServer("0.0.0.0", api_keys={"k"}) as server:
+        missing = requests.get(f"{server.url}{path}", timeout=5)
+        wrong = requests.get(f"{server.url}{path}", headers={"x-api-key": "nope"}, timeout=5)
+        right = requests.get(f"{server.url}{path}", headers={"x-api-key": "k"}, timeout=5)
+
+    assert (missing.status_code, wrong.status_code, right.status_code) == (401, 401, 200)
+    assert "x-api-key" in missing.json()["detail"]
+
+
+def test_with_keys_faults_cannot_be_set_or_cleared_without_the_key() -> None:
+    """The fault controls are writes too: without the key they change nothing."""
+    with LocalServer("0.0.0.0", api_keys={"k"}) as server:
+        server.faults.script(Fault(status=503))
+        added = post(server, "/_trubrics/faults", {"script": [{"status": 500}]}, key=None)
+        cleared = requests.delete(f"{server.url}/_trubrics/faults", timeout=5)
+
+        assert (added.status_code, cleared.status_code) == (401, 401)
+        assert server.faults.pending == 1
+
+
+def test_with_keys_the_page_and_health_stay_open() -> None:
+    """The page's files and /health hold no data: they load without a key, so the page can ask for one."""
+    with LocalServer("0.0.0.0", api_keys={"k"}) as server:
+        for path in ("/", "/_trubrics/inspector.js", "/_trubrics/inspector.css", "/health"):
+            assert requests.get(f"{server.url}{path}", timeout=5).status_code == 200
+
+
+def test_key_for_reads_can_be_asked_of_a_loopback_server() -> None:
+    """On loopback, reads are open by default (the Host check guards them); key_for_reads=True closes them."""
+    with LocalServer(api_keys={"k"}) as open_reads, LocalServer(api_keys={"k"}, key_for_reads=True) as closed:
+        assert get(open_reads, "/events").status_code == 200
+        assert get(closed, "/events").status_code == 401
+
+
+def test_without_keys_reads_stay_open_everywhere() -> None:
+    """Without keys (the default), every endpoint stays open, as before."""
+    with LocalServer("0.0.0.0", key_for_reads=True) as server:
+        assert get(server, "/events").status_code == 200
+        assert get(server, "/_trubrics/faults").status_code == 200

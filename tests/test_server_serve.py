@@ -107,7 +107,8 @@ def test_log_to_writes_one_line_per_request_saying_what_happened() -> None:
         post(server.url, "/publish_events", [event(0), {"user_id": 1}, {}])
         post(server.url, "/publish_events", [event(i) for i in range(101)])
         post(server.url, "/publish_events", {"not": "a list"})
-        requests.post(f"{server.url}/publish_events", data="[", headers={"x-api-key": "k"}, timeout=5)
+        headers = {"x-api-key": "k", "Content-Type": "application/json"}
+        requests.post(f"{server.url}/publish_events", data="[", headers=headers, timeout=5)
         requests.get(f"{server.url}/events?user_id=u1&limit=5", timeout=5)
         requests.get(f"{server.url}/health", timeout=5)
 
@@ -161,7 +162,7 @@ def test_a_line_escapes_control_characters_in_the_target() -> None:
     """A target with a terminal escape sequence is written escaped, so it cannot rewrite the terminal."""
     log = io.StringIO()
     with LocalServer(log_to=log) as server, socket.create_connection(("127.0.0.1", server.port), 5) as sock:
-        sock.sendall(b"GET /\x1b[2J HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        sock.sendall(b"GET /\x1b[2J HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
         answer = b""
         while chunk := sock.recv(4096):
             answer += chunk

@@ -21,7 +21,7 @@ path ends in an endpoint after a prefix production does not have (`/publish_even
 | method | path | answer |
 |---|---|---|
 | POST | `/publish_events`, `/publish_llm_events` | 200, 401, 413, 422 as the API; staged faults first |
-| GET | `/events`, `/llm_events` | the stored items, newest first; no key (see below) |
+| GET | `/events`, `/llm_events` | the stored items, newest first; a key only if reads need one (below) |
 | GET | `/health` | `{"status": "ok"}` |
 | GET, POST, DELETE | `/_trubrics/faults` | show, add to (`{"script": [...], "fail_rate": 0.1}`), clear |
 | GET | `/` | the inspector page: what the server received, live, for a browser |
@@ -38,8 +38,15 @@ the cursor of "now", then asks `?after=<cursor>` with each answer's cursor, and 
 (its files, its data, and the listings it asks for with the `X-Trubrics-Inspector` header) write no
 request line and are not in `LocalServer.requests`.
 
+Every POST must be `Content-Type: application/json` (415 otherwise), so that a web page cannot post to
+it unasked. Listening on loopback, it answers only requests that name a loopback host (`Host:
+localhost`, `127.x.x.x`, `[::1]`; 421 otherwise), so that a web page cannot reach it under its own name
+(DNS rebinding). With `api_keys`, a server listening beyond loopback (`--host 0.0.0.0`) needs a valid key
+on every endpoint but the page's files and `/health` (`key_for_reads` asks it on loopback too); without
+keys every endpoint is open. A `limit` or `after` over 2**53 is a 422.
+
 The server uses the standard library only. It never forwards anything to Trubrics, and it is meant for
-localhost: it has no TLS, and reading what it stored needs no key.
+localhost and trusted networks: it has no TLS.
 """
 
 from trubrics_otel.server._faults import Fault, FaultInjector

@@ -44,6 +44,13 @@ _FILE_HEADERS: Final = {
 }
 
 
+def _encode(payload: JSONValue) -> bytes:
+    try:
+        return json.dumps(payload, ensure_ascii=False).encode()
+    except UnicodeEncodeError:  # a lone surrogate from a client's JSON, echoed: escaped, it is still JSON
+        return json.dumps(payload).encode()
+
+
 class AnsweringHandler(BaseHTTPRequestHandler):
     """Sends a connection's answers and records its requests; the routes are a subclass's.
 
@@ -95,7 +102,7 @@ class AnsweringHandler(BaseHTTPRequestHandler):
             headers: headers to add.
             note: what happened, in a few words, for the request's line, e.g. `"3 items"`.
         """
-        body = payload if isinstance(payload, bytes) else json.dumps(payload, ensure_ascii=False).encode()
+        body = payload if isinstance(payload, bytes) else _encode(payload)
         detail = payload.get("detail") if status >= 400 and isinstance(payload, dict) else None
         self._record(status, note, detail)
         self._send(status, "application/json", body, headers)

@@ -14,6 +14,7 @@ request goes to the `RequestLines` the server was given, if any.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from typing import ClassVar, Final, TypeAlias, cast
@@ -73,6 +74,8 @@ class IngestionHandler(AnsweringHandler):
         body = self._read_body()
         if body is None:
             return None
+        if self.state.loopback_only and not _loopback_host(self.headers.get("Host")):
+            return self._answer(421, {"detail": _NOT_LOOPBACK}, note="not a loopback Host")
         routes = _ROUTES.get(self._path)
         if routes is None:
             detail = not_found(self._path, self._base_url(), _ROUTES, IngestionHandler._api_routes)
@@ -81,6 +84,15 @@ class IngestionHandler(AnsweringHandler):
         if action is None:
             allow = {"Allow": ", ".join(routes)}
             return self._answer(405, {"detail": "Method Not Allowed"}, allow, note="method not allowed")
+        if self.command == "POST" and not _is_json(self.headers.get("Content-Type")):
+            # a web page can POST text/plain anywhere without asking; application/json needs the server's
+            # consent (a CORS preflight), which this server never gives
+            return self._answer(415, {"detail": _NOT_JSON}, note="not application/json")
+        if self.state.key_for_reads and self._path not in _CHECKED_ELSEWHERE:
+            key_problem = self._key_problem()
+            if key_problem is not None:
+                detail, note = key_problem
+                return self._answer(401, {"detail": detail}, note=note)
         try:
             return action(self, body)
         except StoreClosedError:
@@ -306,9 +318,60 @@ INSPECTOR_HEADER: Final = "X-Trubrics-Inspector"
 # the page's files and data: read by the page, never by a client, so never logged
 _INSPECTOR_READS: Final = frozenset(ASSET_PATHS - {PAGE_PATH} | {"/_trubrics/summary", "/_trubrics/requests"})
 
+# the paths whose key is not checked on the way in: the page's files and the health check hold no data
+# and need none; the publish endpoints check it themselves, after the staged faults
+_CHECKED_ELSEWHERE: Final = ASSET_PATHS | {
+    f"{base}/{name}"
+    for base in ("", INGESTION_BASE)
+    for name in ("health", "publish_events", "publish_llm_events")
+}
+
+_NOT_JSON: Final = (
+    "Send the body as JSON with the header Content-Type: application/json; this server takes no other "
+    "content type, so that a web page cannot post to it."
+)
+_NOT_LOOPBACK: Final = (
+    "This server listens on a loopback address and answers only requests to localhost, 127.0.0.1 or "
+    "[::1] (the Host header), so that a web page cannot reach it under another name (DNS rebinding). "
+    "Use http://127.0.0.1:<port>, or start the server with --host 0.0.0.0 to be reached by other names."
+)
+
 _NOT_CACHED: Final = {"Cache-Control": "no-store"}
 _DEFAULT_REQUESTS: Final = 50
 _MAX_REQUESTS: Final = 1_000
+
+
+def _loopback_host(header: str | None) -> bool:
+    """Whether a `Host` header names a loopback address (localhost, 127.x.x.x, [::1]); no header is fine.
+
+    A browser always sends one; a client that sends none is not a page another site served.
+    """
+    if header is None:
+        return True
+    host = header.strip().lower()
+    if host.startswith("["):
+        address, _, port = host[1:].partition("]")
+        return _is_loopback_address(address) and (not port or re.fullmatch(r":[0-9]+", port) is not None)
+    name, _, port = host.partition(":")
+    if port and not port.isdigit():
+        return False
+    return name in ("localhost", "localhost.") or (_is_ipv4(name) and _is_loopback_address(name))
+
+
+def _is_ipv4(name: str) -> bool:
+    return re.fullmatch(r"[0-9]{1,3}(\.[0-9]{1,3}){3}", name) is not None
+
+
+def _is_loopback_address(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def _is_json(content_type: str | None) -> bool:
+    return (content_type or "").split(";")[0].strip().lower() == "application/json"
+
 
 # a host name, IPv4 or bracketed IPv6 address, and an optional port: anything else is not echoed
 _HOST_HEADER: Final = re.compile(r"[A-Za-z0-9.\-]+(:[0-9]+)?|\[[0-9A-Fa-f:.]+\](:[0-9]+)?")

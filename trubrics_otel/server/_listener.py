@@ -45,6 +45,10 @@ class ServerState:
         api_keys: the accepted keys, or `None` to accept any non-empty key.
         stopping: set when the server stops, so that a staged delay ends at once.
         inspector: sums up the store and the log for the inspector page.
+        key_for_reads: whether, with `api_keys` given, every endpoint but the page's files and `/health`
+            needs a valid key too, not only the publish endpoints.
+        loopback_only: whether the server listens on a loopback address, so that a request must name
+            a loopback host in its `Host` header (a DNS-rebinding page names its own).
     """
 
     store: EventStore
@@ -55,6 +59,8 @@ class ServerState:
     api_keys: frozenset[str] | None
     stopping: threading.Event
     inspector: Inspector
+    key_for_reads: bool = False
+    loopback_only: bool = False
 
 
 class IngestionHTTPServer(ThreadingHTTPServer):

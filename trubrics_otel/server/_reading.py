@@ -22,6 +22,7 @@ from trubrics_otel.server._faults import Fault, check_fail_rate
 
 __all__ = [
     "MAX_BODY_BYTES",
+    "MAX_QUERY_NUMBER",
     "NAME_PARAMETERS",
     "Body",
     "Payload",
@@ -145,8 +146,14 @@ def first(query: Mapping[str, list[str]], name: str) -> str | None:
     return values[0] if values else None
 
 
-def non_negative(query: Mapping[str, list[str]], name: str) -> tuple[int | None, dict[str, JSONValue] | None]:
-    """Return a non-negative integer query parameter (`limit`, `after`), or the FastAPI-shaped problem."""
+MAX_QUERY_NUMBER: Final = 2**53
+"""The largest `limit` or `after` a query takes: larger is a 422, not a number SQLite cannot bind."""
+
+
+def non_negative(
+    query: Mapping[str, list[str]], name: str, maximum: int = MAX_QUERY_NUMBER
+) -> tuple[int | None, dict[str, JSONValue] | None]:
+    """Return a query parameter (`limit`, `after`): an integer from 0 to `maximum`, or the 422's problem."""
     text = first(query, name)
     if text is None:
         return None, None
@@ -159,6 +166,12 @@ def non_negative(query: Mapping[str, list[str]], name: str) -> tuple[int | None,
             "loc": ["query", name],
             "msg": "Input should be greater than or equal to 0",
             "type": "greater_than_equal",
+        }
+    if number > maximum:
+        return None, {
+            "loc": ["query", name],
+            "msg": f"Input should be less than or equal to {maximum}",
+            "type": "less_than_equal",
         }
     return number, None
 

@@ -11,6 +11,7 @@ only to the stream it is given. Running one for the person at a terminal is `_se
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import socket
 import sqlite3
@@ -79,6 +80,11 @@ class LocalServer:
         log_to: a stream to write one line per request to, e.g. `sys.stderr`:
             `12:01:02 POST /publish_llm_events 200 3 items 1.4 ms`, or `401 missing x-api-key` in the
             middle of a refused one. `None`, the default, writes nothing.
+        key_for_reads: whether, with `api_keys` given, reading needs a valid key too: the listings, the
+            faults and the inspector's data (not the page's files, nor `/health`). `None`, the default,
+            asks it of a server that listens beyond loopback (`"0.0.0.0"`, a LAN address), where anyone
+            on the network could read it; on loopback only local programs can connect, and the `Host`
+            check keeps web pages out. Without `api_keys`, reading is always open.
 
     Raises:
         ConfigurationError: an argument is malformed, or the database cannot be opened.
@@ -94,11 +100,16 @@ class LocalServer:
         fail_rate: float = 0.0,
         seed: int | None = None,
         log_to: TextIO | None = None,
+        key_for_reads: bool | None = None,
     ) -> None:
         self.host = _check_host(host)
         self._requested_port = _check_port(port)
         self._api_keys = _check_api_keys(api_keys)
         self._database = _check_database(database)
+        self._loopback = _is_loopback(self.host)
+        self._key_for_reads = self._api_keys is not None and (
+            not self._loopback if key_for_reads is None else _check_flag("key_for_reads", key_for_reads)
+        )
         self.faults = FaultInjector(fail_rate, seed)
         """The faults staged in front of the publish endpoints; see `FaultInjector`."""
         self._log = RequestLog()
@@ -150,6 +161,8 @@ class LocalServer:
                 self._api_keys,
                 self._stopping,
                 Inspector(self._store, self._log, self._tally),
+                key_for_reads=self._key_for_reads,
+                loopback_only=self._loopback,
             )
             try:
                 httpd = IngestionHTTPServer(
@@ -285,6 +298,21 @@ def _check_api_keys(api_keys: Iterable[str] | None) -> frozenset[str] | None:
     if not all(isinstance(key, str) and key.strip() for key in keys):
         raise ConfigurationError("Every API key must be a non-empty string.")
     return frozenset(key.strip() for key in keys)
+
+
+def _check_flag(name: str, value: object) -> bool:
+    if not isinstance(value, bool):
+        raise ConfigurationError(f"{name} must be True, False or None, not {value!r}.")
+    return value
+
+
+def _is_loopback(host: str) -> bool:
+    if host.lower() == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:  # a host name: it may resolve anywhere
+        return False
 
 
 def _check_log_to(log_to: object) -> TextIO:

@@ -131,10 +131,10 @@ class EventStore:
         rows = [
             (
                 received_at,
-                item.get("user_id"),
-                _thread_id(item),
-                item.get(name),
-                item.get("timestamp"),
+                _text(item.get("user_id")),
+                _text(_thread_id(item)),
+                _text(item.get(name)),
+                _text(item.get("timestamp")),
                 _dump(item),
             )
             for item in items
@@ -327,4 +327,24 @@ def _thread_id(item: Mapping[str, JSONValue]) -> str | None:
 
 def _dump(item: Mapping[str, JSONValue]) -> str:
     # key order and values survive a JSON round trip, so this is the item as the client sent it
-    return json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(item, ensure_ascii=False, separators=(",", ":"))
+    if _is_utf8(text):
+        return text
+    # a lone surrogate (`"\udc80"`) is valid JSON but not UTF-8, which SQLite text must be: escaped, it
+    # is the same JSON value
+    return json.dumps(item, separators=(",", ":"))
+
+
+def _text(value: JSONValue) -> JSONValue:
+    r"""Return a column's value SQLite can bind: a lone surrogate in a string becomes its `\udc80` escape."""
+    if isinstance(value, str) and not _is_utf8(value):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    return value
+
+
+def _is_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
