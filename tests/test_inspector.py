@@ -434,3 +434,29 @@ def test_summary_json_is_json_safe(server: LocalServer) -> None:
     parsed = json.loads(response.content, parse_constant=lambda name: pytest.fail(f"not JSON: {name}"))
     assert parsed["threads"][0]["thread_id"] == "7"
     assert parsed["assistants"][0]["assistant_id"] == "模型"
+
+
+def test_items_de_duplicated_by_key_are_shown_by_key(server: LocalServer) -> None:
+    """A retry with a stored $idempotency_key is not stored again; the summary lists it by key, counted."""
+    first = event("ada", **{"$idempotency_key": "key-1"})
+    other = event("grace", **{"$idempotency_key": "key-2"})
+    publish(server, "events", [first, other])
+    publish(server, "events", [first])
+    publish(server, "events", [first, other])
+    publish(server, "llm_events", [llm_event(properties={"$idempotency_key": "key-1"})] * 2)
+
+    result = summary(server)
+
+    assert len(server.events()) == 2
+    assert result["totals"]["repeated"] == 0
+    assert result["repeats"] == []
+    assert result["deduplicated"]["total"] == 4
+    assert [
+        (d["kind"], d["idempotency_key"], d["copies"], d["first_received"])
+        for d in result["deduplicated"]["items"]
+    ] == [
+        ("events", "key-1", 3, 1),
+        ("llm_events", "key-1", 2, 1),
+        ("events", "key-2", 2, 2),
+    ]
+    assert result["deduplicated"]["items"][0]["item"] == first

@@ -9,6 +9,7 @@ import io
 import json
 import math
 import socket
+import sqlite3
 import threading
 import time
 from pathlib import Path
@@ -1109,3 +1110,77 @@ def test_without_keys_reads_stay_open_everywhere() -> None:
     with LocalServer("0.0.0.0", key_for_reads=True) as server:
         assert get(server, "/events").status_code == 200
         assert get(server, "/_trubrics/faults").status_code == 200
+
+
+# --- de-duplication by $idempotency_key --------------------------------------------------------------
+
+
+def keyed(item: dict[str, Any], key: str) -> dict[str, Any]:
+    return {**item, "properties": {**item["properties"], "$idempotency_key": key}}
+
+
+def test_an_item_whose_key_is_stored_is_acknowledged_but_not_stored_again(server: LocalServer) -> None:
+    """A retry of a stored item is answered 200, as if stored, and stored once; the log line says so."""
+    first = post(server, "/publish_events", [keyed(event(1), "k1"), keyed(event(2), "k2")])
+    again = post(server, "/publish_events", [keyed(event(1), "k1"), keyed(event(3), "k3")])
+
+    assert (first.status_code, again.status_code) == (200, 200)
+    assert again.json() == {"status": "success"}
+    assert server.events() == [keyed(event(1), "k1"), keyed(event(2), "k2"), keyed(event(3), "k3")]
+    assert server.requests[-1].reason == "2 items, 1 already stored"
+
+
+def test_copies_within_one_request_are_stored_once(server: LocalServer) -> None:
+    """Two items with one key in the same batch: the first is stored."""
+    post(server, "/publish_llm_events", [keyed(llm_event(1), "k"), keyed(llm_event(2), "k")])
+
+    assert server.llm_events() == [keyed(llm_event(1), "k")]
+
+
+def test_keys_are_per_kind_and_items_without_a_key_are_all_stored(server: LocalServer) -> None:
+    """An event and an LLM event may share a key; items without one (or with a non-string one) are kept."""
+    post(server, "/publish_events", [keyed(event(1), "k"), event(2), event(2)])
+    post(server, "/publish_llm_events", [keyed(llm_event(1), "k")])
+    post(server, "/publish_events", [{**event(4), "properties": {"$idempotency_key": 7}}] * 2)
+
+    assert len(server.events()) == 5
+    assert len(server.llm_events()) == 1
+
+
+def test_clear_forgets_the_keys(server: LocalServer) -> None:
+    """After clear() an item with a key seen before is stored again."""
+    post(server, "/publish_events", [keyed(event(1), "k")])
+    server.clear()
+    post(server, "/publish_events", [keyed(event(1), "k")])
+
+    assert server.events() == [keyed(event(1), "k")]
+
+
+def test_a_file_database_keeps_de_duplicating_across_restarts(tmp_path: Path) -> None:
+    """The keys are stored with the items: a restarted server does not store a retry again."""
+    database = tmp_path / "items.sqlite"
+    with LocalServer(database=database) as before:
+        post(before, "/publish_events", [keyed(event(1), "k")])
+    with LocalServer(database=database) as after:
+        post(after, "/publish_events", [keyed(event(1), "k")])
+
+        assert after.events() == [keyed(event(1), "k")]
+
+
+def test_a_database_of_an_earlier_version_gains_the_key_column(tmp_path: Path) -> None:
+    """A database made before keys were stored opens, keeps its items, and de-duplicates from then on."""
+    database = tmp_path / "old.sqlite"
+    with sqlite3.connect(database) as connection:
+        connection.execute(
+            "CREATE TABLE events (received INTEGER PRIMARY KEY AUTOINCREMENT, received_at TEXT NOT NULL, "
+            "user_id TEXT, thread_id TEXT, event TEXT, timestamp TEXT, item TEXT NOT NULL)"
+        )
+        connection.execute(
+            "INSERT INTO events (received_at, item) VALUES ('2026-01-01T00:00:00+00:00', ?)",
+            (json.dumps(event(0)),),
+        )
+    connection.close()
+    with LocalServer(database=database) as server:
+        post(server, "/publish_events", [keyed(event(1), "k")] * 2)
+
+        assert server.events() == [event(0), keyed(event(1), "k")]

@@ -222,6 +222,19 @@ def test_quiet_writes_only_the_summary(serve: Callable[..., Running]) -> None:
     )
 
 
+def test_the_summary_counts_the_duplicates_not_stored_again(serve: Callable[..., Running]) -> None:
+    """Items acknowledged but not stored again, their $idempotency_key already stored, are counted apart."""
+    runner = serve(quiet=True)
+    keyed = {**event(), "properties": {"$idempotency_key": "k"}}
+    post(runner.url, "/publish_events", [keyed])
+    post(runner.url, "/publish_events", [keyed, keyed])
+
+    assert runner.stopped().splitlines()[0] == (
+        "Stopped after 2 requests: accepted 1 event and 0 LLM events "
+        "(and 2 duplicates by $idempotency_key, not stored again); refused none."
+    )
+
+
 def test_the_summary_names_a_file_database_and_staged_drops(
     serve: Callable[..., Running], tmp_path: Path
 ) -> None:

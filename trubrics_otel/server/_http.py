@@ -128,9 +128,11 @@ class IngestionHandler(AnsweringHandler):
             refusals: list[JSONValue] = [problem.to_json() for problem in problems]
             return self._answer(422, {"detail": refusals}, note=invalid(problems, self._item_count))
         accepted = cast("list[dict[str, JSONValue]]", payload.value)
-        self.state.store.add(kind, accepted)
-        self.state.tally.count_accepted(kind, len(accepted))
-        return self._answer(200, {"status": "success"}, note=items(len(accepted)))
+        added = self.state.store.add(kind, accepted)
+        self.state.tally.count_accepted(kind, added.stored, added.duplicates)
+        note = items(len(accepted)) + (f", {added.duplicates} already stored" if added.duplicates else "")
+        # a duplicate is acknowledged as stored: the client's retry of it succeeded, as at Trubrics
+        return self._answer(200, {"status": "success"}, note=note)
 
     def _stage_fault(self) -> bool:
         """Apply the next staged fault; return True when it answered (or dropped) the request."""

@@ -5,9 +5,9 @@ build step and nothing fetched from elsewhere). The page reads the items from th
 `/events` and `/llm_events`, and polls two endpoints answered from here:
 
 - `GET /_trubrics/summary`: counts per user, per event name and per thread; per assistant, the latency,
-  the tokens, the finish reasons and the calls whose content was not recorded; the items received more
-  than once; the run's request counts; and the numbers that change when anything does, so that the page
-  reloads its lists only then.
+  the tokens, the finish reasons and the calls whose content was not recorded; the items stored more
+  than once (sent again without a `$idempotency_key`) and those de-duplicated by it; the run's request
+  counts; and the numbers that change when anything does, so that the page reloads its lists only then.
 - `GET /_trubrics/requests`: the latest requests, or only the refused ones (`?refused=true`), newest
   first, each with the server's reason and the `detail` of its answer.
 
@@ -155,6 +155,7 @@ class Inspector:
             tally = self._tally.snapshot()
             return {
                 **self._rendered,
+                "deduplicated": self._deduplicated(),
                 "requests": {
                     "answered": tally.requests,
                     "refused": {str(status): count for status, count in tally.refused.items()},
@@ -282,6 +283,23 @@ class Inspector:
                     {"kind": kind, "copies": copies, "first_received": first, "item": json.loads(text)}
                 )
         return shown
+
+    def _deduplicated(self) -> dict[str, JSONValue]:
+        # read at each call: a duplicate changes no cursor, so the rendered part would not notice it
+        duplicates, total = self._store.duplicates(MAX_REPEATS)
+        shown: list[JSONValue] = []
+        for duplicate in duplicates:
+            text = self._store.item_text(duplicate.kind, duplicate.received)
+            shown.append(
+                {
+                    "kind": duplicate.kind,
+                    "idempotency_key": duplicate.idempotency_key,
+                    "copies": duplicate.copies,
+                    "first_received": duplicate.received,
+                    "item": None if text is None else json.loads(text),
+                }
+            )
+        return {"total": total, "items": shown}
 
     # --- GET /_trubrics/requests --------------------------------------------------------------------
 

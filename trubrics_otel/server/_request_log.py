@@ -193,6 +193,7 @@ class Tally:
         requests: the requests answered or dropped.
         events: the events accepted.
         llm_events: the LLM events accepted.
+        duplicates: the items acknowledged but not stored again, their `$idempotency_key` already stored.
         refused: how many requests were answered with each error status (400 and above).
         dropped: the connections a staged fault closed without an answer.
     """
@@ -202,6 +203,7 @@ class Tally:
     llm_events: int
     refused: Mapping[int, int]
     dropped: int
+    duplicates: int = 0
 
 
 class RequestTally:
@@ -213,6 +215,7 @@ class RequestTally:
         self._accepted: dict[Kind, int] = {"events": 0, "llm_events": 0}
         self._refused: collections.Counter[int] = collections.Counter()
         self._dropped = 0
+        self._duplicates = 0
 
     def count_answer(self, status: int | None) -> None:
         """Count one request answered with `status`, or dropped (`None`)."""
@@ -223,10 +226,11 @@ class RequestTally:
             elif status >= 400:
                 self._refused[status] += 1
 
-    def count_accepted(self, kind: Kind, count: int) -> None:
-        """Count `count` items of `kind` stored."""
+    def count_accepted(self, kind: Kind, count: int, duplicates: int = 0) -> None:
+        """Count `count` items of `kind` stored, and `duplicates` acknowledged without storing them again."""
         with self._lock:
             self._accepted[kind] += count
+            self._duplicates += duplicates
 
     def snapshot(self) -> Tally:
         """Return the counts so far."""
@@ -237,4 +241,5 @@ class RequestTally:
                 llm_events=self._accepted["llm_events"],
                 refused=types.MappingProxyType(dict(sorted(self._refused.items()))),
                 dropped=self._dropped,
+                duplicates=self._duplicates,
             )

@@ -103,9 +103,14 @@ def _summary(tally: Tally, database: str | os.PathLike[str]) -> str:
     else:
         refused = "refused none"
     dropped = f"; dropped {tally.dropped} by staged faults" if tally.dropped else ""
+    duplicates = (
+        f" (and {_count(tally.duplicates, 'duplicate')} by $idempotency_key, not stored again)"
+        if tally.duplicates
+        else ""
+    )
     lines = [
         f"Stopped after {_count(tally.requests, 'request')}: accepted {_count(tally.events, 'event')} "
-        f"and {_count(tally.llm_events, 'LLM event')}; {refused}{dropped}."
+        f"and {_count(tally.llm_events, 'LLM event')}{duplicates}; {refused}{dropped}."
     ]
     if os.fspath(database) != IN_MEMORY:
         lines.append(f"The items are kept in {os.fspath(database)}.")

@@ -5,6 +5,9 @@ never reused, even after `clear()`) and the columns a query filters on (user id,
 or assistant id, timestamp). One connection serves every handler thread behind a lock; a file database
 uses WAL so that another process (a notebook, `sqlite3` in a shell) can read it while the server writes.
 
+An item whose `$idempotency_key` property (a string, the same in every retry of it) was stored before is
+not stored again: the store counts it as a duplicate, per kind and key, until `clear()`.
+
 This module never validates: the handler stores only what `validate_payload` accepted.
 """
 
@@ -21,7 +24,16 @@ from typing import Any, Final
 
 from trubrics_otel._events import THREAD_ID, JSONValue, Kind
 
-__all__ = ["EventStore", "Listing", "Scan", "StoreClosedError", "StoredRow"]
+__all__ = [
+    "IDEMPOTENCY_KEY",
+    "Added",
+    "Duplicate",
+    "EventStore",
+    "Listing",
+    "Scan",
+    "StoreClosedError",
+    "StoredRow",
+]
 
 IN_MEMORY: Final = ":memory:"
 
@@ -39,11 +51,47 @@ CREATE TABLE IF NOT EXISTS {table} (
     thread_id   TEXT,                                -- properties["$thread_id"]
     {name}      TEXT,
     timestamp   TEXT,
-    item        TEXT NOT NULL                        -- the item's JSON as received
+    item        TEXT NOT NULL,                       -- the item's JSON as received
+    idempotency_key TEXT                             -- properties["$idempotency_key"], unique
 );
 CREATE INDEX IF NOT EXISTS {table}_user_id ON {table} (user_id);
 CREATE INDEX IF NOT EXISTS {table}_thread_id ON {table} (thread_id);
 """
+# after the column exists, which a database made by an earlier version gains first
+_KEY_INDEX: Final = "CREATE UNIQUE INDEX IF NOT EXISTS {table}_idempotency_key ON {table} (idempotency_key)"
+
+IDEMPOTENCY_KEY: Final = "$idempotency_key"
+"""The property naming an item the same in each retry: an item whose key is stored is not stored again."""
+
+
+@dataclass(frozen=True)
+class Added:
+    """What `EventStore.add` did with a request's items.
+
+    Attributes:
+        stored: how many were stored.
+        duplicates: how many were not, because an item with their `$idempotency_key` was stored already.
+    """
+
+    stored: int
+    duplicates: int
+
+
+@dataclass(frozen=True)
+class Duplicate:
+    """An item the store was sent more than once, by its `$idempotency_key`, and stored once.
+
+    Attributes:
+        kind: `"events"` or `"llm_events"`.
+        idempotency_key: the key its copies shared.
+        copies: how many copies arrived, the stored one included.
+        received: the arrival number of the one stored.
+    """
+
+    kind: Kind
+    idempotency_key: str
+    copies: int
+    received: int
 
 
 class StoreClosedError(RuntimeError):
@@ -114,14 +162,20 @@ class EventStore:
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = _connect(database)
         self._generation = 0
+        # (kind, key) -> [copies not stored, arrival number of the one stored]
+        self._duplicates: dict[tuple[Kind, str], list[int]] = {}
+        self._duplicate_count = 0
 
     @property
     def closed(self) -> bool:
         """Whether `close()` was called."""
         return self._connection is None
 
-    def add(self, kind: Kind, items: Sequence[Mapping[str, JSONValue]]) -> None:
-        """Store validated items of one kind, in order, in one transaction.
+    def add(self, kind: Kind, items: Sequence[Mapping[str, JSONValue]]) -> Added:
+        """Store validated items of one kind, in order, in one transaction; skip those already stored.
+
+        An item whose `$idempotency_key` property (a string) names an item of its kind stored before,
+        or earlier in the same request, is not stored again but counted as a duplicate.
 
         Raises:
             StoreClosedError: the store is closed.
@@ -136,17 +190,38 @@ class EventStore:
                 _text(item.get(name)),
                 _text(item.get("timestamp")),
                 _dump(item),
+                _text(_idempotency_key(item)),
             )
             for item in items
         ]
+        insert = (
+            f"INSERT OR IGNORE INTO {table} "  # noqa: S608 - table and column names come from _TABLES
+            f"(received_at, user_id, thread_id, {name}, timestamp, item, idempotency_key) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)"
+        )
+        duplicates = 0
         with self._lock:
             connection = self._open()
             with connection:
-                connection.executemany(
-                    f"INSERT INTO {table} (received_at, user_id, thread_id, {name}, timestamp, item) "  # noqa: S608 - table and column names come from _TABLES
-                    "VALUES (?, ?, ?, ?, ?, ?)",
-                    rows,
-                )
+                for row in rows:
+                    if connection.execute(insert, row).rowcount == 1:
+                        continue
+                    key = str(row[-1])
+                    (stored,) = connection.execute(
+                        f"SELECT received FROM {table} WHERE idempotency_key = ?",  # noqa: S608 - a fixed table name
+                        (key,),
+                    ).fetchone()
+                    self._duplicates.setdefault((kind, key), [0, int(stored)])[0] += 1
+                    duplicates += 1
+            self._duplicate_count += duplicates
+        return Added(len(rows) - duplicates, duplicates)
+
+    def duplicates(self, limit: int) -> tuple[list[Duplicate], int]:
+        """Return the items most often sent again (at most `limit`), and how many copies were not stored."""
+        with self._lock:
+            found = sorted(self._duplicates.items(), key=lambda pair: (-pair[1][0], pair[1][1]))[:limit]
+            total = self._duplicate_count
+        return [Duplicate(kind, key, extra + 1, stored) for (kind, key), (extra, stored) in found], total
 
     def items_json(
         self,
@@ -274,6 +349,8 @@ class EventStore:
                 for table, _ in _TABLES.values():
                     connection.execute(f"DELETE FROM {table}")  # noqa: S608 - a fixed table name
             self._generation += 1
+            self._duplicates.clear()
+            self._duplicate_count = 0
 
     def close(self) -> None:
         """Close the database; an in-memory one is gone. Idempotent."""
@@ -296,6 +373,10 @@ def _connect(database: str | os.PathLike[str]) -> sqlite3.Connection:
             connection.execute("PRAGMA journal_mode=WAL")
         for table, name in _TABLES.values():
             connection.executescript(_SCHEMA.format(table=table, name=name))
+            columns = {row[1] for row in connection.execute(f"PRAGMA table_info({table})")}
+            if "idempotency_key" not in columns:  # a database an earlier version made
+                connection.execute(f"ALTER TABLE {table} ADD COLUMN idempotency_key TEXT")
+            connection.execute(_KEY_INDEX.format(table=table))
     except sqlite3.Error:
         connection.close()
         raise
@@ -323,6 +404,14 @@ def _thread_id(item: Mapping[str, JSONValue]) -> str | None:
         return value
     # a numeric thread id is still a thread: keep it findable by its text
     return json.dumps(value)
+
+
+def _idempotency_key(item: Mapping[str, JSONValue]) -> str | None:
+    properties = item.get("properties")
+    if not isinstance(properties, dict):
+        return None
+    key = properties.get(IDEMPOTENCY_KEY)
+    return key if isinstance(key, str) else None
 
 
 def _dump(item: Mapping[str, JSONValue]) -> str:

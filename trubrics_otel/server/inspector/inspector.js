@@ -232,6 +232,7 @@
           )
         : emptyRow(5, "No thread yet: an item names its thread with the $thread_id property."),
     );
+    renderDeduplicated(summary.deduplicated);
     renderRepeats(summary.repeats, t.repeated);
     const byStatus = Object.entries(summary.requests.refused).map(([status, n]) => `${status}: ${n}`);
     if (summary.requests.dropped) byStatus.push(`dropped: ${summary.requests.dropped}`);
@@ -277,14 +278,43 @@
     );
   }
 
+  function renderDeduplicated(deduplicated) {
+    if (!deduplicated || !deduplicated.items.length) {
+      fill("dedup-list", el("li", { className: "empty" }, "Nothing was de-duplicated by $idempotency_key."));
+      return;
+    }
+    const total = deduplicated.total;
+    fill(
+      "dedup-list",
+      el("li", { className: "note" },
+        total === 1 ? "1 copy acknowledged, not stored again." : `${count(total)} copies acknowledged, not stored again.`),
+      deduplicated.items.map((d) => {
+        const item = d.item || {};
+        const what = d.kind === "events" ? item.event : item.prompt;
+        return el(
+          "li",
+          {},
+          el("strong", {}, `${d.copies} copies, stored once`),
+          ` as the ${d.kind === "events" ? "event" : "LLM event"} number ${d.first_received}, key `,
+          el("code", {}, text(d.idempotency_key)),
+          ": ",
+          el("span", { className: "who" }, text(item.user_id)),
+          " · ",
+          el("span", {}, excerpt(text(what), 120)),
+        );
+      }),
+    );
+  }
+
   function renderRepeats(repeats, total) {
     if (!repeats.length) {
-      fill("repeat-list", el("li", { className: "empty" }, "Nothing was received twice."));
+      fill("repeat-list", el("li", { className: "empty" }, "Nothing was stored twice."));
       return;
     }
     fill(
       "repeat-list",
-      el("li", { className: "note" }, total === 1 ? "1 extra copy in all." : `${count(total)} extra copies in all.`),
+      el("li", { className: "note" },
+        total === 1 ? "1 extra copy stored in all." : `${count(total)} extra copies stored in all.`),
       repeats.map((r) => {
         const item = r.item || {};
         const what = r.kind === "events" ? item.event : item.prompt;
