@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 import multiprocessing
+import re
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 from processes import run_clean
 
-from trubrics_otel.server import LocalServer
+from trubrics_otel import TrubricsHandler
+from trubrics_otel.server import Fault, LocalServer
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="start methods differ on Windows")
 
@@ -118,3 +122,70 @@ def test_a_terminated_pool_delivers_what_each_task_flushed(
 ) -> None:
     """`with Pool()` terminates its workers (SIGTERM, no finalizer): only a flush per task delivers."""
     assert run_app(app, server, api_key, "fork", "pool_terminated_flushed") == 50
+
+
+def slow_answers(server: LocalServer, seconds: float = 0.3) -> None:
+    """Make the server take `seconds` over each of its next 30 answers, as a busy API does."""
+    server.faults.script(*[Fault(status=200, delay=seconds)] * 30)
+
+
+def test_close_that_runs_out_of_time_counts_every_record_before_it_returns(
+    server: LocalServer, api_key: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """What close() could not send in its timeout is `failed`, with why; the batch in flight is counted."""
+    slow_answers(server)
+    handler = TrubricsHandler(api_key=api_key, host=server.url, flush_interval=60, flush_timeout=0.2)
+    logger = logging.getLogger("lifecycle.close")
+    logger.propagate = False
+    logger.setLevel(logging.INFO)
+    logger.addHandler(handler)
+    try:
+        for index in range(500):
+            logger.info("Sign up", extra={"user_id": f"u{index}"})
+        with caplog.at_level(logging.WARNING, logger="trubrics_otel"):
+            handler.close()
+    finally:
+        logger.removeHandler(handler)
+
+    stats = handler.stats()
+    assert stats.sent + stats.failed == 500
+    assert stats.sent == len(server.events()) > 0
+    assert stats.failed >= 300
+    accounts = [record.getMessage() for record in caplog.records if "still queued" in record.getMessage()]
+    assert len(accounts) == 1
+    assert "close() ran out of its 0.2 s (TRUBRICS_LOG_FLUSH_TIMEOUT)" in accounts[0]
+    assert accounts[0].endswith(" 0 still queued.")
+
+
+_ACCOUNT = re.compile(r"Trubrics: (\d+) records .*?: (\d+) sent, (\d+) failed.*, (\d+) still queued\.")
+
+
+def test_records_left_when_the_exit_flush_ends_are_counted_in_the_account(
+    server: LocalServer, api_key: str
+) -> None:
+    """Against a slow server, the exit's account adds up to every record logged, and says why."""
+    slow_answers(server)
+    script = """
+        import logging
+        from trubrics_otel import TrubricsHandler
+
+        logging.getLogger().addHandler(TrubricsHandler(flush_interval=60, flush_timeout=0.5))
+        logging.getLogger().setLevel(logging.INFO)
+        for index in range(1000):
+            logging.info("Sign up", extra={"user_id": f"u{index}"})
+    """
+    done = run_clean(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        timeout=60,
+        TRUBRICS_HOST=server.url,
+        TRUBRICS_API_KEY=api_key,
+    )
+
+    assert done.returncode == 0, done.stderr
+    found = _ACCOUNT.search(done.stderr)
+    assert found, done.stderr
+    total, sent, failed, queued = map(int, found.groups())
+    assert (total, queued) == (1000, 0)
+    assert sent + failed == 1000
+    assert sent == len(server.events())
+    assert "the exit flush ran out of its 0.5 s" in done.stderr

@@ -188,6 +188,11 @@ class BatchWorker(Generic[T]):
         seconds (default `flush_timeout`; after the exit flush began, no longer than its deadline), and
         not at all where `flush()` would not wait: the worker then delivers what is queued on its own
         before it ends, and releases the client then. True when everything queued was delivered.
+
+        When its wait runs out, what is still queued is counted as `failed` (the budget that ran out is
+        the reason), and the batch being sent is waited for up to `IN_FLIGHT_GRACE` seconds more, so that
+        every record is counted as sent or failed when `close()` returns (one the host still has not
+        answered then is counted as still being sent, in the account).
         """
         with self._lock:
             if self._closed:
@@ -206,10 +211,33 @@ class BatchWorker(Generic[T]):
             self._release_client()
         elif not self._must_not_wait():
             thread.join(timeout)
+            if thread.is_alive():  # the wait ran out: what is still queued will not be sent
+                self._give_up_queued(timeout)
             # the last user's release shuts the client down, which ends any retry the worker still waits on
             self._release_client()
+            self.settle()
         self.hand_over_losses()
         return not self._queue and (thread is None or not thread.is_alive())
+
+    def settle(self) -> None:
+        """Once closed and its client shut down, wait up to `IN_FLIGHT_GRACE` s for the batch being sent.
+
+        The shutdown ends any retry at once; the request under way ends when the host answers, and its
+        records are counted then. Does nothing where `flush()` would not wait, or while the client is
+        open (a user of the client other than this worker still holds it: it calls this after its own
+        release).
+        """
+        thread = self._thread
+        if (
+            not self._closed
+            or thread is None
+            or not thread.is_alive()
+            or not self._client.is_shutdown
+            or self._must_not_wait()
+        ):
+            return
+        thread.join(IN_FLIGHT_GRACE)
+        self.hand_over_losses()
 
     def _count_lost(self, reason: str) -> None:
         with self._lock:
@@ -327,6 +355,29 @@ class BatchWorker(Generic[T]):
             with self._lock:
                 self._lost[CLOSED] = self._lost.get(CLOSED, 0) + lost
 
+    def _give_up_queued(self, timeout: float) -> None:
+        """Count what is still queued as `failed`, with why, once close() has waited all it may."""
+        queue = self._queue
+        given_up = 0
+        while True:
+            try:
+                item = queue.popleft()
+            except IndexError:
+                break
+            if isinstance(item, _FlushMarker):
+                self._reached(item)
+            else:
+                given_up += 1
+        if given_up:
+            if self._exit_deadline is not None:  # close() at exit had only what was left of it
+                budget, timeout = "the exit flush", self._flush_timeout
+            else:
+                budget = "close()"
+            self._client.ledger.failed(
+                given_up,
+                f"{budget} ran out of its {timeout:g} s (TRUBRICS_LOG_FLUSH_TIMEOUT) before they were sent",
+            )
+
     def _wait_for_batch(self) -> None:
         """Return when a batch is full, a flush or close is waiting, or the first item waited `interval`."""
         deadline: float | None = None
@@ -433,6 +484,11 @@ class BatchWorker(Generic[T]):
             return thread.join  # closed without waiting (under logging's lock): still delivering
         return self._request_flush().done.wait
 
+
+IN_FLIGHT_GRACE: Final = 1.0
+"""Seconds `close()` waits, after its own wait ran out and the client shut down, for the request under
+way to end: its records are then counted as sent or failed before `close()` returns. (The shutdown ends
+any retry at once; a request the host does not answer meanwhile stays counted as still being sent.)"""
 
 _EXPLANATIONS: Final = {
     QUEUE_FULL: "the log queue held {} records already (TRUBRICS_LOG_QUEUE_SIZE); records come faster than "

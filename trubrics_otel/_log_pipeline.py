@@ -86,6 +86,7 @@ class LogPipeline:
             if not self._closed:
                 self._closed = True
                 self.core.release()
+                self.worker.settle()  # the core's release may be what shut the client down
 
     def failed(self) -> bool:
         """Count an unexpected error in the caller's thread; True the first time (to report it then)."""
