@@ -1184,3 +1184,59 @@ def test_a_database_of_an_earlier_version_gains_the_key_column(tmp_path: Path) -
         post(server, "/publish_events", [keyed(event(1), "k")] * 2)
 
         assert server.events() == [event(0), keyed(event(1), "k")]
+
+
+# --- bounds: stored items, connections ------------------------------------------------------------
+
+
+def test_max_items_drops_the_oldest_of_each_kind_and_counts_them() -> None:
+    """Beyond max_items of a kind the oldest are dropped first; the summary counts them, per kind."""
+    with LocalServer(max_items=3) as server:
+        post(server, "/publish_events", [event(i) for i in range(4)])
+        post(server, "/publish_events", [event(4)])
+        post(server, "/publish_llm_events", [llm_event(0)])
+
+        assert server.events() == [event(2), event(3), event(4)]
+        assert server.llm_events() == [llm_event(0)]
+        assert get(server, "/events").headers["X-Trubrics-Cursor"] == "5"
+        evicted = requests.get(f"{server.url}/_trubrics/summary", timeout=5).json()["evicted"]
+        assert evicted == {"events": 2, "llm_events": 0, "max_items": 3}
+
+
+def test_max_items_counts_a_file_databases_items_from_the_start(tmp_path: Path) -> None:
+    """A reopened file database's items count against max_items."""
+    database = tmp_path / "items.sqlite"
+    with LocalServer(database=database) as before:
+        post(before, "/publish_events", [event(i) for i in range(3)])
+    with LocalServer(database=database, max_items=3) as after:
+        post(after, "/publish_events", [event(3)])
+
+        assert after.events() == [event(1), event(2), event(3)]
+
+
+def test_beyond_max_connections_a_connection_is_answered_503_at_once() -> None:
+    """Idle connections at the cap: the next is answered 503 with Retry-After, not left hanging."""
+    with LocalServer(max_connections=2) as server:
+        idle = [socket.create_connection(("127.0.0.1", server.port), 5) for _ in range(2)]
+        try:
+            # the idle ones are served first: they are accepted in order
+            busy = post(server, "/publish_events", [event(i) for i in range(50)])
+        finally:
+            for connection in idle:
+                connection.close()
+
+        assert busy.status_code == 503
+        assert busy.headers["Retry-After"] == "1"
+        assert "max_connections" in busy.json()["detail"]
+        assert server.events() == []
+        deadline = time.monotonic() + 5
+        while (answer := get(server, "/health")).status_code == 503 and time.monotonic() < deadline:
+            pass  # the idle connections' threads are ending
+        assert answer.status_code == 200
+
+
+@pytest.mark.parametrize("arguments", [{"max_items": 0}, {"max_connections": 0}, {"max_items": True}])
+def test_bounds_must_be_positive(arguments: dict[str, Any]) -> None:
+    """max_items and max_connections are positive integers."""
+    with pytest.raises(ConfigurationError, match="positive integer"):
+        LocalServer(**arguments)

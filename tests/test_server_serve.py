@@ -235,6 +235,16 @@ def test_the_summary_counts_the_duplicates_not_stored_again(serve: Callable[...,
     )
 
 
+def test_the_summary_counts_the_oldest_items_dropped(serve: Callable[..., Running]) -> None:
+    """Items dropped over max_items are named in the summary."""
+    runner = serve(quiet=True, max_items=1)
+    post(runner.url, "/publish_events", [event(), event()])
+
+    assert runner.stopped().splitlines()[1] == (
+        "Dropped the oldest 1 item, to keep at most max_items of each kind."
+    )
+
+
 def test_the_summary_names_a_file_database_and_staged_drops(
     serve: Callable[..., Running], tmp_path: Path
 ) -> None:

@@ -156,6 +156,7 @@ class Inspector:
             return {
                 **self._rendered,
                 "deduplicated": self._deduplicated(),
+                "evicted": {**self._store.evicted(), "max_items": self._store.max_items},
                 "requests": {
                     "answered": tally.requests,
                     "refused": {str(status): count for status, count in tally.refused.items()},

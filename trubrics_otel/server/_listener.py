@@ -18,16 +18,35 @@ import selectors
 import socket
 import socketserver
 import threading
+import time
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, Final
 
 from trubrics_otel.server._faults import FaultInjector
 from trubrics_otel.server._inspector import Inspector
 from trubrics_otel.server._request_log import RequestLines, RequestLog, RequestTally
 from trubrics_otel.server._store import EventStore
 
-__all__ = ["IngestionHTTPServer", "ServerState"]
+__all__ = ["MAX_CONNECTIONS", "IngestionHTTPServer", "ServerState"]
+
+MAX_CONNECTIONS: Final = 100
+"""The most connections a server serves at once by default, a thread each; one more is answered 503."""
+
+# how long a turned-away connection is kept to read what its client sends, so that closing it does not
+# reset the connection (and lose the 503) under a client still writing; and how many are kept so
+_TURN_AWAY_SECONDS: Final = 2.0
+_MAX_TURNED_AWAY: Final = 256
+_READ_CHUNK: Final = 64 * 1024
+_BUSY_DETAIL: Final = (
+    b'{"detail": "The server is serving its most connections already (max_connections): '
+    b'try again after Retry-After seconds."}'
+)
+_BUSY_ANSWER: Final = (
+    b"HTTP/1.1 503 Service Unavailable\r\nContent-Type: application/json\r\n"
+    b"Content-Length: " + str(len(_BUSY_DETAIL)).encode() + b"\r\n"
+    b"Retry-After: 1\r\nConnection: close\r\n\r\n" + _BUSY_DETAIL
+)
 
 _logger = logging.getLogger("trubrics_otel.server")
 
@@ -49,6 +68,7 @@ class ServerState:
             needs a valid key too, not only the publish endpoints.
         loopback_only: whether the server listens on a loopback address, so that a request must name
             a loopback host in its `Host` header (a DNS-rebinding page names its own).
+        max_connections: the most connections served at once; one more is answered 503 and closed.
     """
 
     store: EventStore
@@ -61,6 +81,7 @@ class ServerState:
     inspector: Inspector
     key_for_reads: bool = False
     loopback_only: bool = False
+    max_connections: int = MAX_CONNECTIONS
 
 
 class IngestionHTTPServer(ThreadingHTTPServer):
@@ -93,6 +114,9 @@ class IngestionHTTPServer(ThreadingHTTPServer):
         # before binding: a failed bind calls server_close(), which closes these too
         self._stop_requested = threading.Event()
         self._wake_reader, self._wake_writer = socket.socketpair()
+        # the connections answered 503 -> when to close them; touched by the serving thread only
+        self._turned_away: dict[socket.socket, float] = {}
+        self._selector: selectors.BaseSelector | None = None
         super().__init__(address, handler)
 
     def serve(self) -> None:
@@ -102,12 +126,20 @@ class IngestionHTTPServer(ThreadingHTTPServer):
         a wake-up socket, so that stopping takes no time: a test suite starts and stops a server per test.
         """
         with selectors.DefaultSelector() as selector:
+            self._selector = selector
             selector.register(self, selectors.EVENT_READ)
             selector.register(self._wake_reader, selectors.EVENT_READ)
-            while not self._stop_requested.is_set():
-                for key, _ in selector.select():
-                    if key.fileobj is self and not self._stop_requested.is_set():
-                        self.handle_request()
+            try:
+                while not self._stop_requested.is_set():
+                    for key, _ in selector.select(_TURN_AWAY_SECONDS / 4 if self._turned_away else None):
+                        if key.fileobj is self and not self._stop_requested.is_set():
+                            self.handle_request()
+                        elif isinstance(key.fileobj, socket.socket) and key.fileobj in self._turned_away:
+                            self._read_turned_away(key.fileobj)
+                    self._close_turned_away(time.monotonic())
+            finally:
+                self._close_turned_away(None)
+                self._selector = None
 
     def stop_serving(self) -> None:
         """End `serve()` at once; call `server_close()` once its thread has returned."""
@@ -129,11 +161,54 @@ class IngestionHTTPServer(ThreadingHTTPServer):
         self.server_port = int(port)
 
     def process_request(self, request: Any, client_address: Any) -> None:
-        """Remember the connection, then serve it in its own thread."""
+        """Remember the connection, then serve it in its own thread; beyond the most, answer 503."""
         if isinstance(request, socket.socket):
             with self._connections_lock:
-                self._connections.add(request)
+                full = len(self._connections) >= self.state.max_connections
+                if not full:
+                    self._connections.add(request)
+            if full:
+                self._turn_away(request)
+                return
         super().process_request(request, client_address)
+
+    def _turn_away(self, connection: socket.socket) -> None:
+        """Answer 503 at once, without a thread, then keep reading until the client hangs up or time is up."""
+        _logger.debug("turned away a connection beyond max_connections=%d", self.state.max_connections)
+        try:
+            connection.setblocking(False)
+            connection.send(_BUSY_ANSWER)  # a few hundred bytes into an empty send buffer: never blocks
+            connection.shutdown(socket.SHUT_WR)
+        except OSError:
+            connection.close()
+            return
+        if self._selector is None or len(self._turned_away) >= _MAX_TURNED_AWAY:
+            connection.close()
+            return
+        self._turned_away[connection] = time.monotonic() + _TURN_AWAY_SECONDS
+        self._selector.register(connection, selectors.EVENT_READ)
+
+    def _read_turned_away(self, connection: socket.socket) -> None:
+        try:
+            hung_up = not connection.recv(_READ_CHUNK)
+        except BlockingIOError:
+            return
+        except OSError:
+            hung_up = True
+        if hung_up:
+            self._forget_turned_away(connection)
+
+    def _close_turned_away(self, now: float | None) -> None:
+        for connection, deadline in list(self._turned_away.items()):
+            if now is None or now >= deadline:
+                self._forget_turned_away(connection)
+
+    def _forget_turned_away(self, connection: socket.socket) -> None:
+        del self._turned_away[connection]
+        if self._selector is not None:
+            with contextlib.suppress(KeyError, ValueError):
+                self._selector.unregister(connection)
+        connection.close()
 
     def shutdown_request(self, request: Any) -> None:
         """Forget and close a connection whose handler has finished."""

@@ -19,9 +19,10 @@ from collections.abc import Iterable, Iterator
 from types import FrameType
 from typing import Final, TextIO
 
+from trubrics_otel.server._listener import MAX_CONNECTIONS
 from trubrics_otel.server._request_log import Tally
 from trubrics_otel.server._server import LocalServer
-from trubrics_otel.server._store import IN_MEMORY
+from trubrics_otel.server._store import IN_MEMORY, MAX_ITEMS
 
 __all__ = ["DEFAULT_PORT", "serve_forever"]
 
@@ -41,6 +42,9 @@ def serve_forever(
     stream: TextIO | None = None,
     log_to: TextIO | None = None,
     stop: threading.Event | None = None,
+    key_for_reads: bool | None = None,
+    max_items: int = MAX_ITEMS,
+    max_connections: int = MAX_CONNECTIONS,
 ) -> None:
     """Run a `LocalServer` until Ctrl-C, SIGTERM or `stop` is set, saying where it listens and what it did.
 
@@ -59,6 +63,10 @@ def serve_forever(
         stream: where to print where the server listens; default standard output.
         log_to: where to write the request lines and the summary; default standard error.
         stop: ends the call when set, from another thread (SIGTERM sets it too).
+        key_for_reads: whether reading needs a key too; by default when keys are given and `host` is
+            not loopback (see `LocalServer`).
+        max_items: the most items of each kind kept; beyond it the oldest are dropped, and counted.
+        max_connections: the most connections served at once; one more is answered 503.
 
     Raises:
         ConfigurationError: an argument is malformed, or the database cannot be opened.
@@ -77,6 +85,9 @@ def serve_forever(
         fail_rate=fail_rate,
         seed=seed,
         log_to=None if quiet else log,
+        key_for_reads=key_for_reads,
+        max_items=max_items,
+        max_connections=max_connections,
     )
     try:
         server.start()
@@ -91,10 +102,11 @@ def serve_forever(
                 pass
         except KeyboardInterrupt:
             pass
-    print(_summary(server._tally.snapshot(), server.database), file=log, flush=True)
+    evicted = sum(server._store.evicted().values())
+    print(_summary(server._tally.snapshot(), server.database, evicted), file=log, flush=True)
 
 
-def _summary(tally: Tally, database: str | os.PathLike[str]) -> str:
+def _summary(tally: Tally, database: str | os.PathLike[str], evicted: int = 0) -> str:
     """Return what a stopped server did, e.g. `Stopped after 3 requests: accepted 2 events and ...`."""
     refusals = sum(tally.refused.values())
     if refusals:
@@ -112,6 +124,8 @@ def _summary(tally: Tally, database: str | os.PathLike[str]) -> str:
         f"Stopped after {_count(tally.requests, 'request')}: accepted {_count(tally.events, 'event')} "
         f"and {_count(tally.llm_events, 'LLM event')}{duplicates}; {refused}{dropped}."
     ]
+    if evicted:
+        lines.append(f"Dropped the oldest {_count(evicted, 'item')}, to keep at most max_items of each kind.")
     if os.fspath(database) != IN_MEMORY:
         lines.append(f"The items are kept in {os.fspath(database)}.")
     elif tally.events or tally.llm_events:

@@ -24,9 +24,9 @@ from trubrics_otel._config import ConfigurationError
 from trubrics_otel.server._faults import FaultInjector
 from trubrics_otel.server._http import IngestionHandler
 from trubrics_otel.server._inspector import Inspector
-from trubrics_otel.server._listener import IngestionHTTPServer, ServerState
+from trubrics_otel.server._listener import MAX_CONNECTIONS, IngestionHTTPServer, ServerState
 from trubrics_otel.server._request_log import ReceivedRequest, RequestLines, RequestLog, RequestTally
-from trubrics_otel.server._store import IN_MEMORY, EventStore
+from trubrics_otel.server._store import IN_MEMORY, MAX_ITEMS, EventStore
 
 __all__ = ["LocalServer", "PortInUseError"]
 
@@ -85,6 +85,10 @@ class LocalServer:
             asks it of a server that listens beyond loopback (`"0.0.0.0"`, a LAN address), where anyone
             on the network could read it; on loopback only local programs can connect, and the `Host`
             check keeps web pages out. Without `api_keys`, reading is always open.
+        max_items: the most items of each kind kept; storing more drops the oldest first, counted in the
+            inspector's summary and `serve_forever`'s.
+        max_connections: the most connections served at once, each by a thread; one more is answered
+            503 with `Retry-After: 1` and closed, instead of waiting.
 
     Raises:
         ConfigurationError: an argument is malformed, or the database cannot be opened.
@@ -101,11 +105,15 @@ class LocalServer:
         seed: int | None = None,
         log_to: TextIO | None = None,
         key_for_reads: bool | None = None,
+        max_items: int = MAX_ITEMS,
+        max_connections: int = MAX_CONNECTIONS,
     ) -> None:
         self.host = _check_host(host)
         self._requested_port = _check_port(port)
         self._api_keys = _check_api_keys(api_keys)
         self._database = _check_database(database)
+        self._max_items = _check_positive("max_items", max_items)
+        self._max_connections = _check_positive("max_connections", max_connections)
         self._loopback = _is_loopback(self.host)
         self._key_for_reads = self._api_keys is not None and (
             not self._loopback if key_for_reads is None else _check_flag("key_for_reads", key_for_reads)
@@ -115,7 +123,7 @@ class LocalServer:
         self._log = RequestLog()
         self._lines = None if log_to is None else RequestLines(_check_log_to(log_to))
         self._tally = RequestTally()
-        self._store = _open_store(self._database)
+        self._store = _open_store(self._database, self._max_items)
         self._lifecycle = threading.Lock()
         self._httpd: IngestionHTTPServer | None = None
         self._thread: threading.Thread | None = None
@@ -150,7 +158,7 @@ class LocalServer:
             if self._httpd is not None:
                 return self
             if self._store.closed:
-                self._store = _open_store(self._database)
+                self._store = _open_store(self._database, self._max_items)
             self._stopping = threading.Event()
             state = ServerState(
                 self._store,
@@ -163,6 +171,7 @@ class LocalServer:
                 Inspector(self._store, self._log, self._tally),
                 key_for_reads=self._key_for_reads,
                 loopback_only=self._loopback,
+                max_connections=self._max_connections,
             )
             try:
                 httpd = IngestionHTTPServer(
@@ -300,6 +309,12 @@ def _check_api_keys(api_keys: Iterable[str] | None) -> frozenset[str] | None:
     return frozenset(key.strip() for key in keys)
 
 
+def _check_positive(name: str, value: object) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+        raise ConfigurationError(f"{name} must be a positive integer, not {value!r}.")
+    return value
+
+
 def _check_flag(name: str, value: object) -> bool:
     if not isinstance(value, bool):
         raise ConfigurationError(f"{name} must be True, False or None, not {value!r}.")
@@ -332,9 +347,9 @@ def _check_database(database: object) -> str | os.PathLike[str]:
     raise ConfigurationError(f"The database must be a file path or ':memory:', not {database!r}.")
 
 
-def _open_store(database: str | os.PathLike[str]) -> EventStore:
+def _open_store(database: str | os.PathLike[str], max_items: int) -> EventStore:
     try:
-        return EventStore(database)
+        return EventStore(database, max_items)
     except sqlite3.Error as error:
         raise ConfigurationError(
             f"Cannot open the SQLite database {os.fspath(database)!r}: {error}."

@@ -60,6 +60,9 @@ CREATE INDEX IF NOT EXISTS {table}_thread_id ON {table} (thread_id);
 # after the column exists, which a database made by an earlier version gains first
 _KEY_INDEX: Final = "CREATE UNIQUE INDEX IF NOT EXISTS {table}_idempotency_key ON {table} (idempotency_key)"
 
+MAX_ITEMS: Final = 1_000_000
+"""The most items of each kind a store keeps by default; beyond it the oldest are dropped, and counted."""
+
 IDEMPOTENCY_KEY: Final = "$idempotency_key"
 """The property naming an item the same in each retry: an item whose key is stored is not stored again."""
 
@@ -153,15 +156,23 @@ class EventStore:
 
     Args:
         database: a file path, or `":memory:"` for a database that lives as long as the store.
+        max_items: the most items of each kind kept: storing more drops the oldest first, counted in
+            `evicted`. Their keys go with them, so a retry of a dropped item would be stored again.
 
     Raises:
         sqlite3.Error: the database cannot be opened or is not a database.
     """
 
-    def __init__(self, database: str | os.PathLike[str] = IN_MEMORY) -> None:
+    def __init__(self, database: str | os.PathLike[str] = IN_MEMORY, max_items: int = MAX_ITEMS) -> None:
         self._lock = threading.Lock()
         self._connection: sqlite3.Connection | None = _connect(database)
         self._generation = 0
+        self._max_items = max_items
+        self._counts: dict[Kind, int] = {
+            kind: int(self._connection.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0])  # noqa: S608 - a fixed table name
+            for kind, (table, _) in _TABLES.items()
+        }
+        self._evicted: dict[Kind, int] = {"events": 0, "llm_events": 0}
         # (kind, key) -> [copies not stored, arrival number of the one stored]
         self._duplicates: dict[tuple[Kind, str], list[int]] = {}
         self._duplicate_count = 0
@@ -213,8 +224,28 @@ class EventStore:
                     ).fetchone()
                     self._duplicates.setdefault((kind, key), [0, int(stored)])[0] += 1
                     duplicates += 1
+                self._counts[kind] += len(rows) - duplicates
+                over = self._counts[kind] - self._max_items
+                if over > 0:
+                    connection.execute(
+                        f"DELETE FROM {table} WHERE received IN "  # noqa: S608 - a fixed table name
+                        f"(SELECT received FROM {table} ORDER BY received LIMIT ?)",
+                        (over,),
+                    )
+                    self._counts[kind] -= over
+                    self._evicted[kind] += over
             self._duplicate_count += duplicates
         return Added(len(rows) - duplicates, duplicates)
+
+    @property
+    def max_items(self) -> int:
+        """The most items of each kind kept."""
+        return self._max_items
+
+    def evicted(self) -> dict[str, int]:
+        """Return how many items of each kind were dropped, the oldest first, to keep at most `max_items`."""
+        with self._lock:
+            return {str(kind): count for kind, count in self._evicted.items()}
 
     def duplicates(self, limit: int) -> tuple[list[Duplicate], int]:
         """Return the items most often sent again (at most `limit`), and how many copies were not stored."""
@@ -351,6 +382,7 @@ class EventStore:
             self._generation += 1
             self._duplicates.clear()
             self._duplicate_count = 0
+            self._counts = {"events": 0, "llm_events": 0}
 
     def close(self) -> None:
         """Close the database; an in-memory one is gone. Idempotent."""

@@ -187,6 +187,10 @@
       ["Refused requests", refused],
       ["Without content", t.missing_content],
     ];
+    // shown once they happen: copies not stored again, and the oldest items dropped over max_items
+    if (summary.deduplicated && summary.deduplicated.total) totals.push(["De-duplicated", summary.deduplicated.total]);
+    const evicted = summary.evicted ? summary.evicted.events + summary.evicted.llm_events : 0;
+    if (evicted) totals.push([`Oldest dropped (over ${count(summary.evicted.max_items)} of a kind)`, evicted]);
     fill(
       "totals",
       totals.map(([label, value]) => el("div", { className: "total" }, el("dt", {}, label), el("dd", {}, count(value)))),
