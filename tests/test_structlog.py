@@ -266,6 +266,23 @@ def test_an_event_dropped_after_the_processor_does_not_hide_a_later_record(
     assert sorted(names(server)) == [("native", "Sign up"), ("stdlib", "Sign up")]
 
 
+def test_an_event_whose_record_was_never_made_does_not_hide_a_later_record(
+    processor: TrubricsStructlogProcessor, handler: TrubricsHandler, server: LocalServer
+) -> None:
+    """A level-filtered event leaves no claim behind: the next stdlib record with its message is sent."""
+    configure_stdlib(processor, structlog.stdlib.render_to_log_kwargs)
+    logging.getLogger("app").setLevel(logging.WARNING)
+    message = "Sign up"
+
+    structlog.get_logger("app").info(message, user_id="native")  # queued; its stdlib record is never made
+    logging.getLogger("app").warning(message, extra={"user_id": "stdlib"})
+    assert processor.flush()
+    handler.flush()
+
+    assert sorted(names(server)) == [("native", "Sign up"), ("stdlib", "Sign up")]
+    assert handler.stats().sent == 1
+
+
 def test_a_handler_on_the_processors_client_delivers_after_the_processor_closed(
     server: LocalServer, api_key: str, closing: Callable[[Any], Any]
 ) -> None:

@@ -25,9 +25,11 @@ from __future__ import annotations
 
 import collections
 import logging
+import sys
 import threading
 import time
 from collections.abc import Callable, MutableMapping
+from types import FrameType
 from typing import Any, Final
 
 from trubrics_otel._fork import renew_in_child
@@ -63,10 +65,16 @@ def is_ignored_logger(name: str) -> bool:
 
 
 class _Claim(threading.local):
-    """Per thread: the event dict the structlog processor just queued, so the handler skips its record."""
+    """Per thread: the event dict the structlog processor just queued, so the handler skips its record.
+
+    `frame` is structlog's outermost frame of that logging call: the record made from the event is made
+    while it runs, so a claim whose frame is no longer on the stack is stale (the record was never made:
+    its level was filtered out, a later processor dropped the event) and claims nothing.
+    """
 
     event_dict: EventDict | None = None
     event: object = None
+    frame: FrameType | None = None
 
 
 class _Doors:
@@ -100,15 +108,17 @@ class HandlerDoor(logging.Handler):
         return levelno >= self.level and self._made_ns <= created_ns
 
 
-def note_queued_event(logger: object, event_dict: EventDict) -> None:
+def note_queued_event(logger: object, event_dict: EventDict, caller: FrameType | None = None) -> None:
     """Note that the structlog processor queued `event_dict`: no other door sends the record it becomes.
 
-    A `TrubricsHandler` in this thread knows that record by the claim left here; the log exporter by a
-    ticket, left when the event goes to a stdlib logger whose records reach OpenTelemetry.
+    A `TrubricsHandler` in this thread knows that record by the claim left here, valid while the logging
+    call that made the event runs (`caller` is the frame that called the processor); the log exporter by
+    a ticket, left when the event goes to a stdlib logger whose records reach OpenTelemetry.
     """
     event = event_dict.get("event")
     _claim.event_dict = event_dict
     _claim.event = event
+    _claim.frame = _logging_call(caller) if doors.handlers else None
     if doors.exporters and isinstance(logger, logging.Logger):
         _tickets.issue(logger, event_dict, event)
 
@@ -129,9 +139,40 @@ def claimed_by_processor(msg: object) -> bool:
         or (msg is event and "event" not in claimed)
         or (type(msg) is dict and "event" in msg and msg["event"] is event)
     ):
-        _claim.event_dict = _claim.event = None
-        return True
+        frame = _claim.frame
+        _claim.event_dict = _claim.event = _claim.frame = None
+        return frame is None or _is_running(frame)  # else a stale claim: this record is another one
     return False
+
+
+def _logging_call(caller: FrameType | None) -> FrameType | None:
+    """The frame that runs as long as the logging call that made the event, from the processor's caller.
+
+    That is structlog's outermost frame above the processor (the bound logger's method), or the caller
+    itself when structlog did not call the processor.
+    """
+    found = caller
+    frame = caller
+    while frame is not None and frame.f_globals.get("__name__", "").startswith("structlog"):
+        found = frame
+        frame = frame.f_back
+    return found
+
+
+def _is_running(frame: FrameType) -> bool:
+    """Whether `frame` is on the calling thread's stack (a record is made a few frames below its call)."""
+    current: FrameType | None = sys._getframe(1)
+    for _ in range(_MAX_DEPTH):
+        if current is None:
+            return False
+        if current is frame:
+            return True
+        current = current.f_back
+    return False
+
+
+_MAX_DEPTH: Final = 64
+"""How far up a handler looks for the logging call of a claim: logging's own frames are about five."""
 
 
 def note_log_exporter() -> None:

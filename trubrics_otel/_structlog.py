@@ -9,6 +9,7 @@ queued are not sent again by a `TrubricsHandler` or the log exporter they reach 
 from __future__ import annotations
 
 import logging
+import sys
 import time
 from collections.abc import Callable, Sequence
 
@@ -93,7 +94,7 @@ class TrubricsStructlogProcessor:
                 and not DELIVERING.get()
                 and self._worker.put((dict(event_dict), time.time_ns()))
             ):
-                note_queued_event(logger, event_dict)
+                note_queued_event(logger, event_dict, sys._getframe(1))
         except Exception:  # noqa: BLE001 - logging never raises into the app
             if self._pipeline.failed():
                 report(
