@@ -417,3 +417,55 @@ def test_the_flat_colour_check_would_catch_an_empty_page(tmp_path: Path) -> None
         colours = image.convert("RGB").getcolors(maxcolors=1280 * 900)
 
     assert colours == [(1280 * 900, (245, 246, 248))]
+
+
+# --- a server that needs a key to read ---------------------------------------------------------------------
+
+
+def test_the_page_asks_for_the_key_once_and_keeps_it_in_the_tab(driver: Any) -> None:
+    """A server that needs a key to read: the page asks for it, says when it is refused, then shows it all."""
+    with LocalServer(api_keys={"the-key"}, key_for_reads=True) as locked:
+        publish(locked, "events", [event("ada", "Sign up")], key="the-key")
+        driver.get("about:blank")
+        driver.get_log("browser")
+        driver.get(f"{locked.url}/")
+        driver.execute_script("window.sessionStorage.clear()")
+        driver.refresh()
+        form = wait_for(lambda: (found := driver.find_element("id", "key-form")).is_displayed() and found)
+        assert driver.find_element("id", "status").get_attribute("data-state") == "locked"
+        assert not driver.find_element("id", "key-refused").is_displayed()
+
+        driver.find_element("id", "key-input").send_keys("a-wrong-key")
+        driver.find_element("id", "key-submit").click()
+        wait_for(lambda: driver.find_element("id", "key-refused").is_displayed())
+
+        driver.find_element("id", "key-input").send_keys("the-key")
+        driver.find_element("id", "key-submit").click()
+        wait_for(lambda: driver.find_element("id", "status").get_attribute("data-state") == "live")
+        assert not form.is_displayed()
+        wait_for(lambda: texts(driver, "#event-rows tr"))
+        assert "Sign up" in texts(driver, "#event-rows tr")[0]
+
+        driver.refresh()  # the key is kept in the tab: no asking again
+        wait_for(lambda: driver.find_element("id", "status").get_attribute("data-state") == "live")
+        assert not driver.find_element("id", "key-form").is_displayed()
+        driver.execute_script("window.sessionStorage.clear()")
+    errors = [entry["message"] for entry in driver.get_log("browser") if entry["level"] == "SEVERE"]
+    # a refused read is logged by the browser itself; nothing else may be
+    assert [message for message in errors if "401" not in message] == []
+
+
+def test_items_de_duplicated_by_key_are_listed_by_key(page: Any, server: LocalServer) -> None:
+    """A retry the server did not store again is listed under 'Received twice' with its key and copies."""
+    keyed = event("ada", "Sign up", **{"$idempotency_key": "key-0001"})
+    publish(server, "events", [keyed])
+    publish(server, "events", [keyed])
+
+    open_page(page, server)
+
+    wait_for(lambda: "key-0001" in " ".join(texts(page, "#dedup-list li")))
+    listed = texts(page, "#dedup-list li")
+    assert listed[0] == "1 copy acknowledged, not stored again."
+    assert "2 copies, stored once" in listed[1]
+    assert texts(page, "#repeat-list li") == ["Nothing was stored twice."]
+    assert totals(page)["De-duplicated"] == "1"

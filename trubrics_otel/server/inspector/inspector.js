@@ -9,6 +9,8 @@
   const LIST_LIMIT = 50;
   const THREAD_LIMIT = 500;
   const HEADERS = { "X-Trubrics-Inspector": "1", Accept: "application/json" };
+  // a server started with keys that listens beyond loopback needs one to read: asked once, kept in this tab
+  const KEY_STORAGE = "trubrics-otel-inspector-key";
   const TOOL_FINISH_REASONS = new Set(["tool_calls", "tool_use", "function_call", "tool-calls"]);
   const TOOL_CALL_LINE = /^[A-Za-z_][\w.\-]*\((\{[\s\S]*\}|\[[\s\S]*\])?\)$/;
   const FILTERS = ["user", "event", "assistant", "thread"];
@@ -21,6 +23,7 @@
     filters: { user: "", event: "", assistant: "", thread: "" },
     placeholder: "[content not recorded]",
     focusConversation: false,
+    needsKey: false,
   };
 
   // --- building the page from data, as text ----------------------------------------------------------
@@ -110,10 +113,43 @@
 
   // --- talking to the server --------------------------------------------------------------------------
 
+  class KeyNeeded extends Error {}
+
+  function requestHeaders() {
+    const key = window.sessionStorage.getItem(KEY_STORAGE);
+    return key ? { ...HEADERS, "x-api-key": key } : HEADERS;
+  }
+
   async function getJSON(path) {
-    const response = await fetch(path, { headers: HEADERS, cache: "no-store" });
+    const response = await fetch(path, { headers: requestHeaders(), cache: "no-store" });
+    if (response.status === 401) throw new KeyNeeded(`${path} needs an API key`);
     if (!response.ok) throw new Error(`${path} answered HTTP ${response.status}`);
     return response.json();
+  }
+
+  function askForKey() {
+    const form = document.getElementById("key-form");
+    const refused = window.sessionStorage.getItem(KEY_STORAGE) !== null;
+    window.sessionStorage.removeItem(KEY_STORAGE);
+    page.needsKey = true;
+    document.getElementById("key-refused").hidden = !refused;
+    if (form.hidden) {
+      form.hidden = false;
+      document.getElementById("key-input").focus();
+    }
+    setStatus("locked", "This server needs one of its API keys to show what it received.");
+  }
+
+  function onKeySubmit(event) {
+    event.preventDefault();
+    const input = document.getElementById("key-input");
+    const key = input.value.trim();
+    if (!key) return;
+    window.sessionStorage.setItem(KEY_STORAGE, key);
+    input.value = "";
+    document.getElementById("key-form").hidden = true;
+    page.needsKey = false;
+    poll();
   }
 
   function listingPath(kind, extra) {
@@ -143,9 +179,10 @@
       }
       setStatus("live", `Live · checked ${when(new Date().toISOString())}`);
     } catch (error) {
-      setStatus("offline", `The server is not answering (${error.message}); trying again…`);
+      if (error instanceof KeyNeeded) askForKey();
+      else setStatus("offline", `The server is not answering (${error.message}); trying again…`);
     } finally {
-      window.setTimeout(poll, POLL_MS);
+      if (!page.needsKey) window.setTimeout(poll, POLL_MS); // a submitted key polls again
     }
   }
 
@@ -598,6 +635,7 @@
 
   function start() {
     readFilters();
+    document.getElementById("key-form").addEventListener("submit", onKeySubmit);
     const form = document.getElementById("filters");
     form.addEventListener("change", onFilterChange);
     form.addEventListener("submit", (event) => event.preventDefault());
@@ -620,7 +658,10 @@
     window.addEventListener("hashchange", () => {
       readFilters();
       if (page.summary) renderSummary(page.summary);
-      loadLists().catch((error) => setStatus("offline", `The server is not answering (${error.message}).`));
+      loadLists().catch((error) => {
+        if (error instanceof KeyNeeded) askForKey();
+        else setStatus("offline", `The server is not answering (${error.message}).`);
+      });
     });
     poll();
   }
