@@ -35,6 +35,7 @@ __all__ = [
     "LOG_EXTRAS",
     "LOG_FLUSH_INTERVAL",
     "LOG_FLUSH_TIMEOUT",
+    "LOG_QUEUE_BYTES",
     "LOG_QUEUE_SIZE",
     "READ_TIMEOUT",
     "RETRY_DEADLINE",
@@ -243,6 +244,14 @@ LOG_QUEUE_SIZE: Final = Setting[int](
     'records are dropped and counted as `dropped["queue_full"]`.',
     argument="queue_size",
 )
+LOG_QUEUE_BYTES: Final = Setting[int](
+    "TRUBRICS_LOG_QUEUE_BYTES",
+    64 * 1024 * 1024,
+    parse.positive_int,
+    "The most bytes of text (estimated: messages, prompts, generations) that the log records of at least "
+    "1 KiB held for delivery may add up to; past it, records are dropped and counted as "
+    '`dropped["queue_full"]`. Smaller records are bounded by `TRUBRICS_LOG_QUEUE_SIZE` alone.',
+)
 LOG_FLUSH_INTERVAL: Final = Setting[float](
     "TRUBRICS_LOG_FLUSH_INTERVAL",
     1.0,
@@ -281,6 +290,7 @@ SETTINGS: Final[tuple[Setting[Any], ...]] = (
     CONTENT_WAIT,
     COPY_ATTRIBUTES,
     LOG_QUEUE_SIZE,
+    LOG_QUEUE_BYTES,
     LOG_FLUSH_INTERVAL,
     LOG_FLUSH_TIMEOUT,
     LOG_EXTRAS,
