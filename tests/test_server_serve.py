@@ -297,3 +297,32 @@ def test_ctrl_c_and_sigterm_end_serve_forever_with_the_summary(signum: signal.Si
         "Stopped after 1 request: accepted 0 events and 2 LLM events; refused none.",
         "The items were kept in memory only, and are gone.",
     ]
+
+
+def test_the_banner_says_when_reading_needs_a_key() -> None:
+    """A server that needs a key to read says so where it says which keys it accepts."""
+    out, done = io.StringIO(), threading.Event()
+    thread = threading.Thread(
+        target=serve_forever,
+        kwargs={
+            "port": 0,
+            "api_keys": ["k"],
+            "key_for_reads": True,
+            "stream": out,
+            "log_to": io.StringIO(),
+            "stop": done,
+        },
+    )
+    thread.start()
+    try:
+        deadline = time.monotonic() + 5
+        while "Press Ctrl-C" not in out.getvalue() and time.monotonic() < deadline:
+            time.sleep(0.01)
+    finally:
+        done.set()
+        thread.join(5)
+
+    assert (
+        "accepts:               only the 1 API key(s) given, to read too (the page asks for one)"
+        in out.getvalue()
+    )

@@ -139,6 +139,8 @@ def _count(number: int, noun: str) -> str:
 
 def _banner(server: LocalServer, keys: list[str] | None) -> str:
     accepted = "any non-empty x-api-key" if keys is None else f"only the {len(set(keys))} API key(s) given"
+    if server.key_for_reads:
+        accepted += ", to read too (the page asks for one)"
     database = os.fspath(server.database)
     kept = "in memory, gone when the server stops" if database == IN_MEMORY else database
     return "\n".join(

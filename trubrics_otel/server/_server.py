@@ -212,6 +212,11 @@ class LocalServer:
         return self._database
 
     @property
+    def key_for_reads(self) -> bool:
+        """Whether reading (the listings, the faults, the page's data) needs one of `api_keys`."""
+        return self._key_for_reads
+
+    @property
     def running(self) -> bool:
         """Whether the server is started and not stopped."""
         return self._httpd is not None
