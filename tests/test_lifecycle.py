@@ -5,12 +5,14 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import re
+import signal
+import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
 import pytest
-from processes import run_clean
+from processes import clean_environment, run_clean
 
 from trubrics_otel import TrubricsHandler
 from trubrics_otel.server import Fault, LocalServer
@@ -189,3 +191,47 @@ def test_records_left_when_the_exit_flush_ends_are_counted_in_the_account(
     assert sent + failed == 1000
     assert sent == len(server.events())
     assert "the exit flush ran out of its 0.5 s" in done.stderr
+
+
+DOCS = Path(__file__).resolve().parent.parent / "docs" / "logging.md"
+
+
+def docs_example(containing: str) -> str:
+    """Return the one Python code block of docs/logging.md that contains `containing`, as written."""
+    blocks = re.findall(r"```python\n(.*?)```", DOCS.read_text(), flags=re.DOTALL)
+    found = [block for block in blocks if containing in block]
+    assert len(found) == 1, f"docs/logging.md should have one example with {containing!r}"
+    return found[0]
+
+
+@pytest.mark.parametrize("documented", [True, False], ids=["sigterm-handler", "python-default"])
+def test_sigterm_delivers_the_queue_only_with_the_documented_handler(
+    server: LocalServer, api_key: str, documented: bool
+) -> None:
+    """With the docs' SIGTERM handler a killed process delivers its queue; with Python's default, nothing."""
+    setup = docs_example("exit_on_sigterm") if documented else ""
+    script = setup + textwrap.dedent(
+        """
+        import logging, time
+        from trubrics_otel import TrubricsHandler
+
+        logging.getLogger().addHandler(TrubricsHandler(flush_interval=60))
+        logging.getLogger().setLevel(logging.INFO)
+        for index in range(50):  # fewer than a batch: nothing is sent before the signal
+            logging.info("Sign up", extra={"user_id": f"u{index}"})
+        print("ready", flush=True)
+        while True:
+            time.sleep(0.01)
+        """
+    )
+    env = clean_environment(TRUBRICS_HOST=server.url, TRUBRICS_API_KEY=api_key)
+    with subprocess.Popen(
+        [sys.executable, "-c", script], env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    ) as process:
+        assert process.stdout is not None
+        assert process.stdout.readline().strip() == "ready"
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+    assert process.returncode == (128 + signal.SIGTERM if documented else -signal.SIGTERM)
+    assert len(server.events()) == (50 if documented else 0)
