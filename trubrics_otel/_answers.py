@@ -4,7 +4,11 @@ The transport decides once, here, what every answer means:
 
 - 2xx: delivered.
 - 408, 429, 500, 502, 503, 504, connection errors and timeouts: retried with exponential back-off and
-  jitter, or after `Retry-After`, until the delivery's deadline; then the records count as failed.
+  jitter, or after `Retry-After` (held between `RETRY_AFTER_MIN` and `RETRY_AFTER_MAX`), until the
+  delivery's deadline; then the records count as failed. A 429 or 503 with `Retry-After` pauses every
+  delivery of the client for that long.
+- 3xx: not followed (a 301/302 would turn the post into a body-less GET, a 307/308 could carry the key to
+  another host); dropped as `rejected`, naming the `Location` and what to set `TRUBRICS_HOST` to.
 - 401, 403: the key is missing or wrong. Not retried; reported once, every record counted as dropped.
 - 422: the API names the refused items. They are dropped, each with its reason, and the rest is sent
   again; when the answer names no item, the request is split in halves until every valid record is
@@ -29,6 +33,8 @@ import requests
 __all__ = [
     "PERMANENT_ERRORS",
     "RETRYABLE_STATUSES",
+    "RETRY_AFTER_MAX",
+    "RETRY_AFTER_MIN",
     "SendResult",
     "backoff",
     "detail_text",
@@ -46,6 +52,10 @@ PERMANENT_ERRORS: Final = (
     requests.exceptions.InvalidHeader,
     requests.exceptions.SSLError,
 )
+RETRY_AFTER_MIN: Final = 1.0
+"""Seconds waited at least when `Retry-After` says 0, a negative number or a past date: no retry storm."""
+RETRY_AFTER_MAX: Final = 300.0
+"""Seconds waited at most, whatever `Retry-After` says: a typo cannot silence the client for a day."""
 _BACKOFF_BASE: Final = 0.5
 _BACKOFF_MAX: Final = 30.0
 
@@ -96,7 +106,10 @@ def backoff(attempt: int, rng: random.Random) -> float:
 
 
 def retry_after(response: requests.Response, now: float) -> float | None:
-    """Return the wait `Retry-After` asks for, in seconds (from a number or an HTTP date), or None."""
+    """Return the wait `Retry-After` asks for, in seconds (from a number or an HTTP date), or None.
+
+    The wait is held between `RETRY_AFTER_MIN` and `RETRY_AFTER_MAX`.
+    """
     value = response.headers.get("Retry-After")
     if not value:
         return None
@@ -106,12 +119,16 @@ def retry_after(response: requests.Response, now: float) -> float | None:
     except ValueError:
         pass
     else:
-        return max(seconds, 0.0) if math.isfinite(seconds) else None
+        return _held(seconds) if math.isfinite(seconds) else None
     try:
         when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return max(when.timestamp() - now, 0.0)
+    return _held(when.timestamp() - now)
+
+
+def _held(seconds: float) -> float:
+    return min(max(seconds, RETRY_AFTER_MIN), RETRY_AFTER_MAX)
 
 
 def invalid_items(response: requests.Response, count: int) -> dict[int, str]:

@@ -12,16 +12,22 @@ suppress-instrumentation context so that an instrumented `requests` does not tra
 from __future__ import annotations
 
 import atexit
+import contextvars
 import json
 import logging
 import random
+import socket
+import ssl
 import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
-from typing import Final
+from typing import Any, Final
 
 import requests
+import urllib3.connection
+import urllib3.connectionpool
 from opentelemetry import context as otel_context
+from requests.adapters import HTTPAdapter
 
 from trubrics_otel._answers import (
     PERMANENT_ERRORS,
@@ -39,7 +45,14 @@ from trubrics_otel._reporting import report
 from trubrics_otel._stats import INVALID, REJECTED, UNAUTHORIZED, UNSENDABLE, Ledger
 from trubrics_otel._version import __version__
 
-__all__ = ["EXIT_RETRY_DEADLINE", "USER_AGENT", "Sender", "SignallingBody", "exit_capped", "watch_exit"]
+__all__ = [
+    "EXIT_RETRY_DEADLINE",
+    "USER_AGENT",
+    "Sender",
+    "SignallingBody",
+    "exit_capped",
+    "watch_exit",
+]
 
 _logger = logging.getLogger("trubrics_otel.transport")
 
@@ -47,6 +60,8 @@ _Item = dict[str, JSONValue]
 
 EXIT_RETRY_DEADLINE: Final = 3.0
 """Seconds one delivery may take, retries included, once the interpreter is exiting."""
+_SLICE: Final = 0.25
+"""Seconds a socket waits at most before the request's deadline (which exit may bring closer) is checked."""
 USER_AGENT: Final = f"trubrics-otel/{__version__} python-requests/{requests.__version__}"
 _UNSENDABLE: Final = -1
 
@@ -65,7 +80,8 @@ class Sender:
         settings: where to send, with which key, and the timeouts of one request.
         ledger: the client's counters.
         clock: a monotonic clock in seconds.
-        wait: waits a number of seconds, returning early with True when the client shuts down.
+        wait: waits a number of seconds, returning early with True when the client shuts down; None for
+            the real wait, which also ends once the exit's budget (`EXIT_RETRY_DEADLINE`) is spent.
         rng: the random source of the back-off jitter.
         closed: set when the client shuts down: no request is started after it.
     """
@@ -76,7 +92,7 @@ class Sender:
         ledger: Ledger,
         *,
         clock: Callable[[], float],
-        wait: Callable[[float], bool],
+        wait: Callable[[float], bool] | None,
         rng: random.Random,
         closed: threading.Event,
     ) -> None:
@@ -86,10 +102,12 @@ class Sender:
         self._read_timeout = settings.read_timeout
         self._ledger = ledger
         self._clock = clock
-        self._wait = wait
+        self._wait = wait if wait is not None else self._wait_or_exit
         self._rng = rng
         self._closed = closed
         self._auth_reported = False
+        self._exit_seen_at: float | None = None  # the clock's time when a delivery first saw the exit
+        self._paused_until = 0.0  # the end of the rate-limit window the host asked for (Retry-After)
         self._session_lock = threading.Lock()
         self._session = self._new_session()
         renew_in_child(self._reset_after_fork)
@@ -126,7 +144,7 @@ class Sender:
         llm_events: list[_Item] = []
         for record in records:
             (llm_events if isinstance(record, LLMEvent) else events).append(record.to_json())
-        deadline_at = exit_capped(deadline_at, self._clock())
+        deadline_at = self._exit_capped(deadline_at)
         result = SendResult()
         for endpoint, items in ((Event.endpoint, events), (LLMEvent.endpoint, llm_events)):
             for start in range(0, len(items), MAX_BATCH_SIZE):
@@ -153,6 +171,10 @@ class Sender:
         while True:
             if self._closed.is_set():
                 return self._fail(items, "the client was shut down before they were delivered")
+            deadline_at = self._exit_capped(deadline_at)
+            paused = self._rate_limit_pause(items, deadline_at)
+            if paused is not None:
+                return paused
             status, response, problem, error = self._post(endpoint, items, deadline_at, on_wire)
             if status == _UNSENDABLE:
                 return self._drop(items, UNSENDABLE, problem, error=error)
@@ -165,14 +187,23 @@ class Sender:
                 return self._split_invalid(endpoint, items, response, deadline_at)
             if status == 413 and len(items) > 1:
                 return self._bisect(endpoint, items, deadline_at)
+            if response is not None and 300 <= status < 400:
+                return self._drop(
+                    items, REJECTED, redirect_problem(self.host, endpoint, response), status=status
+                )
             if response is not None and status not in RETRYABLE_STATUSES:
                 return self._drop(
                     items, REJECTED, f"{self.host}/{endpoint} answered HTTP {status}", status=status
                 )
             delay = retry_after(response, time.time()) if response is not None else None
+            if delay is not None and status in (429, 503):
+                # a rate-limit window: every delivery of this client waits for it, not only this one
+                self._paused_until = max(self._paused_until, self._clock() + delay)
             if delay is None:
                 delay = backoff(attempt, self._rng)
             if self._clock() + delay >= deadline_at:
+                if self._paused_until > self._clock():
+                    problem += f" with Retry-After: {delay:.0f} s, a pause that outlasts the deadline"
                 return self._fail(
                     items, f"{problem}; no time left to retry before the deadline", status=status, error=error
                 )
@@ -203,6 +234,8 @@ class Sender:
         body = encoded if on_wire is None else SignallingBody(encoded, on_wire)
         self._ledger.request()
         token = otel_context.attach(_suppressed_context())
+        # the whole request, answer included, ends by the deadline: the read timeout is per socket read
+        limit = _REQUEST_LIMIT.set(self._request_limit(time.monotonic() + remaining))
         try:
             with self._session_lock:
                 session = self._session
@@ -210,6 +243,7 @@ class Sender:
                 url,
                 data=body,
                 timeout=(min(self._connect_timeout, remaining), min(self._read_timeout, remaining)),
+                allow_redirects=False,  # a redirect would drop the body (301/302) or carry the key away
             )
         except PERMANENT_ERRORS as error:
             return (
@@ -221,8 +255,54 @@ class Sender:
         except requests.RequestException as error:
             return 0, None, f"could not reach {url}: {type(error).__name__}", error
         finally:
+            _REQUEST_LIMIT.reset(limit)
             otel_context.detach(token)
         return response.status_code, response, f"{url} answered HTTP {response.status_code}", None
+
+    def _exit_capped(self, deadline_at: float) -> float:
+        """`deadline_at`, or `EXIT_RETRY_DEADLINE` after this client first saw the exit, if sooner."""
+        if not _exiting.is_set():
+            return deadline_at
+        if self._exit_seen_at is None:
+            self._exit_seen_at = self._clock()
+        return min(deadline_at, self._exit_seen_at + EXIT_RETRY_DEADLINE)
+
+    def _request_limit(self, ends_at: float) -> Callable[[], float]:
+        """The moment (of `time.monotonic`) a request must end by: `ends_at`, or sooner once exiting."""
+        exit_seen: list[float] = []
+
+        def limit() -> float:
+            if not _exiting.is_set():
+                return ends_at
+            if not exit_seen:
+                exit_seen.append(time.monotonic())
+            return min(ends_at, exit_seen[0] + EXIT_RETRY_DEADLINE)
+
+        return limit
+
+    def _wait_or_exit(self, seconds: float) -> bool:
+        """Wait `seconds`, or less once the exit's budget is spent; True when the client shut down."""
+        ends_at = self._request_limit(time.monotonic() + seconds)
+        while (left := ends_at() - time.monotonic()) > 0:
+            if self._closed.wait(min(left, _SLICE)):
+                return True
+        return False
+
+    def _rate_limit_pause(self, items: list[_Item], deadline_at: float) -> SendResult | None:
+        """Wait out the host's rate-limit window; the records' failure if it outlasts their deadline."""
+        now = self._clock()
+        if self._paused_until <= now:
+            return None
+        if self._paused_until >= deadline_at:
+            return self._fail(
+                items,
+                f"{self.host} asked (HTTP 429/503 with Retry-After) for a pause of "
+                f"{self._paused_until - now:.0f} s that outlasts the delivery's deadline",
+                status=429,
+            )
+        if self._wait(self._paused_until - now):
+            return self._fail(items, "the client was shut down while waiting out the host's rate limit")
+        return None
 
     def _split_invalid(
         self,
@@ -295,6 +375,9 @@ class Sender:
 
     def _new_session(self) -> requests.Session:
         session = requests.Session()
+        adapter = _DeadlineAdapter()
+        session.mount("http://", adapter)
+        session.mount("https://", adapter)
         session.headers.update(
             {
                 "Content-Type": "application/json",
@@ -339,6 +422,137 @@ class SignallingBody:
         self._on_wire.set()
 
 
+_REQUEST_LIMIT: contextvars.ContextVar[Callable[[], float] | None] = contextvars.ContextVar(
+    "trubrics_otel_request_limit", default=None
+)
+"""While a request is made: the moment (of `time.monotonic`) its whole exchange must end by."""
+
+
+def _within_limit(sock: socket.socket, call: Callable[[], Any]) -> Any:
+    """Run one socket call so that it ends by the request's limit, checked every `_SLICE` seconds.
+
+    The per-read timeout urllib3 set still holds for each call; the limit bounds their sum, so a host
+    trickling a byte at a time cannot hold a request past its deadline (nor past the exit's budget).
+    """
+    limit = _REQUEST_LIMIT.get()
+    if limit is None:
+        return call()
+    per_call = sock.gettimeout()
+    started = time.monotonic()
+    try:
+        while True:
+            now = time.monotonic()
+            left = limit() - now
+            if per_call is not None:
+                left = min(left, started + per_call - now)
+            if left <= 0:
+                raise TimeoutError("the request's deadline passed")
+            sock.settimeout(min(left, _SLICE))
+            try:
+                return call()
+            except TimeoutError:
+                continue
+    finally:
+        sock.settimeout(per_call)
+
+
+def _sending_within_limit(sock: socket.socket, call: Callable[[], Any]) -> Any:
+    """Run one send so that it ends by the request's limit (in one go: a partial sendall cannot resume)."""
+    limit = _REQUEST_LIMIT.get()
+    if limit is None:
+        return call()
+    per_call = sock.gettimeout()
+    left = limit() - time.monotonic()
+    if left <= 0:
+        raise TimeoutError("the request's deadline passed")
+    sock.settimeout(left if per_call is None else min(left, per_call))
+    try:
+        return call()
+    finally:
+        sock.settimeout(per_call)
+
+
+class _DeadlineSocket(socket.socket):
+    """A plain socket whose reads and writes end by the request's limit (`_REQUEST_LIMIT`)."""
+
+    __slots__ = ()
+
+    def recv_into(self, buffer: Any, nbytes: int = 0, flags: int = 0) -> int:
+        return int(_within_limit(self, lambda: socket.socket.recv_into(self, buffer, nbytes, flags)))
+
+    def recv(self, bufsize: int, flags: int = 0) -> bytes:
+        return bytes(_within_limit(self, lambda: socket.socket.recv(self, bufsize, flags)))
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        _sending_within_limit(self, lambda: socket.socket.sendall(self, data, flags))
+
+
+class _DeadlineSSLSocket(ssl.SSLSocket):
+    """A TLS socket whose reads and writes end by the request's limit (`_REQUEST_LIMIT`)."""
+
+    def recv_into(self, buffer: Any, nbytes: int | None = None, flags: int = 0) -> int:
+        return int(_within_limit(self, lambda: ssl.SSLSocket.recv_into(self, buffer, nbytes, flags)))
+
+    def recv(self, buflen: int = 1024, flags: int = 0) -> bytes:
+        return bytes(_within_limit(self, lambda: ssl.SSLSocket.recv(self, buflen, flags)))
+
+    def sendall(self, data: Any, flags: int = 0) -> None:
+        _sending_within_limit(self, lambda: ssl.SSLSocket.sendall(self, data, flags))
+
+
+def _bound(sock: object) -> None:
+    """Make a connection's socket one whose calls end by the request's limit (same layout, new methods)."""
+    if type(sock) is socket.socket:
+        sock.__class__ = _DeadlineSocket
+    elif type(sock) is ssl.SSLSocket:
+        sock.__class__ = _DeadlineSSLSocket
+
+
+class _DeadlineHTTPConnection(urllib3.connection.HTTPConnection):
+    def connect(self) -> None:
+        super().connect()
+        _bound(self.sock)
+
+
+class _DeadlineHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def connect(self) -> None:
+        super().connect()
+        _bound(self.sock)
+
+
+class _DeadlineHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
+    ConnectionCls = _DeadlineHTTPConnection
+
+
+class _DeadlineHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
+    ConnectionCls = _DeadlineHTTPSConnection
+
+
+class _DeadlineAdapter(HTTPAdapter):
+    """requests' adapter, with connections whose whole exchange ends by the request's deadline.
+
+    A connection that timed out is closed by urllib3, never put back in the pool for another request.
+    """
+
+    def init_poolmanager(
+        self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
+    ) -> None:
+        super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
+        self.poolmanager.pool_classes_by_scheme = {"http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+
+
+def redirect_problem(host: str, endpoint: str, response: requests.Response) -> str:
+    """Explain a redirect the transport does not follow, and what to set `TRUBRICS_HOST` to."""
+    location = response.headers.get("Location", "")
+    target = location.removesuffix(f"/{endpoint}").rstrip("/") if location else ""
+    fix = f"set TRUBRICS_HOST to {target}" if target else "set TRUBRICS_HOST to the API's real address"
+    return (
+        f"{host}/{endpoint} answered HTTP {response.status_code} redirecting to "
+        f"{location or '(no Location)'}; "
+        f"redirects are not followed (they would drop the records or carry the API key away): {fix}"
+    )
+
+
 _exiting = threading.Event()
 
 
@@ -375,7 +589,42 @@ def _suppressed_context() -> otel_context.Context:
 
 def _encode(items: list[_Item]) -> bytes:
     try:
-        return json.dumps(items, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+        return _json_bytes(items)
     except (TypeError, ValueError):
-        # a caller changed a record's properties after building it; make it safe again
-        return json.dumps(json_safe(items), separators=(",", ":"), ensure_ascii=False).encode()
+        # a value JSON or UTF-8 cannot hold (a lone surrogate, an int past 4,300 digits, or one a caller
+        # put in after building the record): that value is replaced, marked, in its record; the rest goes
+        for index, item in enumerate(items):
+            try:
+                _json_bytes(item)
+            except (TypeError, ValueError):
+                items[index] = _repaired(item)  # type: ignore[assignment]
+        return _json_bytes(items)
+
+
+def _json_bytes(value: object) -> bytes:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+def _repaired(value: object) -> JSONValue:
+    r"""`value` made encodable: a lone surrogate shown as `\udc80`, a huge int as a marked string."""
+    if isinstance(value, str):
+        try:
+            value.encode()
+        except UnicodeEncodeError:
+            return value.encode("utf-8", "backslashreplace").decode()
+        return value
+    if isinstance(value, bool) or value is None:
+        return value
+    if isinstance(value, int):
+        try:
+            str(value)
+        except ValueError:
+            return f"<int of {value.bit_length()} bits, too long to send>"
+        return value
+    if isinstance(value, dict):
+        return {str(_repaired(str(key))): _repaired(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_repaired(item) for item in value]
+    if isinstance(value, float):
+        return json_safe(value)
+    return _repaired(json_safe(value))

@@ -92,7 +92,7 @@ class TrubricsClient:
             _settings,
             self._ledger,
             clock=_clock,
-            wait=_wait if _wait is not None else self._closed.wait,
+            wait=_wait,
             rng=_rng if _rng is not None else random.Random(),
             closed=self._closed,
         )

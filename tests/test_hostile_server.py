@@ -1,0 +1,282 @@
+"""The transport against hosts that misbehave: trickled answers, silence at exit, redirects, rate limits.
+
+What the local server cannot stage is staged by `RawServer`, a socket server on 127.0.0.1 whose answer
+to each request is a function of the test; the rest by the local server's faults.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+
+import pytest
+
+from trubrics_otel import Event, TrubricsClient, _sender
+from trubrics_otel.server import Fault, LocalServer
+
+Answer = Callable[[socket.socket, bytes, bytes], None]
+"""Answers one request on its connection, given its head and its body."""
+
+
+class RawServer:
+    """A socket server on 127.0.0.1: each connection's requests are read whole and given to `answer`."""
+
+    def __init__(self, answer: Answer) -> None:
+        self.answer = answer
+        self.bodies: list[bytes] = []
+        self.heads: list[bytes] = []
+        self._listener = socket.create_server(("127.0.0.1", 0))
+        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
+        self._stopped = threading.Event()
+        self._connections: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while not self._stopped.is_set():
+            try:
+                connection, _ = self._listener.accept()
+            except OSError:
+                return
+            self._connections.append(connection)
+            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
+
+    def _serve(self, connection: socket.socket) -> None:
+        buffered = b""
+        try:
+            while not self._stopped.is_set():
+                while b"\r\n\r\n" not in buffered:
+                    chunk = connection.recv(65536)
+                    if not chunk:
+                        return
+                    buffered += chunk
+                head, buffered = buffered.split(b"\r\n\r\n", 1)
+                found = re.search(rb"(?i)content-length:\s*(\d+)", head)
+                length = int(found.group(1)) if found else 0
+                while len(buffered) < length:
+                    buffered += connection.recv(65536)
+                body, buffered = buffered[:length], buffered[length:]
+                self.heads.append(head)
+                self.bodies.append(body)
+                self.answer(connection, head, body)
+        except OSError:
+            return
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._listener.close()
+        for connection in self._connections:
+            connection.close()
+
+
+@pytest.fixture
+def raw_server() -> Iterator[Callable[[Answer], RawServer]]:
+    made: list[RawServer] = []
+
+    def make(answer: Answer) -> RawServer:
+        made.append(RawServer(answer))
+        return made[-1]
+
+    yield make
+    for server in made:
+        server.stop()
+
+
+def respond(status: str, headers: dict[str, str] | None = None, body: bytes = b"{}") -> bytes:
+    lines = [f"HTTP/1.1 {status}", f"Content-Length: {len(body)}", "Content-Type: application/json"]
+    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+def timed_send(client: TrubricsClient, records: list[Event], limit: float) -> tuple[float, object]:
+    """Send from a thread; return the seconds it took (`limit` + 1 when it had not ended by then)."""
+    results: list[object] = []
+    started = time.monotonic()
+    sender = threading.Thread(target=lambda: results.append(client.send(records)), daemon=True)
+    sender.start()
+    sender.join(limit)
+    took = time.monotonic() - started if not sender.is_alive() else limit + 1
+    return took, (results[0] if results else None)
+
+
+def events(count: int) -> list[Event]:
+    return [Event("u1", f"Event {i}", properties={"i": i}) for i in range(count)]
+
+
+def test_a_trickled_answer_cannot_hold_a_send_past_its_deadline(
+    raw_server: Callable[[Answer], RawServer],
+) -> None:
+    """An answer trickled a byte at a time (each within the read timeout) ends at the deadline."""
+    stop = threading.Event()
+
+    def trickle(connection: socket.socket, head: bytes, body: bytes) -> None:
+        for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000:
+            if stop.wait(0.02):
+                return
+            connection.sendall(bytes([byte]))
+
+    host = raw_server(trickle)
+    client = TrubricsClient("key", host.url, timeout=0.3, retry_deadline=0.6)
+    try:
+        took, result = timed_send(client, events(3), limit=5)
+    finally:
+        stop.set()
+        client.shutdown()
+
+    assert took < 1.5
+    assert getattr(result, "failed", None) == 3
+
+
+def test_a_request_in_flight_is_cut_to_the_exit_budget(
+    raw_server: Callable[[Answer], RawServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A delivery begun before exit, waiting on a host that never answers, ends within the exit budget."""
+    monkeypatch.setattr(_sender, "_exiting", threading.Event())
+    monkeypatch.setattr(_sender, "EXIT_RETRY_DEADLINE", 0.3)
+    host = raw_server(lambda connection, head, body: None)  # reads the request, never answers
+    client = TrubricsClient("key", host.url, timeout=30, retry_deadline=30)
+    threading.Timer(0.2, _sender._on_exit).start()
+    try:
+        took, result = timed_send(client, events(2), limit=5)
+    finally:
+        client.shutdown()
+
+    assert took < 1.5
+    assert getattr(result, "failed", None) == 2
+
+
+def test_a_wait_between_retries_is_cut_to_the_exit_budget(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A delivery waiting to retry a host that is down when the exit begins ends within the exit budget."""
+    monkeypatch.setattr(_sender, "_exiting", threading.Event())
+    monkeypatch.setattr(_sender, "EXIT_RETRY_DEADLINE", 0.3)
+    closed = socket.create_server(("127.0.0.1", 0))
+    port = closed.getsockname()[1]
+    closed.close()  # nothing listens there: every attempt is refused, then backed off
+    client = TrubricsClient("key", f"http://127.0.0.1:{port}", retry_deadline=30, _rng=random.Random(1))
+    threading.Timer(0.2, _sender._on_exit).start()
+    try:
+        took, result = timed_send(client, events(2), limit=10)
+    finally:
+        client.shutdown()
+
+    assert took < 1.5
+    assert getattr(result, "failed", None) == 2
+
+
+@pytest.mark.parametrize("status", ["301 Moved Permanently", "302 Found", "307 Temporary Redirect"])
+def test_a_redirect_is_not_followed_and_names_the_host_to_set(
+    raw_server: Callable[[Answer], RawServer], status: str
+) -> None:
+    """A redirect is a failure that names its Location and TRUBRICS_HOST; the target never gets a request."""
+
+    def redirect(connection: socket.socket, head: bytes, body: bytes) -> None:
+        if head.startswith(b"POST /api/"):
+            connection.sendall(respond(status, {"Location": "/moved/publish_events"}))
+        else:
+            connection.sendall(respond("200 OK"))
+
+    host = raw_server(redirect)
+    client = TrubricsClient("key", f"{host.url}/api", retry_deadline=1)
+    try:
+        result = client.send(events(2))
+    finally:
+        client.shutdown()
+
+    assert result.sent == 0
+    assert result.dropped == 2
+    assert "/moved/publish_events" in result.problem
+    assert "TRUBRICS_HOST" in result.problem
+    assert len(host.heads) == 1
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+        self.waits: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    def wait(self, seconds: float) -> bool:
+        self.waits.append(seconds)
+        self.now += seconds
+        return False
+
+
+@pytest.mark.parametrize("value", ["0", "-5", "Wed, 21 Oct 2015 07:28:00 GMT"])
+def test_a_zero_or_past_retry_after_still_pauses(server: LocalServer, api_key: str, value: str) -> None:
+    """Retry-After of 0, negative or in the past waits at least a second: no zero-delay retry storm."""
+    clock = FakeClock()
+    client = TrubricsClient(api_key, server.url, retry_deadline=30, _clock=clock, _wait=clock.wait)
+    server.faults.script(Fault(status=429, retry_after=value), Fault(status=429, retry_after=value))
+
+    assert client.send(events(1)).sent == 1
+    assert clock.waits == [1.0, 1.0]
+    client.shutdown()
+
+
+def test_a_huge_retry_after_is_held_to_the_maximum(server: LocalServer, api_key: str) -> None:
+    """Retry-After of a day is waited for at most RETRY_AFTER_MAX."""
+    from trubrics_otel._answers import RETRY_AFTER_MAX
+
+    clock = FakeClock()
+    client = TrubricsClient(api_key, server.url, retry_deadline=3600, _clock=clock, _wait=clock.wait)
+    server.faults.script(Fault(status=503, retry_after="86400"))
+
+    assert client.send(events(1)).sent == 1
+    assert clock.waits == [RETRY_AFTER_MAX]
+    client.shutdown()
+
+
+def test_a_rate_limit_window_pauses_the_clients_other_sends(server: LocalServer, api_key: str) -> None:
+    """Within a 429's Retry-After window, later sends make no request; they fail, saying why."""
+    clock = FakeClock()
+    client = TrubricsClient(api_key, server.url, retry_deadline=5, _clock=clock, _wait=clock.wait)
+    server.faults.script(Fault(status=429, retry_after="60"))
+
+    first = client.send(events(1))
+    second = client.send(events(2))
+    posts = [r for r in server.requests if r.method == "POST"]
+
+    assert first.failed == 1
+    assert "Retry-After" in first.problem
+    assert second.failed == 2
+    assert "Retry-After" in second.problem
+    assert len(posts) == 1
+    clock.now += 61  # the window has passed: sending resumes
+    assert client.send(events(1)).sent == 1
+    client.shutdown()
+
+
+def test_a_send_within_a_rate_limit_window_waits_for_it(server: LocalServer, api_key: str) -> None:
+    """A send that can outlast the window waits for its end before its first request."""
+    clock = FakeClock()
+    client = TrubricsClient(api_key, server.url, retry_deadline=30, _clock=clock, _wait=clock.wait)
+    server.faults.script(Fault(status=429, retry_after="10"))
+    client.send(events(1), deadline=5)  # fails: the window outlasts it
+    clock.waits.clear()
+
+    assert client.send(events(1)).sent == 1
+    assert clock.waits == [10.0]
+    client.shutdown()
+
+
+def test_one_unencodable_value_costs_nothing_but_itself(server: LocalServer, api_key: str) -> None:
+    """A lone surrogate and an int past 4,300 digits are replaced, marked; the 100 records all go."""
+    batch = events(100)
+    batch[3].properties["text"] = "bad\udc80"
+    batch[7].properties["big"] = 10**5000
+    client = TrubricsClient(api_key, server.url)
+    try:
+        result = client.send(batch)
+    finally:
+        client.shutdown()
+
+    assert result.sent == 100
+    stored = {item["properties"]["i"]: item["properties"] for item in server.events()}
+    assert len(stored) == 100
+    assert stored[3]["text"] == "bad\\udc80"
+    assert "too long" in stored[7]["big"]
