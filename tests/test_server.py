@@ -1240,3 +1240,17 @@ def test_bounds_must_be_positive(arguments: dict[str, Any]) -> None:
     """max_items and max_connections are positive integers."""
     with pytest.raises(ConfigurationError, match="positive integer"):
         LocalServer(**arguments)
+
+
+def test_a_client_using_the_server_as_its_proxy_names_any_host(server: LocalServer) -> None:
+    """An absolute-form target (HTTP_PROXY) is not a web page's request: any Host is served."""
+    with socket.create_connection(("127.0.0.1", server.port), 5) as sock:
+        sock.sendall(
+            b"GET http://ingestion.example.invalid/health HTTP/1.1\r\n"
+            b"Host: ingestion.example.invalid\r\nConnection: close\r\n\r\n"
+        )
+        answer = b""
+        while chunk := sock.recv(4096):
+            answer += chunk
+
+    assert answer.startswith(b"HTTP/1.1 200")
