@@ -18,6 +18,7 @@ import pytest
 
 from trubrics_otel import ConfigurationError, TrubricsClient, TrubricsHandler, TrubricsSpanExporter, _config
 from trubrics_otel._events import format_timestamp
+from trubrics_otel._log_pipeline import estimate_size
 from trubrics_otel._threads import DELIVERING
 from trubrics_otel.mapping.logs import TRIGGER_KEYS
 from trubrics_otel.server import LocalServer
@@ -252,6 +253,38 @@ def test_overflow_drops_are_counted(make_handler: MakeHandler, server: LocalServ
 
     assert [item["user_id"] for item in server.events()] == [f"u{index}" for index in range(10)]
     assert handler.stats().dropped == {"queue_full": 90}
+
+
+def test_large_records_are_bounded_by_bytes_too(
+    make_handler: MakeHandler, server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Past TRUBRICS_LOG_QUEUE_BYTES of prompts, records are dropped as `queue_full`; small ones are not."""
+    monkeypatch.setenv("TRUBRICS_LOG_QUEUE_BYTES", str(1024 * 1024))
+    handler = make_handler(flush_interval=60, _clock=lambda: 0.0)  # holds what it is given until flushed
+    logger = attach(handler)
+    prompt = "p" * 100_000
+
+    for index in range(50):
+        logger.info("chat", extra={"user_id": f"u{index}", "prompt": prompt, "generation": "g"})
+    for index in range(50):
+        logger.info("Sign up", extra={"user_id": f"s{index}"})
+    queued_bytes = handler._worker.queued_bytes
+    handler.flush()
+
+    assert 1_000_000 <= queued_bytes <= 1024 * 1024
+    assert handler.stats().dropped == {"queue_full": 40}
+    assert len(server.llm_events()) == 10
+    assert len(server.events()) == 50
+    assert handler._worker.queued_bytes == 0
+
+
+def test_a_size_estimate_reads_text_and_messages_cheaply() -> None:
+    """Strings count their length; GenAI messages what they hold; other values a few bytes."""
+    messages = [{"role": "user", "content": "x" * 1000}] * 100
+
+    assert estimate_size(["abc", b"de"]) == 5
+    assert 100_000 <= estimate_size([messages]) <= 102_000
+    assert estimate_size([3, None, object()]) == 48
 
 
 def test_close_delivers_everything_queued(make_handler: MakeHandler, server: LocalServer) -> None:

@@ -1,11 +1,13 @@
 """The bounded queue and the delivery thread behind the logging handler and the structlog processor.
 
-`BatchWorker.put()` is what runs in the application's thread: one bounded `deque.append`, never a lock
-on the way in, never blocking, never raising. When the queue is full the item is dropped and counted
-(`dropped["queue_full"]`, explained once through the client's ledger). A daemon thread turns queued items
-into records (the mapping runs there, not in the caller) and sends them through the shared
-`TrubricsClient` in groups of at most 100: as soon as a group is full, else when the oldest waiting item
-has waited `interval` seconds. It sleeps on an `Event` in between, so an idle worker costs nothing.
+`BatchWorker.put()` is what runs in the application's thread: one bounded `deque.append`, never blocking,
+never raising, and no lock on the way in for an item under `LARGE_ITEM` bytes. The queue is bounded by
+count and, for large items (prompts, generations), by their estimated bytes: when either is full the item
+is dropped and counted (`dropped["queue_full"]`, explained once through the client's ledger). A daemon
+thread turns queued items into records (the mapping runs there, not in the caller) and sends them through
+the shared `TrubricsClient` in groups of at most 100: as soon as a group is full, else when the oldest
+waiting item has waited `interval` seconds. It sleeps on an `Event` in between, so an idle worker costs
+nothing.
 
 `put()` wakes the worker only when it must: when the worker said it is idle (not started, asleep with
 nothing queued, or ended), or when a batch is full. The worker raises its idle flag *before* it looks at
@@ -63,6 +65,16 @@ class _FlushMarker:
         self.done = threading.Event()
 
 
+class _Sized(Generic[T]):
+    """A queued item of at least `LARGE_ITEM` bytes, with the size it counts for in the byte bound."""
+
+    __slots__ = ("item", "size")
+
+    def __init__(self, item: T, size: int) -> None:
+        self.item = item
+        self.size = size
+
+
 class BatchWorker(Generic[T]):
     """A bounded queue of items and the daemon thread that converts and delivers them in batches.
 
@@ -74,6 +86,9 @@ class BatchWorker(Generic[T]):
         interval: seconds an item may wait for its batch of `batch_size` to fill.
         flush_timeout: seconds `flush()`, `close()` and the exit flush wait by default.
         batch_size: the most records per `send()`.
+        max_queue_bytes: the most bytes the queued items of at least `LARGE_ITEM` bytes may add up to,
+            as `size_of` estimates them; more are dropped and counted as `queue_full`. None: no bound.
+        size_of: a cheap estimate of an item's bytes, run in the caller's thread; needed for the bound.
         clock: a monotonic clock in seconds; tests pass a fake one.
         name: the worker thread's name.
     """
@@ -87,6 +102,8 @@ class BatchWorker(Generic[T]):
         interval: float,
         flush_timeout: float,
         batch_size: int = MAX_BATCH_SIZE,
+        max_queue_bytes: int | None = None,
+        size_of: Callable[[T], int] | None = None,
         clock: Callable[[], float] = time.monotonic,
         name: str = "trubrics-log-worker",
     ) -> None:
@@ -98,6 +115,8 @@ class BatchWorker(Generic[T]):
         self._interval = interval
         self._flush_timeout = flush_timeout
         self._batch_size = batch_size
+        self._max_queue_bytes = max_queue_bytes
+        self._size_of = size_of if max_queue_bytes is not None else None
         self._clock = clock
         self._name = name
         self._closed = False
@@ -111,7 +130,8 @@ class BatchWorker(Generic[T]):
     def _fresh_state(self) -> None:
         """Everything a forked child must not share with its parent."""
         self._pid = os.getpid()
-        self._queue: collections.deque[T | _FlushMarker] = collections.deque()
+        self._queue: collections.deque[T | _Sized[T] | _FlushMarker] = collections.deque()
+        self._bytes = 0  # what the queued _Sized items add up to
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -154,7 +174,13 @@ class BatchWorker(Generic[T]):
         if len(queue) >= self._max_queue_size or self._closed:
             self._count_lost(CLOSED if self._closed else QUEUE_FULL)
             return False
-        queue.append(item)
+        if self._size_of is not None and (size := self._estimate(item)) >= LARGE_ITEM:
+            if not self._reserve(size):
+                self._count_lost(_QUEUE_BYTES)
+                return False
+            queue.append(_Sized(item, size))
+        else:
+            queue.append(item)
         # Read after the append: an idle worker (see the module docstring), or a full batch while the
         # worker waits out its interval. Otherwise the worker will see the item by itself, so the common
         # case is two attribute reads and a length.
@@ -238,6 +264,32 @@ class BatchWorker(Generic[T]):
             return
         thread.join(IN_FLIGHT_GRACE)
         self.hand_over_losses()
+
+    def _estimate(self, item: T) -> int:
+        try:
+            return self._size_of(item) if self._size_of is not None else 0
+        except Exception:  # noqa: BLE001 - an estimate that fails costs the bound, never the record
+            return 0
+
+    def _reserve(self, size: int) -> bool:
+        with self._lock:
+            if self._max_queue_bytes is not None and self._bytes + size > self._max_queue_bytes:
+                return False
+            self._bytes += size
+            return True
+
+    def _unwrap(self, item: T | _Sized[T]) -> T:
+        """The item itself; a large one leaves the byte bound as it leaves the queue."""
+        if isinstance(item, _Sized):
+            with self._lock:
+                self._bytes -= item.size
+            return item.item
+        return item
+
+    @property
+    def queued_bytes(self) -> int:
+        """What the queued items of at least `LARGE_ITEM` bytes add up to, as estimated."""
+        return self._bytes
 
     def _count_lost(self, reason: str) -> None:
         with self._lock:
@@ -350,6 +402,7 @@ class BatchWorker(Generic[T]):
             if isinstance(item, _FlushMarker):
                 self._reached(item)  # nothing comes after it: its flush need not wait out its timeout
             else:
+                self._unwrap(item)
                 lost += 1
         if lost:
             with self._lock:
@@ -367,6 +420,7 @@ class BatchWorker(Generic[T]):
             if isinstance(item, _FlushMarker):
                 self._reached(item)
             else:
+                self._unwrap(item)
                 given_up += 1
         if given_up:
             if self._exit_deadline is not None:  # close() at exit had only what was left of it
@@ -429,7 +483,7 @@ class BatchWorker(Generic[T]):
                 break
             if isinstance(item, _FlushMarker):
                 return items, item
-            items.append(item)
+            items.append(self._unwrap(item))
         return items, None
 
     def _send(self, items: list[T], deadline: float | None = None) -> None:
@@ -458,8 +512,10 @@ class BatchWorker(Generic[T]):
         """Count in the client's ledger the drops `put()` noted since the last hand-over."""
         with self._lock:
             lost, self._lost = self._lost, {}
-        for reason, count in lost.items():
-            self._client.ledger.dropped(reason, count, _EXPLANATIONS[reason].format(self._max_queue_size))
+        for key, count in lost.items():
+            reason, explanation = _EXPLANATIONS[key]
+            bound = self._max_queue_bytes if key == _QUEUE_BYTES else self._max_queue_size
+            self._client.ledger.dropped(reason, count, explanation.format(bound))
 
     # --- fork and exit --------------------------------------------------------------------------
 
@@ -490,10 +546,26 @@ IN_FLIGHT_GRACE: Final = 1.0
 way to end: its records are then counted as sent or failed before `close()` returns. (The shutdown ends
 any retry at once; a request the host does not answer meanwhile stays counted as still being sent.)"""
 
+LARGE_ITEM: Final = 1024
+"""Items estimated at this many bytes or more count against the byte bound; smaller ones are bounded by
+the count alone (10,000 of them hold a few MiB), so the common record takes no lock on its way in."""
+
+_QUEUE_BYTES: Final = "queue_bytes"
+"""The key of the drops past the byte bound in `_lost`: counted as `queue_full`, explained apart."""
+
+# what put() counts -> (the drop reason, its explanation given the bound)
 _EXPLANATIONS: Final = {
-    QUEUE_FULL: "the log queue held {} records already (TRUBRICS_LOG_QUEUE_SIZE); records come faster than "
-    "they can be delivered",
-    CLOSED: "the logging handler or structlog processor was already closed",
+    QUEUE_FULL: (
+        QUEUE_FULL,
+        "the log queue held {} records already (TRUBRICS_LOG_QUEUE_SIZE); records come faster than they can "
+        "be delivered",
+    ),
+    _QUEUE_BYTES: (
+        QUEUE_FULL,
+        "the log queue's large records held {} bytes already (TRUBRICS_LOG_QUEUE_BYTES); records come faster "
+        "than they can be delivered",
+    ),
+    CLOSED: (CLOSED, "the logging handler or structlog processor was already closed"),
 }
 
 # registered here, once the hooks of what this module imports are: atexit runs this one before them

@@ -15,6 +15,7 @@ structlog processor, the log exporter) is sent once: `_log_doors` holds that rul
 
 from __future__ import annotations
 
+import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -33,6 +34,7 @@ from trubrics_otel._log_doors import (
 from trubrics_otel._log_pipeline import (
     STRUCTLOG_KEYS,
     LogPipeline,
+    estimate_size,
     event_dict_to_record,
     is_event_dict_candidate,
     warn_unusable,
@@ -121,7 +123,12 @@ class TrubricsHandler(HandlerDoor):
             flush_timeout=flush_timeout,
         )
         self._pipeline = LogPipeline(
-            _log_record_to_record, settings, client, clock=_clock, name="trubrics-logging-handler"
+            _log_record_to_record,
+            settings,
+            client,
+            size_of=_record_size,
+            clock=_clock,
+            name="trubrics-logging-handler",
         )
         self._worker = self._pipeline.worker
 
@@ -215,6 +222,17 @@ def _has_trigger_extra(attributes: dict[str, object], triggers: frozenset[str] =
             return True
         left -= 1
     return False
+
+
+def _record_size(item: logging.LogRecord | tuple[logging.LogRecord, str]) -> int:
+    """The estimated bytes of a queued record's text: its message and its `extra=` values (the last keys)."""
+    record = item[0] if isinstance(item, tuple) else item
+    attributes = record.__dict__
+    msg = record.msg
+    total = len(msg) if type(msg) is str else estimate_size((msg,))
+    for value in itertools.islice(reversed(attributes.values()), max(len(attributes) - _PLAIN_SIZE, 0)):
+        total += len(value) if type(value) is str else estimate_size((value,))  # the common case first
+    return total
 
 
 def _formatted(record: logging.LogRecord) -> str:

@@ -10,7 +10,8 @@ batches of 100 through the core's client.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import itertools
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 from trubrics_otel import _config
@@ -26,6 +27,8 @@ from trubrics_otel.mapping.logs import is_candidate
 __all__ = [
     "STRUCTLOG_KEYS",
     "LogPipeline",
+    "estimate_size",
+    "event_dict_size",
     "event_dict_to_record",
     "is_event_dict_candidate",
     "warn_unusable",
@@ -46,6 +49,7 @@ class LogPipeline:
         settings: _config.Settings,
         client: TrubricsClient | None,
         *,
+        size_of: Callable[[Any], int],
         clock: Callable[[], float],
         name: str,
     ) -> None:
@@ -60,6 +64,8 @@ class LogPipeline:
             max_queue_size=settings.queue_size,
             interval=settings.flush_interval,
             flush_timeout=settings.flush_timeout,
+            max_queue_bytes=_config.LOG_QUEUE_BYTES.resolve(),
+            size_of=size_of,
             clock=clock,
             name=name,
         )
@@ -93,6 +99,39 @@ class LogPipeline:
         self._errors += 1
         self.client.ledger.dropped(HANDLER_ERROR, 1, "the logging handler failed on a record")
         return self._errors == 1
+
+
+def estimate_size(values: Iterable[object], depth: int = 2) -> int:
+    """A cheap estimate of the bytes of text in `values`, for the queue's byte bound (caller's thread).
+
+    Strings and bytes count their length; lists, tuples and dicts (GenAI messages) what they hold, two
+    levels deep and their first `_LOOKED_AT` items, scaled up to their length; anything else counts a
+    few bytes. It never calls `str()` or `repr()`: that could cost the caller anything.
+    """
+    total = 0
+    for value in values:
+        kind = type(value)
+        if kind is str or kind is bytes:
+            total += len(value)  # type: ignore[arg-type]
+        elif depth and (kind is list or kind is tuple or kind is dict):
+            items: Any = value.values() if kind is dict else value  # type: ignore[attr-defined]
+            count = len(items)
+            looked_at = estimate_size(itertools.islice(items, _LOOKED_AT), depth - 1)
+            total += looked_at * count // _LOOKED_AT if count > _LOOKED_AT else looked_at
+        else:
+            total += _SMALL_VALUE
+    return total
+
+
+_LOOKED_AT: Final = 32
+"""The items of a list or dict an estimate reads; the rest are taken to be like them."""
+_SMALL_VALUE: Final = 16
+"""What a number, a flag or an object counts for in an estimate."""
+
+
+def event_dict_size(item: tuple[Mapping[str, Any], int]) -> int:
+    """The estimated bytes of a queued structlog event dict."""
+    return estimate_size(item[0].values())
 
 
 def is_event_dict_candidate(event_dict: Mapping[str, object]) -> bool:

@@ -15,7 +15,12 @@ from collections.abc import Callable, Sequence
 
 from trubrics_otel import _config
 from trubrics_otel._log_doors import EventDict, doors, note_queued_event
-from trubrics_otel._log_pipeline import LogPipeline, event_dict_to_record, is_event_dict_candidate
+from trubrics_otel._log_pipeline import (
+    LogPipeline,
+    event_dict_size,
+    event_dict_to_record,
+    is_event_dict_candidate,
+)
 from trubrics_otel._reporting import report
 from trubrics_otel._stats import DeliveryStats
 from trubrics_otel._threads import DELIVERING
@@ -78,7 +83,12 @@ class TrubricsStructlogProcessor:
             flush_timeout=flush_timeout,
         )
         self._pipeline = LogPipeline(
-            event_dict_to_record, settings, client, clock=_clock, name="trubrics-structlog"
+            event_dict_to_record,
+            settings,
+            client,
+            size_of=event_dict_size,
+            clock=_clock,
+            name="trubrics-structlog",
         )
         self._worker = self._pipeline.worker
         doors.processors = True
