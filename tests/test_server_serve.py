@@ -245,6 +245,20 @@ def test_the_summary_counts_the_oldest_items_dropped(serve: Callable[..., Runnin
     )
 
 
+def test_the_summary_counts_the_connections_turned_away(serve: Callable[..., Running]) -> None:
+    """Connections answered 503 beyond max_connections are counted in the summary."""
+    runner = serve(quiet=True, max_connections=1)
+    port = int(runner.url.rsplit(":", 1)[1])
+    with socket.create_connection(("127.0.0.1", port), 5):
+        busy = requests.get(f"{runner.url}/health", timeout=5)
+
+    assert busy.status_code == 503
+    assert runner.stopped().splitlines()[0] == (
+        "Stopped after 0 requests: accepted 0 events and 0 LLM events; refused none; "
+        "turned away 1 connection over max_connections (503)."
+    )
+
+
 def test_the_summary_names_a_file_database_and_staged_drops(
     serve: Callable[..., Running], tmp_path: Path
 ) -> None:

@@ -175,6 +175,7 @@ class IngestionHTTPServer(ThreadingHTTPServer):
     def _turn_away(self, connection: socket.socket) -> None:
         """Answer 503 at once, without a thread, then keep reading until the client hangs up or time is up."""
         _logger.debug("turned away a connection beyond max_connections=%d", self.state.max_connections)
+        self.state.tally.count_turned_away()
         try:
             connection.setblocking(False)
             connection.send(_BUSY_ANSWER)  # a few hundred bytes into an empty send buffer: never blocks

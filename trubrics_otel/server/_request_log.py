@@ -194,6 +194,7 @@ class Tally:
         events: the events accepted.
         llm_events: the LLM events accepted.
         duplicates: the items acknowledged but not stored again, their `$idempotency_key` already stored.
+        turned_away: the connections answered 503 unread, beyond `max_connections`.
         refused: how many requests were answered with each error status (400 and above).
         dropped: the connections a staged fault closed without an answer.
     """
@@ -204,6 +205,7 @@ class Tally:
     refused: Mapping[int, int]
     dropped: int
     duplicates: int = 0
+    turned_away: int = 0
 
 
 class RequestTally:
@@ -216,6 +218,12 @@ class RequestTally:
         self._refused: collections.Counter[int] = collections.Counter()
         self._dropped = 0
         self._duplicates = 0
+        self._turned_away = 0
+
+    def count_turned_away(self) -> None:
+        """Count one connection answered 503 unread, beyond `max_connections`."""
+        with self._lock:
+            self._turned_away += 1
 
     def count_answer(self, status: int | None) -> None:
         """Count one request answered with `status`, or dropped (`None`)."""
@@ -242,4 +250,5 @@ class RequestTally:
                 refused=types.MappingProxyType(dict(sorted(self._refused.items()))),
                 dropped=self._dropped,
                 duplicates=self._duplicates,
+                turned_away=self._turned_away,
             )

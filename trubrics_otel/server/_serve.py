@@ -115,6 +115,8 @@ def _summary(tally: Tally, database: str | os.PathLike[str], evicted: int = 0) -
     else:
         refused = "refused none"
     dropped = f"; dropped {tally.dropped} by staged faults" if tally.dropped else ""
+    if tally.turned_away:
+        dropped += f"; turned away {_count(tally.turned_away, 'connection')} over max_connections (503)"
     duplicates = (
         f" (and {_count(tally.duplicates, 'duplicate')} by $idempotency_key, not stored again)"
         if tally.duplicates
