@@ -43,7 +43,12 @@ it unasked. Listening on loopback, it answers only requests that name a loopback
 localhost`, `127.x.x.x`, `[::1]`; 421 otherwise), so that a web page cannot reach it under its own name
 (DNS rebinding). With `api_keys`, a server listening beyond loopback (`--host 0.0.0.0`) needs a valid key
 on every endpoint but the page's files and `/health` (`key_for_reads` asks it on loopback too); without
-keys every endpoint is open. A `limit` or `after` over 2**53 is a 422.
+keys every endpoint is open. A `limit` or `after` over 2**53 is a 422. At most `max_connections`
+connections are served at once (one more is answered 503 with `Retry-After`), and at most `max_items`
+items of each kind are kept (the oldest are dropped first, and counted).
+
+An item whose `properties["$idempotency_key"]` names one of its kind already stored is acknowledged (200)
+but not stored again, and counted as a duplicate; an item without the key is stored at every copy.
 
 The server uses the standard library only. It never forwards anything to Trubrics, and it is meant for
 localhost and trusted networks: it has no TLS.
