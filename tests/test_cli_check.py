@@ -27,7 +27,7 @@ from trubrics_otel._check import (
 from trubrics_otel.server import Fault, LocalServer
 
 COMMAND = Path(sys.executable).parent / "trubrics-otel"
-UNRESOLVABLE = "http://trubrics-check.invalid"  # RFC 2606: never resolves
+UNRESOLVABLE = "https://trubrics-check.invalid"  # RFC 2606: never resolves
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -12,12 +12,12 @@ from trubrics_otel import ConfigurationError, TrubricsClient, _config, _reportin
 
 def test_arguments_win_over_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """An explicit argument is used even when the environment says otherwise."""
-    monkeypatch.setenv("TRUBRICS_HOST", "http://env.example:1")
+    monkeypatch.setenv("TRUBRICS_HOST", "https://env.example:1")
     monkeypatch.setenv("TRUBRICS_TIMEOUT", "3")
 
-    client = TrubricsClient("k", "http://arg.example:2/", timeout=4)
+    client = TrubricsClient("k", "https://arg.example:2/", timeout=4)
 
-    assert client.host == "http://arg.example:2"
+    assert client.host == "https://arg.example:2"
     assert client.timeout == 4.0
 
 
@@ -153,13 +153,13 @@ def test_a_bad_environment_value_reaches_stderr_when_its_logger_is_disabled(
 
 def test_settings_resolve_every_setting_once(monkeypatch: pytest.MonkeyPatch) -> None:
     """Settings.resolve takes each argument, else its variable, else its default, into one frozen object."""
-    monkeypatch.setenv("TRUBRICS_HOST", "http://env.example:1")
+    monkeypatch.setenv("TRUBRICS_HOST", "https://env.example:1")
     monkeypatch.setenv("TRUBRICS_LOG_QUEUE_SIZE", "7")
     monkeypatch.setenv("TRUBRICS_COPY_ATTRIBUTES", "a, b.")
 
     settings = _config.Settings.resolve(api_key="k", timeout=3, default_user_id="u", flush_timeout=0)
 
-    assert settings.transport == _config.TransportSettings("k", "http://env.example:1", 5.0, 3.0, 30.0)
+    assert settings.transport == _config.TransportSettings("k", "https://env.example:1", 5.0, 3.0, 30.0)
     assert (settings.default_user_id, settings.queue_size, settings.flush_timeout) == ("u", 7, 0.0)
     assert settings.mapping_fields() == {
         "default_user_id": "u",

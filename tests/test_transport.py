@@ -7,6 +7,7 @@ import email.utils
 import json
 import logging
 import random
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -390,18 +391,35 @@ def test_send_never_raises(client: TrubricsClient, server: LocalServer) -> None:
     assert server.events()[0]["properties"]["bad"] == [1, 2]
 
 
-def test_proxies_from_the_environment_are_used(
-    server: LocalServer, api_key: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """HTTP_PROXY is honoured: the records reach the host through the proxy (here, the local server)."""
-    monkeypatch.setenv("HTTP_PROXY", server.url)
+def test_proxies_from_the_environment_are_used(api_key: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """HTTP_PROXY is honoured: the records reach the host through the proxy (a socket answering 200).
+
+    The local server cannot play the proxy: it refuses a Host that is not loopback (421).
+    """
+    received: list[bytes] = []
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def proxy() -> None:
+        connection, _ = listener.accept()
+        with connection:
+            head = b""
+            while b"\r\n\r\n" not in head:
+                head += connection.recv(65536)
+            received.append(head)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}")
+
+    threading.Thread(target=proxy, daemon=True).start()
+    monkeypatch.setenv("HTTP_PROXY", f"http://127.0.0.1:{listener.getsockname()[1]}")
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
-    client = TrubricsClient(api_key, "http://ingestion.example.invalid")
-
-    # example.invalid never resolves: the records can only have come through the proxy
-    assert client.send(events(2)).sent == 2
-    assert len(server.events()) == 2
+    client = TrubricsClient(api_key, "http://ingestion.example.invalid", allow_insecure_http=True)
+    try:
+        # example.invalid never resolves: the records can only have gone through the proxy
+        assert client.send(events(2)).sent == 2
+    finally:
+        client.shutdown()
+        listener.close()
+    assert received[0].startswith(b"POST http://ingestion.example.invalid/publish_events ")
 
 
 def test_a_retry_after_that_is_not_a_number_falls_back_to_back_off(

@@ -60,7 +60,7 @@ _Item = dict[str, JSONValue]
 
 EXIT_RETRY_DEADLINE: Final = 3.0
 """Seconds one delivery may take, retries included, once the interpreter is exiting."""
-_SLICE: Final = 0.25
+_SLICE: Final = 0.1
 """Seconds a socket waits at most before the request's deadline (which exit may bring closer) is checked."""
 USER_AGENT: Final = f"trubrics-otel/{__version__} python-requests/{requests.__version__}"
 _UNSENDABLE: Final = -1
@@ -264,19 +264,19 @@ class Sender:
         if not _exiting.is_set():
             return deadline_at
         if self._exit_seen_at is None:
-            self._exit_seen_at = self._clock()
+            began = _exit_began_at()
+            real_clock = self._clock is time.monotonic and began is not None
+            self._exit_seen_at = began if real_clock and began is not None else self._clock()
         return min(deadline_at, self._exit_seen_at + EXIT_RETRY_DEADLINE)
 
     def _request_limit(self, ends_at: float) -> Callable[[], float]:
         """The moment (of `time.monotonic`) a request must end by: `ends_at`, or sooner once exiting."""
-        exit_seen: list[float] = []
 
         def limit() -> float:
             if not _exiting.is_set():
                 return ends_at
-            if not exit_seen:
-                exit_seen.append(time.monotonic())
-            return min(ends_at, exit_seen[0] + EXIT_RETRY_DEADLINE)
+            began = _exit_began_at()
+            return min(ends_at, (time.monotonic() if began is None else began) + EXIT_RETRY_DEADLINE)
 
         return limit
 
@@ -557,7 +557,15 @@ _exiting = threading.Event()
 
 
 def _on_exit() -> None:
+    # the moment rides on the event, so that a test's own event carries its own moment
+    _exiting.began_at = time.monotonic()  # type: ignore[attr-defined]
     _exiting.set()
+
+
+def _exit_began_at() -> float | None:
+    """When (by `time.monotonic`) the interpreter began exiting, if it did."""
+    began = getattr(_exiting, "began_at", None)
+    return began if isinstance(began, float) else None
 
 
 def watch_exit() -> None:

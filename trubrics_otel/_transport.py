@@ -13,10 +13,12 @@ It never raises into the caller and never logs the API key.
 
 from __future__ import annotations
 
+import ipaddress
 import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from urllib.parse import urlsplit
 
 from trubrics_otel import _config
 from trubrics_otel._answers import SendResult
@@ -40,6 +42,8 @@ class TrubricsClient:
         retry_deadline: seconds one `send()` may take with its retries; default
             `TRUBRICS_RETRY_DEADLINE`, else 30.
         require_api_key: raise `ConfigurationError` when no key is configured, instead of warning once.
+        allow_insecure_http: allow a plain `http://` host that is not loopback (the key then travels in
+            clear); default `TRUBRICS_ALLOW_INSECURE_HTTP`, else False: such a host raises.
         _clock: tests' seam: a monotonic clock in seconds, faked together with `_wait`.
         _wait: tests' seam: waits a number of seconds, returning early with True when the client shuts
             down. The default waits on the shutdown event, so `shutdown()` ends any back-off at once.
@@ -48,7 +52,8 @@ class TrubricsClient:
             then unused.
 
     Raises:
-        ConfigurationError: an argument is malformed, or `require_api_key` is set and there is no key.
+        ConfigurationError: an argument is malformed, `require_api_key` is set and there is no key, or the
+            host is plain `http://` to a host that is not loopback and insecure HTTP is not allowed.
     """
 
     def __init__(
@@ -60,6 +65,7 @@ class TrubricsClient:
         timeout: float | None = None,
         retry_deadline: float | None = None,
         require_api_key: bool = False,
+        allow_insecure_http: bool | None = None,
         _clock: Callable[[], float] = time.monotonic,
         _wait: Callable[[float], bool] | None = None,
         _rng: random.Random | None = None,
@@ -69,6 +75,7 @@ class TrubricsClient:
             _settings = TransportSettings.resolve(
                 api_key, host, connect_timeout=connect_timeout, timeout=timeout, retry_deadline=retry_deadline
             )
+        _refuse_clear_text(_settings.host, _config.ALLOW_INSECURE_HTTP.resolve(allow_insecure_http))
         self._api_key = _settings.api_key
         self.host = _settings.host
         self.connect_timeout = _settings.connect_timeout
@@ -187,6 +194,26 @@ class TrubricsClient:
     def is_shutdown(self) -> bool:
         """Whether `shutdown()` has been called."""
         return self._closed.is_set()
+
+
+def _refuse_clear_text(host: str, allowed: bool) -> None:
+    """Refuse a plain `http://` host that is not loopback, unless allowed: the key would travel in clear."""
+    parts = urlsplit(host)
+    if parts.scheme != "http" or allowed:
+        return
+    name = parts.hostname or ""
+    if name == "localhost":
+        return
+    try:
+        if ipaddress.ip_address(name).is_loopback:
+            return
+    except ValueError:
+        pass
+    raise _config.ConfigurationError(
+        f"The host {host!r} (host= or TRUBRICS_HOST) is plain http:// to a host that is not loopback: the "
+        "API key and the records would travel in clear. Use https://, or set "
+        "TRUBRICS_ALLOW_INSECURE_HTTP=true (allow_insecure_http=True) to allow it."
+    )
 
 
 def door_client(client: TrubricsClient | None, transport: TransportSettings | None) -> TrubricsClient:
