@@ -130,6 +130,36 @@ def test_a_trickled_answer_cannot_hold_a_send_past_its_deadline(
     assert getattr(result, "failed", None) == 3
 
 
+def test_a_trickling_proxy_cannot_hold_a_send_past_its_deadline(
+    raw_server: Callable[[Answer], RawServer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Through an HTTP proxy (HTTP_PROXY) that trickles its answer, the deadline holds as well."""
+    stop = threading.Event()
+
+    def trickle(connection: socket.socket, head: bytes, body: bytes) -> None:
+        for byte in b"HTTP/1.1 200 OK\r\nX-Slow: " + b"a" * 10_000:
+            if stop.wait(0.02):
+                return
+            connection.sendall(bytes([byte]))
+
+    proxy = raw_server(trickle)
+    monkeypatch.setenv("HTTP_PROXY", proxy.url)
+    monkeypatch.delenv("NO_PROXY", raising=False)
+    monkeypatch.delenv("no_proxy", raising=False)
+    client = TrubricsClient(
+        "key", "http://ingestion.example.invalid", timeout=0.3, retry_deadline=0.6, allow_insecure_http=True
+    )
+    try:
+        took, result = timed_send(client, events(3), limit=5)
+    finally:
+        stop.set()
+        client.shutdown()
+
+    assert proxy.heads[0].startswith(b"POST http://ingestion.example.invalid/")
+    assert took < 1.5
+    assert getattr(result, "failed", None) == 3
+
+
 def test_a_request_in_flight_is_cut_to_the_exit_budget(
     raw_server: Callable[[Answer], RawServer], monkeypatch: pytest.MonkeyPatch
 ) -> None:

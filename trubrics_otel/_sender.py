@@ -24,6 +24,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Final
 
 import requests
+import urllib3
 import urllib3.connection
 import urllib3.connectionpool
 from opentelemetry import context as otel_context
@@ -528,6 +529,9 @@ class _DeadlineHTTPSPool(urllib3.connectionpool.HTTPSConnectionPool):
     ConnectionCls = _DeadlineHTTPSConnection
 
 
+_DEADLINE_POOLS: Final = {"http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+
+
 class _DeadlineAdapter(HTTPAdapter):
     """requests' adapter, with connections whose whole exchange ends by the request's deadline.
 
@@ -538,7 +542,13 @@ class _DeadlineAdapter(HTTPAdapter):
         self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
     ) -> None:
         super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
-        self.poolmanager.pool_classes_by_scheme = {"http": _DeadlineHTTPPool, "https": _DeadlineHTTPSPool}
+        self.poolmanager.pool_classes_by_scheme = _DEADLINE_POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> urllib3.PoolManager:
+        manager: urllib3.PoolManager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if type(manager) is urllib3.ProxyManager:  # a SOCKS proxy's manager keeps its own pools
+            manager.pool_classes_by_scheme = _DEADLINE_POOLS
+        return manager
 
 
 def redirect_problem(host: str, endpoint: str, response: requests.Response) -> str:
