@@ -97,6 +97,21 @@ def test_log_records_are_translated_for_a_door_that_sends_them_itself(
     core.release()
 
 
+def test_content_whose_span_never_comes_is_counted_when_the_core_lets_go(
+    server: LocalServer, api_key: str
+) -> None:
+    """A content record for a span that is never exported is `unjoinable_content` in the ledger."""
+    core = core_for(Settings.resolve(api_key=api_key, host=server.url), join=ContentJoin(window=60))
+    content = LogData("gen_ai.choice", {"message": {"content": "Hi"}}, {}, 1, span=(TRACE, "c" * 16))
+
+    assert core.log_records([content]) == []
+    assert core.client.stats().dropped == {}
+    core.release()
+
+    assert core.client.stats().dropped == {"unjoinable_content": 1}
+    assert server.llm_events() == []
+
+
 def test_a_mapping_bug_costs_the_batch_and_never_raises(
     server: LocalServer, api_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -128,9 +128,41 @@ def test_orphan_content_is_forgotten_when_its_window_closes() -> None:
     """Content whose span never comes is let go after the window."""
     join = ContentJoin(window=5)
     join.add_content(key("x"), Content("p", "g"), now=0)
+    join.add_content(key("x"), Content(generation="more"), now=1)  # a second record of that content
 
+    assert join.take_unjoined() == 0
     assert join.expired(now=6) == []
     assert len(join) == 0
+    assert join.take_unjoined() == 2  # counted in records, and taken once
+    assert join.take_unjoined() == 0
+
+
+def test_content_evicted_or_left_when_the_last_core_detaches_is_counted() -> None:
+    """Content let go past max_pending, or held when no core is left to bring its span, is counted."""
+    join = ContentJoin(window=60, max_pending=2)
+    join.attach()
+    join.attach()
+    for index in range(3):
+        join.add_content(key(str(index)), Content("p"), now=index)
+    assert join.take_unjoined() == 1
+
+    join.detach()
+    assert join.take_unjoined() == 0  # another core may still bring the spans
+    join.detach()
+    assert join.take_unjoined() == 2
+    assert len(join) == 0
+
+
+def test_content_that_meets_its_span_is_not_counted() -> None:
+    """Content joined to its call, before or after it, is no loss."""
+    join = ContentJoin(window=5)
+    join.add_content(key("a"), Content("p"), now=0)
+    join.add_call(call("a"), now=1)
+    join.add_call(call("b"), now=1)
+    join.add_content(key("b"), Content("p", "g"), now=2)
+
+    join.expired(now=60)
+    assert join.take_unjoined() == 0
 
 
 def test_memory_is_bounded() -> None:

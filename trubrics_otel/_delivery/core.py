@@ -39,7 +39,7 @@ from trubrics_otel._delivery.releaser import Releaser
 from trubrics_otel._events import MAX_BATCH_SIZE, Record
 from trubrics_otel._fork import renew_in_child
 from trubrics_otel._reporting import report
-from trubrics_otel._stats import MAPPING_ERROR, Ledger
+from trubrics_otel._stats import MAPPING_ERROR, UNJOINABLE_CONTENT, Ledger
 from trubrics_otel._transport import TrubricsClient, door_client
 from trubrics_otel.mapping import LLMCall, LogData, MappingOptions, SpanData, Translator
 from trubrics_otel.mapping.logs import LogOutcome, unusable_warning
@@ -84,6 +84,7 @@ class DeliveryCore:
         self._users = 0
         self._closed = False
         self._warned_default_user = False
+        join.attach()
         client.retain()
 
     @property
@@ -106,6 +107,8 @@ class DeliveryCore:
                 self._closed = True
         if last:
             self._releaser.stop()
+            self.join.detach()  # the last core's content can no longer meet its span
+            self._count_unjoined()
             self.client.release()
 
     def send_spans(self, spans: Sequence[SpanData]) -> bool:
@@ -161,7 +164,19 @@ class DeliveryCore:
         return self._release(self.join.drain(), timeout)
 
     def _release(self, calls: Sequence[LLMCall], deadline: float | None = None) -> bool:
+        self._count_unjoined()
         return self._send(self.translator.released(calls), deadline)
+
+    def _count_unjoined(self) -> None:
+        """Count the content records the join let go of without their span."""
+        unjoined = self.join.take_unjoined()
+        if unjoined:
+            self.client.ledger.dropped(
+                UNJOINABLE_CONTENT,
+                unjoined,
+                f"GenAI content log records whose span did not come within {self.join.window:g} s "
+                "(TRUBRICS_CONTENT_WAIT), or before the exporters shut down",
+            )
 
     def _send(self, records: list[Record], deadline: float | None = None) -> bool:
         """Hand records to the transport: with `_send_parts`, the only way out of the core."""
@@ -209,6 +224,7 @@ class DeliveryCore:
             self.client.ledger.dropped(MAPPING_ERROR, len(spans) - done, "the span mapping failed")
 
     def _wake_releaser(self) -> None:
+        self._count_unjoined()  # a translation may have closed windows, or evicted content
         if len(self.join):
             self._releaser.wake()
 

@@ -5,7 +5,9 @@ share the span's trace and span ids. A call whose span lacks its text waits here
 seconds; content that arrives before its span waits the same. Whichever half comes second completes the
 call. When the window closes on a call without its content, the call is released as it is (the caller
 sends it with a placeholder and counts it). At most `max_pending` calls and contents are kept; past that
-the oldest is released early.
+the oldest is released early. Content whose span never comes (its window closed, it was evicted, or the
+last core using the join let it go) is counted, in content records, for the core to report
+(`take_unjoined`, `dropped["unjoinable_content"]`).
 
 A call that names no user or thread waits the same way for its ancestors (`add_spans`), which end after
 it: when its trace's local root arrives, it takes what they name (see `ancestry`); when the window closes
@@ -97,6 +99,9 @@ class ContentJoin:
         # insertion-ordered, so the oldest entry is first: (deadline, waiting call) and (deadline, content)
         self._calls: OrderedDict[SpanKey, tuple[float, _Waiting]] = OrderedDict()
         self._contents: OrderedDict[SpanKey, tuple[float, Content]] = OrderedDict()
+        self._pieces: dict[SpanKey, int] = {}  # how many content records each held content merges
+        self._unjoined = 0  # content records forgotten without their span, not yet taken by a core
+        self._users = 0  # the cores sending through this join
         renew_in_child(self._forget_after_fork)
 
     def _forget_after_fork(self) -> None:
@@ -107,6 +112,8 @@ class ContentJoin:
         self._traces.clear()
         self._trace_spans = 0
         self._held_ids.clear()
+        self._pieces.clear()
+        self._unjoined = 0
 
     def __len__(self) -> int:
         with self._lock:
@@ -122,6 +129,7 @@ class ContentJoin:
         key = (call.span.trace_id, call.span.span_id)
         with self._lock:
             earlier = self._contents.pop(key, None)
+            self._pieces.pop(key, None)
             waiting = _Waiting(call, _NO_CONTENT if earlier is None else earlier[1], needs_identity)
             trace = self._traces.get(key[0]) if needs_identity else None
             if trace is not None and trace.rooted:
@@ -223,6 +231,7 @@ class ContentJoin:
                 self._calls[key] = (deadline, waiting)
                 return []
             earlier = self._contents.get(key)
+            self._pieces[key] = self._pieces.get(key, 0) + 1
             if earlier is not None:
                 # assigned in place, the entry keeps its position: deadlines stay in ascending order
                 self._contents[key] = (earlier[0], earlier[1].merge(content))
@@ -234,15 +243,46 @@ class ContentJoin:
         """Release the calls whose window has closed, and forget content whose call never came."""
         with self._lock:
             released = _pop_due(self._calls, now)
-            _pop_due(self._contents, now)
+            contents = self._contents
+            while contents:
+                key = next(iter(contents))
+                if contents[key][0] > now:
+                    break
+                self._forget_content(key)
             return [self._settle(waiting).completed() for waiting in released]
+
+    def take_unjoined(self) -> int:
+        """Return how many content records were forgotten without their span since the last call."""
+        if not self._unjoined:  # the common case, without the lock
+            return 0
+        with self._lock:
+            unjoined, self._unjoined = self._unjoined, 0
+            return unjoined
+
+    def attach(self) -> None:
+        """Note one more core sending through this join."""
+        with self._lock:
+            self._users += 1
+
+    def detach(self) -> None:
+        """Note that a core is done; after the last, no span can come: held content is forgotten."""
+        with self._lock:
+            self._users -= 1
+            if self._users <= 0:
+                for key in list(self._contents):
+                    self._forget_content(key)
+
+    def _forget_content(self, key: SpanKey) -> None:
+        """Let go of content whose span never came, counting its records (under the lock)."""
+        del self._contents[key]
+        self._unjoined += self._pieces.pop(key, 1)
 
     def drain(self) -> list[LLMCall]:
         """Release every held call at once (flush and shutdown); content waiting for its span stays.
 
         Exporters that share the join shut down one after the other: at the exit of a zero-code app the
         log exporter goes first, and the spans its content belongs to come after. That content is still
-        forgotten when its window closes.
+        forgotten (and counted) when its window closes, or when the last core detaches.
         """
         with self._lock:
             calls = [self._settle(waiting).completed() for _, waiting in self._calls.values()]
@@ -261,7 +301,7 @@ class ContentJoin:
         released: list[LLMCall] = []
         while len(self._calls) + len(self._contents) > self.max_pending:
             if self._contents and (not self._calls or _older(self._contents, self._calls)):
-                self._contents.popitem(last=False)
+                self._forget_content(next(iter(self._contents)))
             else:
                 released.append(self._settle(self._calls.popitem(last=False)[1][1]).completed())
         return released
