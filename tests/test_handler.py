@@ -523,6 +523,28 @@ def test_filters_on_the_handler_are_honoured(make_handler: MakeHandler, server: 
     assert [item["event"] for item in server.events()] == ["Public"]
 
 
+def test_a_filter_that_adds_a_user_id_makes_a_plain_record_an_event(
+    make_handler: MakeHandler, server: LocalServer
+) -> None:
+    """The handler's filters run on every record, those without extras too, as on any handler."""
+    seen: list[str] = []
+
+    def add_user(record: logging.LogRecord) -> bool:
+        seen.append(record.getMessage())
+        record.user_id = "u-from-context"
+        return True
+
+    handler = make_handler()
+    handler.addFilter(add_user)
+    logger = attach(handler)
+
+    logger.info("Sign up")
+    handler.flush()
+
+    assert seen == ["Sign up"]
+    assert [(item["user_id"], item["event"]) for item in server.events()] == [("u-from-context", "Sign up")]
+
+
 def test_the_handler_is_configured_from_the_environment(
     server: LocalServer, api_key: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -153,17 +153,19 @@ class TrubricsHandler(HandlerDoor):
         """Queue the record if it carries a recognised key; ignore it cheaply otherwise.
 
         Unlike `logging.Handler.handle`, it takes no lock (the queue is thread-safe), and a record
-        without extras, which is most of them, costs one length comparison.
+        without extras, which is most of them, costs one length comparison. The handler's filters run
+        first, on every record, as on any handler: a filter may add the attributes that make a record
+        an event (`record.user_id = ...` from the request's context).
         """
-        attributes = record.__dict__
-        if len(attributes) == _PLAIN_SIZE:
-            return False  # no extras, so nothing to recognise (structlog's records carry two)
         if self.filters:
             checked = self.filter(record)
             if not checked:
                 return False
             if isinstance(checked, logging.LogRecord):  # Python 3.12+: a filter may replace the record
-                record, attributes = checked, checked.__dict__
+                record = checked
+        attributes = record.__dict__
+        if len(attributes) == _PLAIN_SIZE:
+            return False  # no extras, so nothing to recognise (structlog's records carry two)
         if not _has_trigger_extra(attributes):
             msg = record.msg  # structlog's ProcessorFormatter.wrap_for_formatter: msg IS the event dict
             if type(msg) is not dict or not is_event_dict_candidate(msg):
