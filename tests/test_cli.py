@@ -156,3 +156,49 @@ def test_serve_quiet_writes_no_line_per_request(quiet: bool) -> None:
     assert process.returncode == 0
     assert ("/health" in err) is not quiet
     assert "Stopped after 1 request" in err
+
+
+def test_serve_passes_its_bounds_to_the_server() -> None:
+    """--max-items keeps the newest items only, and --key-for-reads asks the key to read on loopback."""
+    process = subprocess.Popen(
+        [
+            str(COMMAND),
+            "serve",
+            "--port",
+            "0",
+            "--database",
+            ":memory:",
+            "--quiet",
+            "--api-key",
+            "k",
+            "--max-items",
+            "1",
+            "--key-for-reads",
+        ],
+        env=environment(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None
+    try:
+        url = re.search(r"http://127\.0\.0\.1:\d+", process.stdout.readline())
+        assert url is not None
+        for name in ("First", "Second"):
+            posted = requests.post(
+                f"{url.group()}/publish_events",
+                json=[{"user_id": "u", "event": name, "timestamp": "2026-11-30T12:00:00Z"}],
+                headers={"x-api-key": "k"},
+                timeout=10,
+            )
+            assert posted.status_code == 200, posted.text
+        unkeyed = requests.get(f"{url.group()}/events", timeout=10)
+        kept = requests.get(f"{url.group()}/events", headers={"x-api-key": "k"}, timeout=10).json()
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=30)
+    finally:
+        process.kill()
+        process.wait()
+
+    assert unkeyed.status_code == 401
+    assert [item["event"] for item in kept] == ["Second"]

@@ -290,3 +290,23 @@ def test_ctrl_c_ends_following_cleanly(server: LocalServer) -> None:
     assert process.returncode == 0
     assert "Traceback" not in err
     assert "LLM events: none." in out
+
+
+def test_a_server_that_asks_a_key_to_read_is_read_with_api_key(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--api-key (or TRUBRICS_API_KEY) is sent to read; without it the refusal is one line, exit 3."""
+    with LocalServer(api_keys={"reader-key"}, key_for_reads=True) as locked:
+        client = TrubricsClient("reader-key", locked.url)
+        assert client.send([Event("ada", "Sign up")]).sent == 1
+        client.shutdown()
+
+        refused = main(["events", "--server", locked.url, "--kind", "events"])
+        refusal = capsys.readouterr().err
+        listed = main(["events", "--server", locked.url, "--kind", "events", "--api-key", "reader-key"])
+        table = capsys.readouterr().out
+
+    assert (refused, listed) == (3, 0)
+    assert refusal.startswith("trubrics-otel: ")
+    assert refusal.count("\n") == 1
+    assert "Sign up" in table

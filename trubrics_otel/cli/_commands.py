@@ -73,7 +73,8 @@ def events_command(args: argparse.Namespace) -> int:
     else:
         server, source = DEFAULT_SERVER, "the default"
     filters = Filters(args.user, args.thread, args.event, args.assistant)
-    listings = ServerListings(server, source)
+    api_key = _config.API_KEY.resolve(args.api_key, given_as="--api-key")
+    listings = ServerListings(server, source, api_key=api_key)
     try:
         if args.follow:
             follow(
@@ -101,6 +102,9 @@ def serve_command(args: argparse.Namespace) -> int:
             database=args.database,
             fail_rate=args.fail_rate,
             quiet=args.quiet,
+            key_for_reads=args.key_for_reads or None,
+            max_items=args.max_items,
+            max_connections=args.max_connections,
         )
     except OSError as error:
         print(f"trubrics-otel: {_bind_error(error, args.host, args.port)}", file=sys.stderr)

@@ -73,13 +73,18 @@ class ServerListings:
         server: the server's base URL.
         source: where the URL came from, named in errors (`--server`, `TRUBRICS_HOST`, the default).
         timeout: seconds to wait for each answer.
+        api_key: sent as `x-api-key`, for a server that asks a key to read (one reachable beyond loopback).
     """
 
-    def __init__(self, server: str, source: str = "the default", *, timeout: float = 5.0) -> None:
+    def __init__(
+        self, server: str, source: str = "the default", *, timeout: float = 5.0, api_key: str | None = None
+    ) -> None:
         self.server = server
         self._source = source
         self._timeout = timeout
         self._session = requests.Session()
+        if api_key is not None:
+            self._session.headers["x-api-key"] = api_key
 
     def close(self) -> None:
         """Close the HTTP session."""

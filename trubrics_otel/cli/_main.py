@@ -24,6 +24,8 @@ from trubrics_otel.cli._commands import (
     fake_llm_command,
     serve_command,
 )
+from trubrics_otel.server._listener import MAX_CONNECTIONS
+from trubrics_otel.server._store import MAX_ITEMS
 
 __all__ = ["EXIT_BROKEN_PIPE", "EXIT_INTERRUPTED", "main"]
 
@@ -199,6 +201,11 @@ def _add_events(commands: _Commands) -> None:
         help=f"the server's base URL (default TRUBRICS_HOST, else {DEFAULT_SERVER})",
     )
     events.add_argument(
+        "--api-key",
+        metavar="KEY",
+        help="the key a server started with --api-key asks to read (default TRUBRICS_API_KEY)",
+    )
+    events.add_argument(
         "--kind", choices=("all", "events", "llm"), default="all", help="which listings to show (default all)"
     )
     events.add_argument("--user", help="only this user's items")
@@ -257,6 +264,23 @@ def _add_serve(commands: _Commands) -> None:
     )
     serve.add_argument(
         "--quiet", "-q", action="store_true", help="write no line per request (the summary at the end stays)"
+    )
+    serve.add_argument(
+        "--key-for-reads",
+        action="store_true",
+        help="with --api-key, ask the key to read too, even on loopback (beyond loopback it always does)",
+    )
+    serve.add_argument(
+        "--max-items",
+        type=int,
+        default=MAX_ITEMS,
+        help=f"items kept per kind; beyond, the oldest go first and are counted (default {MAX_ITEMS:,})",
+    )
+    serve.add_argument(
+        "--max-connections",
+        type=int,
+        default=MAX_CONNECTIONS,
+        help=f"connections served at once; one more is answered 503 at once (default {MAX_CONNECTIONS})",
     )
     serve.set_defaults(run=serve_command)
 
