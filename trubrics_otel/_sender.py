@@ -197,13 +197,14 @@ class Sender:
                     items, REJECTED, f"{self.host}/{endpoint} answered HTTP {status}", status=status
                 )
             delay = retry_after(response, time.time()) if response is not None else None
-            if delay is not None and status in (429, 503):
+            rate_limited = delay is not None and status in (429, 503)
+            if delay is not None and rate_limited:
                 # a rate-limit window: every delivery of this client waits for it, not only this one
                 self._paused_until = max(self._paused_until, self._clock() + delay)
             if delay is None:
                 delay = backoff(attempt, self._rng)
             if self._clock() + delay >= deadline_at:
-                if self._paused_until > self._clock():
+                if rate_limited:
                     problem += f" with Retry-After: {delay:.0f} s, a pause that outlasts the deadline"
                 return self._fail(
                     items, f"{problem}; no time left to retry before the deadline", status=status, error=error
@@ -266,8 +267,10 @@ class Sender:
             return deadline_at
         if self._exit_seen_at is None:
             began = _exit_began_at()
-            real_clock = self._clock is time.monotonic and began is not None
-            self._exit_seen_at = began if real_clock and began is not None else self._clock()
+            # on the real clock the budget counts from the exit itself; a test's clock, from now
+            self._exit_seen_at = (
+                began if began is not None and self._clock is time.monotonic else self._clock()
+            )
         return min(deadline_at, self._exit_seen_at + EXIT_RETRY_DEADLINE)
 
     def _request_limit(self, ends_at: float) -> Callable[[], float]:
