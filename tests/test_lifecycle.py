@@ -119,6 +119,57 @@ def test_a_pool_closed_and_joined_delivers_what_its_workers_logged(
     assert run_app(app, server, api_key, method, "pool_joined") == 50
 
 
+_SPANS_APP = """
+import multiprocessing, sys
+from opentelemetry import trace
+from opentelemetry.sdk.trace import TracerProvider
+from opentelemetry.sdk.trace.export import BatchSpanProcessor
+from trubrics_otel import TrubricsSpanExporter
+
+provider = TracerProvider()
+provider.add_span_processor(BatchSpanProcessor(TrubricsSpanExporter()))  # exports every 5 s
+trace.set_tracer_provider(provider)
+
+
+def child(tag):
+    tracer = trace.get_tracer("app")
+    for index in range(20):
+        with tracer.start_as_current_span("chat") as span:
+            span.set_attributes({
+                "gen_ai.operation.name": "chat", "gen_ai.request.model": "gpt-4o", "user.id": f"u{index}",
+                "gen_ai.prompt.0.role": "user", "gen_ai.prompt.0.content": tag,
+                "gen_ai.completion.0.role": "assistant", "gen_ai.completion.0.content": "hello",
+            })
+
+
+if __name__ == "__main__":
+    method = sys.argv[1]
+    process = multiprocessing.get_context(method).Process(target=child, args=(method,))
+    process.start()
+    process.join()
+    assert process.exitcode == 0, process.exitcode
+    print("done")
+"""
+
+
+@pytest.mark.parametrize("method", ["fork", "forkserver"])
+def test_spans_a_multiprocessing_child_ends_are_delivered(
+    tmp_path: Path, server: LocalServer, api_key: str, method: str
+) -> None:
+    """A child's spans, waiting in its batch processor at its os._exit, are flushed before it."""
+    if method not in multiprocessing.get_all_start_methods():
+        pytest.skip(f"no {method} start method here")
+    app = tmp_path / "spans_app.py"
+    app.write_text(_SPANS_APP)
+    done = run_clean(
+        [sys.executable, str(app), method], timeout=60, TRUBRICS_HOST=server.url, TRUBRICS_API_KEY=api_key
+    )
+
+    assert done.returncode == 0, done.stderr
+    assert "done" in done.stdout
+    assert len(server.llm_events()) == 20
+
+
 def test_a_terminated_pool_delivers_what_each_task_flushed(
     app: Path, server: LocalServer, api_key: str
 ) -> None:

@@ -42,7 +42,7 @@ from collections.abc import Callable
 from typing import Final, Generic, TypeVar
 
 from trubrics_otel._events import MAX_BATCH_SIZE, Record
-from trubrics_otel._exit_flush import flush_all_at_exit, flush_at_exit, flush_before_child_exit
+from trubrics_otel._exit_flush import flush_all_at_exit, flush_at_exit, flush_in_multiprocessing_children
 from trubrics_otel._fork import renew_in_child
 from trubrics_otel._reporting import report
 from trubrics_otel._stats import CLOSED, MAPPING_ERROR, QUEUE_FULL, DeliveryStats
@@ -326,7 +326,7 @@ class BatchWorker(Generic[T]):
                 return
             # when none can start, flush() and close() deliver in their caller's thread
             self._thread = start_daemon(self._run, self._name)
-        flush_before_child_exit()  # a multiprocessing child ends through os._exit: no exit hook runs
+        flush_in_multiprocessing_children()  # a multiprocessing child ends through os._exit: no exit hook
 
     def _request_flush(self) -> _FlushMarker:
         marker = _FlushMarker()

@@ -10,7 +10,11 @@ A `multiprocessing` child started by fork or forkserver ends through `os._exit`,
 only the finalizers `multiprocessing.util.Finalize` registered in that child run, just before. So a
 worker that starts its thread in such a child registers `flush_before_child_exit` there, once per
 process, and the child gets the same bounded flush and its account (a spawned child runs them again at
-its ordinary exit, where nothing is left to do).
+its ordinary exit, where nothing is left to do). An exporter cannot wait for its first export to do so
+(OpenTelemetry's batch processors export on their own thread, every few seconds): made in a process that
+uses `multiprocessing`, it has the flush registered in every child as the child starts
+(`flush_in_multiprocessing_children`), and that flush also flushes OpenTelemetry's global tracer and
+logger providers.
 """
 
 from __future__ import annotations
@@ -42,6 +46,16 @@ CHILD_EXIT_PRIORITY: Final = 100
 """The `exitpriority` of the child's flush: multiprocessing runs finalizers with a higher one first, so
 ours runs before those of the queues and pools the child made (10 and below), while they still work."""
 _finalizer_pid: int | None = None  # the process whose finalizer registry holds our flush
+_flush_providers = False  # an exporter of ours exists: the child's flush flushes OpenTelemetry's providers
+_PROVIDER_FLUSH_MILLIS: Final = 5_000
+"""How long the child's flush gives each OpenTelemetry provider (the log flush's default timeout)."""
+
+
+class _Anchor:
+    """What multiprocessing's after-fork registry holds (weakly) for our hook: kept alive here."""
+
+
+_anchor: _Anchor | None = None
 
 
 def flush_at_exit(worker: _Worker) -> None:
@@ -90,9 +104,50 @@ def flush_before_child_exit() -> None:
     util.Finalize(None, _flush_and_account, exitpriority=CHILD_EXIT_PRIORITY)
 
 
+def flush_in_multiprocessing_children(*, providers: bool = False) -> None:
+    """Have every `multiprocessing` child of this process, and this one if it is one, flush before exit.
+
+    `providers`: an exporter asks, so the child's flush flushes OpenTelemetry's global providers too.
+    Does nothing in a process that has not imported `multiprocessing` (it starts no children then).
+    """
+    global _flush_providers, _anchor  # noqa: PLW0603 - process-wide, set once
+    if providers:
+        _flush_providers = True
+    if "multiprocessing" not in sys.modules:
+        return
+    from multiprocessing import util  # noqa: PLC0415 - only where multiprocessing is in use
+
+    if _anchor is None:
+        _anchor = _Anchor()
+        # runs in each child after multiprocessing cleared the parent's finalizers, before the target
+        util.register_after_fork(_anchor, _register_in_child)
+    flush_before_child_exit()
+
+
+def _register_in_child(_: _Anchor) -> None:
+    global _finalizer_pid  # noqa: PLW0603 - the registry it stood for was cleared
+    _finalizer_pid = None
+    flush_before_child_exit()
+
+
 def _flush_and_account() -> None:
     try:
         flush_all_at_exit()
+        if _flush_providers:
+            _flush_opentelemetry()
         account_all()
     except Exception:  # the child's exit goes on
         _logger.debug("Trubrics: could not flush before a multiprocessing child's exit", exc_info=True)
+
+
+def _flush_opentelemetry() -> None:
+    """Flush OpenTelemetry's global tracer and logger providers, if they are the SDK's (they have it)."""
+    for module, getter in (
+        ("opentelemetry.trace", "get_tracer_provider"),
+        ("opentelemetry._logs", "get_logger_provider"),
+    ):
+        found = sys.modules.get(module)
+        provider = getattr(found, getter)() if found is not None else None
+        force_flush = getattr(provider, "force_flush", None)
+        if callable(force_flush):
+            force_flush(_PROVIDER_FLUSH_MILLIS)

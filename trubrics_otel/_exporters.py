@@ -30,6 +30,7 @@ from trubrics_otel._config import Settings
 from trubrics_otel._context import context_processor_of
 from trubrics_otel._delivery import ContentJoin, core_for
 from trubrics_otel._events import Record
+from trubrics_otel._exit_flush import flush_in_multiprocessing_children
 from trubrics_otel._log_exporter import TrubricsLogExporter, push_content_logs
 from trubrics_otel._transport import TrubricsClient
 from trubrics_otel.mapping import MappingOptions, SpanData, SpanEventData
@@ -95,6 +96,7 @@ class TrubricsSpanExporter(SpanExporter):
             copy_attributes=copy_attributes,
         )
         self._core = core_for(settings, client, join, _clock=_clock)
+        flush_in_multiprocessing_children(providers=True)  # a child ends through os._exit: no exit hook
         self._shutdown = False
         self._flushed_with: weakref.WeakSet[TracerProvider] = weakref.WeakSet()
         if stamp_context:

@@ -36,6 +36,7 @@ from opentelemetry.trace import format_span_id, format_trace_id
 
 from trubrics_otel._config import Settings
 from trubrics_otel._delivery import ContentJoin, core_for
+from trubrics_otel._exit_flush import flush_in_multiprocessing_children
 from trubrics_otel._log_doors import note_log_exporter, sent_by_another_door
 from trubrics_otel._log_pipeline import STRUCTLOG_KEYS
 from trubrics_otel._reporting import report
@@ -94,6 +95,7 @@ class TrubricsLogExporter(LogRecordExporter):
             copy_attributes=copy_attributes,
         )
         self._core = core_for(settings, client, join, _clock=_clock)
+        flush_in_multiprocessing_children(providers=True)  # a child ends through os._exit: no exit hook
         self._shutdown = False
         note_log_exporter()
 
