@@ -244,6 +244,43 @@ def test_records_left_when_the_exit_flush_ends_are_counted_in_the_account(
     assert "the exit flush ran out of its 0.5 s" in done.stderr
 
 
+def test_events_the_structlog_processor_holds_past_the_exit_flush_are_counted(
+    server: LocalServer, api_key: str
+) -> None:
+    """The processor is never closed by logging: what its exit flush leaves is `failed`, with why."""
+    slow_answers(server)
+    script = """
+        import io
+        import structlog
+        from trubrics_otel.integrations.structlog import TrubricsStructlogProcessor
+
+        structlog.configure(
+            processors=[
+                TrubricsStructlogProcessor(flush_interval=60, flush_timeout=0.5),
+                structlog.processors.JSONRenderer(),
+            ],
+            logger_factory=structlog.PrintLoggerFactory(io.StringIO()),
+        )
+        for index in range(1000):
+            structlog.get_logger().info("Sign up", user_id=f"u{index}")
+    """
+    done = run_clean(
+        [sys.executable, "-c", textwrap.dedent(script)],
+        timeout=60,
+        TRUBRICS_HOST=server.url,
+        TRUBRICS_API_KEY=api_key,
+    )
+
+    assert done.returncode == 0, done.stderr
+    found = _ACCOUNT.search(done.stderr)
+    assert found, done.stderr
+    total, sent, failed, queued = map(int, found.groups())
+    assert total == sent + failed + queued == 1000
+    assert failed >= 500
+    assert queued <= 100  # at most the batch whose request was under way when the process ended
+    assert "the exit flush ran out of its 0.5 s" in done.stderr
+
+
 DOCS = Path(__file__).resolve().parent.parent / "docs" / "logging.md"
 
 

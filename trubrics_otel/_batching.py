@@ -531,6 +531,12 @@ class BatchWorker(Generic[T]):
         wait = self._exit_wait()
         return None if wait is None else (deadline, wait)
 
+    def end_exit_flush(self) -> None:
+        """End this worker's exit flush: what is still queued will not be sent, and is counted so."""
+        if self._pid == os.getpid():
+            self._give_up_queued(self._flush_timeout)
+        self.hand_over_losses()
+
     def _exit_wait(self) -> Callable[[float], object] | None:
         self._check_fork()
         thread = self._thread

@@ -4,7 +4,8 @@ An application that never closes its handler still delivers what it logged: each
 `flush_timeout`, all of them at the same time. That flush's deadline is the exit's: `logging.shutdown()`,
 which flushes and closes every handler after this hook, waits no longer than it, so a host that is
 down holds the exit `flush_timeout` once, not three times. A closed worker still delivering (closed
-under logging's lock, which it could not wait in) is waited for as long.
+under logging's lock, which it could not wait in) is waited for as long. What a worker still holds when
+its deadline passes is counted as `failed`, with that reason, in the account that follows.
 
 A `multiprocessing` child started by fork or forkserver ends through `os._exit`, which runs no exit hook:
 only the finalizers `multiprocessing.util.Finalize` registered in that child run, just before. So a
@@ -37,7 +38,7 @@ _logger = logging.getLogger("trubrics_otel.batching")
 class _Worker(Protocol):
     def begin_exit_flush(self, start: float) -> tuple[float, Callable[[float], object]] | None: ...
 
-    def hand_over_losses(self) -> None: ...
+    def end_exit_flush(self) -> None: ...
 
 
 _workers: weakref.WeakSet[_Worker] = weakref.WeakSet()
@@ -81,7 +82,7 @@ def flush_all_at_exit() -> None:
             waiting.append((worker, *begun))
     for worker, deadline, wait in waiting:
         wait(max(deadline - time.monotonic(), 0.0))
-        worker.hand_over_losses()
+        worker.end_exit_flush()
 
 
 def flush_before_child_exit() -> None:
