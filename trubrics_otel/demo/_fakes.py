@@ -120,7 +120,8 @@ def run_fake_endpoints(
     Raises:
         OSError: a port is taken.
     """
-    with fake_endpoints(providers, port, delay) as endpoints:
+    with fake_endpoints(providers, port, delay) as endpoints, until_stopped(stop):
+        # printed once the signals are handled: a reader that stops us as soon as it has read stops us cleanly
         width = max(len(endpoint.provider) for endpoint in endpoints)
         print(
             "Fake model endpoints on 127.0.0.1; no account needed, every answer is 'Echo: <your message>'.",
@@ -130,8 +131,7 @@ def run_fake_endpoints(
             base_url = endpoint.environment[0][1]
             print(f"  {endpoint.provider.ljust(width)}  {base_url}", file=out)
             print(f"  {' ' * width}  {endpoint.export_line}", file=out)
-        with until_stopped(stop):
-            print("Press Ctrl-C to stop.", file=out, flush=True)
+        print("Press Ctrl-C to stop.", file=out, flush=True)
     print("Stopped.", file=out, flush=True)
 
 
