@@ -310,7 +310,9 @@ def merge_nested_calls(calls: Sequence[LLMCall]) -> tuple[list[LLMCall], list[LL
             continue
         filled = call
         outer = by_id.get(call.span.parent_span_id or "")
-        while outer is not None:
+        seen = {call.span.span_id}
+        while outer is not None and outer.span.span_id not in seen:  # a cycle of parents ends the walk
+            seen.add(outer.span.span_id)
             filled = filled.filled_from(outer)
             outer = by_id.get(outer.span.parent_span_id or "")
         kept.append(filled)
