@@ -336,3 +336,12 @@ def test_plain_http_is_allowed_when_asked_or_to_loopback(monkeypatch: pytest.Mon
     clients.append(TrubricsClient("key", "http://ingest.example.com"))
     for client in clients:
         client.shutdown()
+
+    assert [client.host for client in clients] == [
+        "http://ingest.example.com",
+        "http://127.0.0.1:8765",
+        "http://127.8.9.10:8765",
+        "http://localhost:8765",
+        "http://[::1]:8765",
+        "http://ingest.example.com",
+    ]
