@@ -24,6 +24,7 @@ from trubrics_otel.cli._commands import (
     fake_llm_command,
     serve_command,
 )
+from trubrics_otel.cli._gateway import add_gateway_parser
 from trubrics_otel.server._listener import MAX_CONNECTIONS
 from trubrics_otel.server._store import MAX_ITEMS
 
@@ -97,6 +98,7 @@ def _parser() -> argparse.ArgumentParser:
             trubrics-otel serve             a Trubrics-compatible ingestion server on 127.0.0.1:8765
             trubrics-otel events --follow   watch what that server receives
             trubrics-otel fake-llm          fake OpenAI, Anthropic and Gemini endpoints for your own app
+            trubrics-otel gateway           receive OTLP from other processes and Collectors
             """,
             "Run `trubrics-otel COMMAND --help` for a command's options.",
         ),
@@ -108,6 +110,7 @@ def _parser() -> argparse.ArgumentParser:
     _add_events(commands)
     _add_serve(commands)
     _add_fake_llm(commands)
+    add_gateway_parser(commands, _help)
     return parser
 
 
