@@ -123,14 +123,24 @@ _Request = TypeVar("_Request", ExportTraceServiceRequest, ExportLogsServiceReque
 
 def _parse(kind: Callable[[], _Request], body: bytes, json_encoded: bool) -> _Request:
     request = kind()
+    encoding = "JSON" if json_encoded else "protobuf"
     try:
         if json_encoded:
-            json_format.ParseDict(_ids_as_base64(json.loads(body)), request, ignore_unknown_fields=True)
+            document = json.loads(body)
         else:
             request.ParseFromString(body)
     except _UNDECODABLE as error:
-        encoding = "JSON" if json_encoded else "protobuf"
         raise UndecodableBodyError(f"not an OTLP {encoding} export request: {error}") from None
+    if not json_encoded:
+        return request
+    if not isinstance(document, dict):
+        raise UndecodableBodyError(
+            f"not an OTLP JSON export request: a {type(document).__name__}, not an object"
+        )
+    try:
+        json_format.ParseDict(_ids_as_base64(document), request, ignore_unknown_fields=True)
+    except _UNDECODABLE as error:
+        raise UndecodableBodyError(f"not an OTLP JSON export request: {error}") from None
     return request
 
 

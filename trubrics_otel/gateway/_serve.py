@@ -17,6 +17,7 @@ import ipaddress
 import signal
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -257,6 +258,10 @@ class RunningGateway:
 
     def __enter__(self) -> RunningGateway:
         self._thread.start()
+        while not self._server.started:  # the lifespan's startup has run: the app is ready
+            if not self._thread.is_alive():
+                raise OSError("the gateway stopped while starting")
+            time.sleep(0.005)
         return self
 
     def __exit__(self, *exc_info: object) -> None:
