@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import signal
+import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterator
@@ -9,7 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
+from tests.processes import clean_environment
 from trubrics_otel.gateway import GatewayConfig, RunningGateway
 from trubrics_otel.server import LocalServer
 
@@ -50,3 +55,34 @@ def wait_for(condition: Callable[[], Any], timeout: float = 15.0) -> Any:
 def by_span(events: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """The events ordered by their span id, for comparing two paths' events."""
     return sorted(events, key=lambda event: str(event["properties"].get("span_id")))
+
+
+class GatewayProcess:
+    """`trubrics-otel gateway` in a process of its own, listening on a free port."""
+
+    def __init__(self, *arguments: str, **settings: str) -> None:
+        command = [sys.executable, "-m", "trubrics_otel.cli", "gateway", "--port", "0", *arguments]
+        self.process = subprocess.Popen(
+            command,
+            env=clean_environment(**settings),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        assert self.process.stdout is not None
+        line = self.process.stdout.readline()
+        match = re.search(r"on (http://\S+) ", line)
+        if match is None:
+            self.process.kill()
+            raise AssertionError(f"the gateway did not start: {line!r} {self.process.stderr.read()!r}")
+        self.url = match.group(1)
+
+    def metrics(self) -> str:
+        return requests.get(f"{self.url}/metrics", timeout=5).text
+
+    def stop(self, signum: int = signal.SIGTERM, timeout: float = 30) -> tuple[int, str, str]:
+        """Send `signum`; return the exit code and the rest of stdout and stderr."""
+        if self.process.poll() is None:
+            self.process.send_signal(signum)
+        out, err = self.process.communicate(timeout=timeout)
+        return self.process.returncode, out, err

@@ -31,16 +31,19 @@ from otlp import JsonLogExporter, JsonSpanExporter
 
 
 class Counting:
-    """Wraps an exporter, counting the batches it exported successfully."""
+    """Wraps an exporter, counting the items of the batches it exported successfully (and their spans)."""
 
-    def __init__(self, exporter, tally):
+    def __init__(self, exporter, tally, accepted_ids=None):
         self.exporter = exporter
         self.tally = tally
+        self.accepted_ids = accepted_ids
 
     def export(self, batch):
         result = self.exporter.export(batch)
         if result.name == "SUCCESS":
             self.tally[0] += len(batch)
+            if self.accepted_ids is not None:
+                self.accepted_ids.extend(f"{item.context.span_id:016x}" for item in batch)
         return result
 
     def __getattr__(self, name):
@@ -58,6 +61,9 @@ def main() -> int:
     parser.add_argument("--header", action="append", default=[], help="NAME=VALUE for every request")
     parser.add_argument("--in-process", action="store_true")
     parser.add_argument("--batch", action="store_true", help="batch processors instead of simple ones")
+    parser.add_argument("--complete", action="store_true", help="the text on the span, no content records")
+    parser.add_argument("--pace", type=float, default=0.0, help="seconds between two calls")
+    parser.add_argument("--accepted-ids", help="write the span ids of the spans accepted to this file")
     args = parser.parse_args()
     headers = dict(item.split("=", 1) for item in args.header)
     resource = Resource.create({"service.name": f"sender-{args.user}"})
@@ -69,7 +75,8 @@ def main() -> int:
         span_exporter = OTLPSpanExporter(endpoint=args.spans, headers=headers, compression=compression)
         log_exporter = OTLPLogExporter(endpoint=args.logs, headers=headers, compression=compression)
     accepted = [0]
-    spans_out = Counting(span_exporter, accepted)
+    accepted_ids: list[str] = []
+    spans_out = Counting(span_exporter, accepted, accepted_ids)
     logs_out = Counting(log_exporter, accepted)
     tracer_provider = TracerProvider(resource=resource)
     logger_provider = LoggerProvider(resource=resource)
@@ -104,6 +111,17 @@ def main() -> int:
                     "session.id": f"thread-{args.user}",
                 }
             )
+            if args.complete:
+                span.set_attributes(
+                    {
+                        "gen_ai.prompt.0.role": "user",
+                        "gen_ai.prompt.0.content": prompt,
+                        "gen_ai.completion.0.role": "assistant",
+                        "gen_ai.completion.0.content": f"Echo: {prompt}",
+                    }
+                )
+                time.sleep(args.pace)
+                continue
             attributes = {"gen_ai.system": "openai"}
             logger.emit(event_name="gen_ai.user.message", body={"content": prompt}, attributes=attributes)
             time.sleep(0.001)
@@ -116,11 +134,14 @@ def main() -> int:
                 },
                 attributes=attributes,
             )
+        time.sleep(args.pace)
     # logs first, as an app's shutdown would have them: the spans then find their content waiting
     logger_provider.force_flush()
     tracer_provider.force_flush()
     logger_provider.shutdown()
     tracer_provider.shutdown()
+    if args.accepted_ids:
+        Path(args.accepted_ids).write_text("\n".join(accepted_ids))
     print(f"accepted {accepted[0]}", flush=True)
     return 0
 
