@@ -133,3 +133,27 @@ def test_a_batch_of_distinct_calls_is_left_alone() -> None:
     calls = [call(str(n), response_id=f"id-{n}") for n in range(5)]
 
     assert merge_twin_calls(calls) == (calls, [])
+
+
+def test_a_twin_is_found_among_many_calls_by_its_id_or_its_texts() -> None:
+    """In a full batch each twin meets the first call it pairs with, by response id or by texts alike."""
+    calls = [call(f"{n % 10}", prompt=f"Q{n}", generation=f"A{n}", response_id=f"id-{n}") for n in range(98)]
+    by_id = call("x", prompt=None, generation=None, response_id="id-40", scope="com.anthropic.sdk.python")
+    by_texts = call("y", prompt="Q70", generation="A70")  # no id: the texts decide
+
+    kept, merged = merge_twin_calls([*calls, by_id, by_texts])
+
+    assert [found.span for found in kept] == [found.span for found in calls]
+    assert merged == [by_id, by_texts]
+
+
+def test_a_call_that_gained_its_texts_by_a_merge_pairs_by_them() -> None:
+    """A call without text, filled from its twin, is then a twin of a third recording of the same texts."""
+    sdk = call("a", prompt=None, generation=None, response_id="msg_1", scope="com.anthropic.sdk.python")
+    instrumented = call("b", response_id="msg_1")
+    third = call("c")  # no id: the same prompt and generation, overlapping
+
+    kept, merged = merge_twin_calls([sdk, instrumented, third])
+
+    assert len(kept) == 1
+    assert merged == [sdk, third]

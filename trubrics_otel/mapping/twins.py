@@ -130,24 +130,55 @@ def _richness(call: LLMCall) -> tuple[int, bool, int]:
 
 
 def merge_twin_calls(calls: Sequence[LLMCall]) -> tuple[list[LLMCall], list[LLMCall]]:
-    """Return (the calls to send, the twins merged away) for calls of one batch."""
+    """Return (the calls to send, the twins merged away) for calls of one batch.
+
+    Twins share a response id or a hash of their texts (see `are_twins`), so each call is compared only
+    with the calls seen that share one of those: a batch costs its length, not its length squared.
+    """
     if len(calls) < 2:
         return list(calls), []
     kept: list[LLMCall] = []
     signatures: list[Signature] = []
     merged_away: list[LLMCall] = []
+    by_key: dict[tuple[bool, object], list[int]] = {}  # (is a response id, the id or the texts' hash)
     for call in calls:
         signature = Signature.of(call)
-        index = next((i for i, seen in enumerate(signatures) if are_twins(seen, signature)), None)
+        index = _first_twin(signature, signatures, by_key)
         if index is None:
             kept.append(call)
             signatures.append(signature)
+            _index(len(signatures) - 1, signature, by_key)
             continue
         winner, twin = richer(kept[index], call)
         kept[index] = merged(winner, twin)
         signatures[index] = Signature.of(kept[index])
+        _index(index, signatures[index], by_key)  # the merged call may have gained an id or its texts
         merged_away.append(twin)
     return kept, merged_away
+
+
+def _keys(signature: Signature) -> list[tuple[bool, object]]:
+    keys: list[tuple[bool, object]] = []
+    if signature.response_id is not None:
+        keys.append((True, signature.response_id))
+    if signature.texts is not None:
+        keys.append((False, signature.texts))
+    return keys
+
+
+def _index(index: int, signature: Signature, by_key: dict[tuple[bool, object], list[int]]) -> None:
+    for key in _keys(signature):
+        indices = by_key.setdefault(key, [])
+        if index not in indices:
+            indices.append(index)
+
+
+def _first_twin(
+    signature: Signature, signatures: list[Signature], by_key: dict[tuple[bool, object], list[int]]
+) -> int | None:
+    """The first call seen that is a twin of `signature`; only those sharing an id or texts can be."""
+    candidates = sorted({index for key in _keys(signature) for index in by_key.get(key, ())})
+    return next((index for index in candidates if are_twins(signatures[index], signature)), None)
 
 
 def __getattr__(name: str) -> object:
