@@ -15,7 +15,6 @@ structlog processor, the log exporter) is sent once: `_log_doors` holds that rul
 
 from __future__ import annotations
 
-import itertools
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -32,6 +31,7 @@ from trubrics_otel._log_doors import (
     sent_by_another_door,
 )
 from trubrics_otel._log_pipeline import (
+    SMALL_VALUE,
     STRUCTLOG_KEYS,
     LogPipeline,
     estimate_size,
@@ -227,13 +227,22 @@ def _has_trigger_extra(attributes: dict[str, object], triggers: frozenset[str] =
 
 
 def _record_size(item: logging.LogRecord | tuple[logging.LogRecord, str]) -> int:
-    """The estimated bytes of a queued record's text: its message and its `extra=` values (the last keys)."""
+    """The estimated bytes of a queued record's text: its message and its `extra=` values (the last keys).
+
+    It runs in the caller's thread for every queued record: the common values (text, numbers, flags)
+    are counted inline, and only containers go through `estimate_size`.
+    """
     record = item[0] if isinstance(item, tuple) else item
-    attributes = record.__dict__
     msg = record.msg
     total = len(msg) if type(msg) is str else estimate_size((msg,))
-    for value in itertools.islice(reversed(attributes.values()), max(len(attributes) - _PLAIN_SIZE, 0)):
-        total += len(value) if type(value) is str else estimate_size((value,))  # the common case first
+    for value in list(record.__dict__.values())[_PLAIN_SIZE:]:
+        kind = type(value)
+        if kind is str:
+            total += len(value)
+        elif kind is int or kind is float or kind is bool or value is None:
+            total += SMALL_VALUE
+        else:
+            total += estimate_size((value,))
     return total
 
 

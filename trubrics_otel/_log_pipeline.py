@@ -25,6 +25,7 @@ from trubrics_otel.mapping import LogData
 from trubrics_otel.mapping.logs import is_candidate
 
 __all__ = [
+    "SMALL_VALUE",
     "STRUCTLOG_KEYS",
     "LogPipeline",
     "estimate_size",
@@ -119,13 +120,13 @@ def estimate_size(values: Iterable[object], depth: int = 2) -> int:
             looked_at = estimate_size(itertools.islice(items, _LOOKED_AT), depth - 1)
             total += looked_at * count // _LOOKED_AT if count > _LOOKED_AT else looked_at
         else:
-            total += _SMALL_VALUE
+            total += SMALL_VALUE
     return total
 
 
 _LOOKED_AT: Final = 32
 """The items of a list or dict an estimate reads; the rest are taken to be like them."""
-_SMALL_VALUE: Final = 16
+SMALL_VALUE: Final = 16
 """What a number, a flag or an object counts for in an estimate."""
 
 
