@@ -10,11 +10,15 @@ from collections.abc import Iterator
 import pytest
 import requests
 from google.protobuf import json_format
+from opentelemetry.exporter.otlp.proto.common._log_encoder import encode_logs
 from opentelemetry.exporter.otlp.proto.common.trace_encoder import encode_spans
+from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
     ExportTraceServiceRequest,
     ExportTraceServiceResponse,
 )
+from opentelemetry.sdk._logs import LoggerProvider
+from opentelemetry.sdk._logs.export import InMemoryLogRecordExporter, SimpleLogRecordProcessor
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -149,6 +153,41 @@ def test_a_failed_delivery_asks_the_sender_to_retry(
         metrics = requests.get(f"{gateway.url}/metrics", timeout=5).text
     assert 'trubrics_gateway_exports_total{signal="traces",code="503"} 1' in metrics
     assert "trubrics_delivery_failed_total 1" in metrics
+
+
+def test_the_retry_of_a_failed_export_is_delivered_not_dropped_as_a_twin(
+    config: GatewayConfig, server: LocalServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sender retries the same spans and log records once Trubrics is back: both are delivered."""
+    monkeypatch.setenv("TRUBRICS_SPOOL", "false")
+    spans = llm_request().SerializeToString()
+    logs = event_logs_request().SerializeToString()
+    with running(config, delivery_deadline=0.3) as gateway:
+        server.faults.fail_rate = 1.0
+        assert post(gateway.url, spans, PROTOBUF).status_code == 503
+        assert post_logs(gateway.url, logs).status_code == 503
+        server.faults.fail_rate = 0.0
+        assert post(gateway.url, spans, PROTOBUF).status_code == 200
+        assert post_logs(gateway.url, logs).status_code == 200
+        totals = gateway.app.projects.totals()
+    assert [event["prompt"] for event in server.llm_events()] == ["question 0"]
+    assert [event["event"] for event in server.events()] == ["Clicked"]
+    assert totals.sent == 2
+    assert "duplicate" not in totals.dropped
+
+
+def event_logs_request() -> ExportLogsServiceRequest:
+    """A logs export of one product event (a record with `trubrics.event`)."""
+    exporter = InMemoryLogRecordExporter()
+    provider = LoggerProvider()
+    provider.add_log_record_processor(SimpleLogRecordProcessor(exporter))
+    provider.get_logger("app").emit(body="clicked", attributes={"trubrics.event": "Clicked", "user.id": "u1"})
+    provider.shutdown()
+    return encode_logs(exporter.get_finished_logs())
+
+
+def post_logs(url: str, body: bytes) -> requests.Response:
+    return requests.post(f"{url}/v1/logs", data=body, headers=PROTOBUF, timeout=30)
 
 
 def test_every_worker_busy_is_429(config: GatewayConfig, server: LocalServer) -> None:

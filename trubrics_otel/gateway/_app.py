@@ -8,7 +8,8 @@ Routes:
   `GET /metrics` (Prometheus' text format, `_metrics`).
 
 An export is answered only once its records are delivered or safely held: the decoding and the blocking
-`core.send_*` run on a bounded pool of worker threads, never on the event loop. The answers are those a
+`core.send_*` run on a bounded pool of worker threads, never on the event loop. A sender's retry of an
+export answered 503 is delivered, not dropped as a twin of itself (`_retries`). The answers are those a
 sender's retry logic expects (OTLP/HTTP, "Failures"):
 
 | status | when | the sender |
@@ -28,6 +29,7 @@ the app raise: a bug costs that request a 500 and a report.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 import zlib
@@ -46,6 +48,7 @@ from trubrics_otel._stats import UNAUTHORIZED
 from trubrics_otel.gateway._decode import Decoded, UndecodableBodyError, decode_logs, decode_spans
 from trubrics_otel.gateway._keys import Projects, TokenCheck
 from trubrics_otel.gateway._metrics import CONTENT_TYPE, ExportCounters, render
+from trubrics_otel.gateway._retries import deliver_logs, deliver_spans
 
 __all__ = ["MAX_BODY_BYTES", "MAX_EXPORTS", "RETRY_AFTER", "GatewayApp"]
 
@@ -246,14 +249,14 @@ class GatewayApp:
         self.counters.items(signal, len(decoded.items), decoded.rejected)
         if decoded.items:
             try:
-                with self.projects.lease(key) as core:
-                    refused = core.client.stats().dropped.get(UNAUTHORIZED, 0)
-                    delivered = (
-                        core.send_spans(decoded.items)
-                        if signal == "traces"
-                        else core.send_logs(decoded.items)
-                    )
-                    key_refused = core.client.stats().dropped.get(UNAUTHORIZED, 0) > refused
+                with self.projects.lease(key) as project:
+                    refused = project.core.client.stats().dropped.get(UNAUTHORIZED, 0)
+                    if signal == "traces":
+                        delivered = deliver_spans(project.core, project.failed, decoded.items)
+                    else:
+                        digest = hashlib.sha256(body).digest()
+                        delivered = deliver_logs(project.core, project.failed, decoded.items, digest)
+                    key_refused = project.core.client.stats().dropped.get(UNAUTHORIZED, 0) > refused
             except RuntimeError:
                 return _error(
                     503, "the gateway is draining", json_encoded=json_encoded, retry_after=self.retry_after

@@ -29,8 +29,9 @@ from typing import Final
 
 from trubrics_otel._config import Settings
 from trubrics_otel._delivery import ContentJoin, DeliveryCore, core_for
+from trubrics_otel.gateway._retries import FailedExports
 
-__all__ = ["MAX_PROJECTS", "Projects", "TokenCheck", "Totals"]
+__all__ = ["MAX_PROJECTS", "Project", "Projects", "TokenCheck", "Totals"]
 
 MAX_PROJECTS: Final = 64
 """Distinct sender keys served at once with `--pass-through-keys` before the least recent is let go."""
@@ -99,9 +100,12 @@ class Totals:
         return result
 
 
-class _Project:
+class Project:
+    """One project's delivery core, and what its failed exports carried (`_retries`)."""
+
     def __init__(self, core: DeliveryCore) -> None:
         self.core = core
+        self.failed = FailedExports()
         self.leases = 0
         self.evicted = False
 
@@ -126,19 +130,19 @@ class Projects:
         self.max_projects = max_projects
         self._settings_for = settings_for
         self._lock = threading.Lock()
-        self._projects: OrderedDict[str | None, _Project] = OrderedDict()
+        self._projects: OrderedDict[str | None, Project] = OrderedDict()
         self._released = Totals()
         self._closed = False
         if not pass_through:
-            self._projects[None] = _Project(self._make(None))
+            self._projects[None] = Project(self._make(None))
 
     def _make(self, key: str | None) -> DeliveryCore:
         settings = self._settings_for(key)
         return core_for(settings, join=ContentJoin(settings.content_wait))
 
     @contextmanager
-    def lease(self, key: str | None) -> Iterator[DeliveryCore]:
-        """Give the core of a request's key for the length of the block.
+    def lease(self, key: str | None) -> Iterator[Project]:
+        """Give the project of a request's key for the length of the block.
 
         With one project the key is ignored. Making a new project's core may release the least recently
         used one, which sends its held calls: call it from a worker thread, never from the event loop.
@@ -147,20 +151,20 @@ class Projects:
             RuntimeError: the projects were closed (the gateway is draining).
         """
         key = key if self.pass_through else None
-        evicted: list[_Project] = []
+        evicted: list[Project] = []
         with self._lock:
             if self._closed:
                 raise RuntimeError("the gateway is shutting down")
             project = self._projects.get(key)
             if project is None:
-                project = self._projects[key] = _Project(self._make(key))
+                project = self._projects[key] = Project(self._make(key))
                 evicted = self._evict()
             self._projects.move_to_end(key)
             project.leases += 1
         for old in evicted:
             self._retire(old)
         try:
-            yield project.core
+            yield project
         finally:
             with self._lock:
                 project.leases -= 1
@@ -168,7 +172,7 @@ class Projects:
             if last:
                 self._retire(project, leased=False)
 
-    def _evict(self) -> list[_Project]:
+    def _evict(self) -> list[Project]:
         """Take the least recently used projects beyond the bound out (under the lock)."""
         evicted = []
         while len(self._projects) > self.max_projects:
@@ -178,7 +182,7 @@ class Projects:
             evicted.append(project)
         return evicted
 
-    def _retire(self, project: _Project, *, leased: bool = True) -> None:
+    def _retire(self, project: Project, *, leased: bool = True) -> None:
         """Release an evicted project's core once no request uses it, keeping its counters."""
         if leased:
             with self._lock:
