@@ -43,6 +43,8 @@ __all__ = [
 DELIVERY_DEADLINE: Final = 8.0
 """Seconds an export's delivery may take, retries included: below the 10 s OTLP exporters wait by default,
 so that a sender hears the gateway's answer rather than timing out and sending the batch again."""
+MAX_CONNECTIONS: Final = 256
+"""Connections served at once (uvicorn's `limit_concurrency`); one more is answered 503."""
 GRACEFUL_TIMEOUT: Final = 20
 """Seconds a SIGTERM waits for the exports under way before the drain."""
 
@@ -167,6 +169,9 @@ def _uvicorn_config(app: GatewayApp, config: GatewayConfig) -> uvicorn.Config:
         access_log=False,
         server_header=False,
         timeout_graceful_shutdown=config.graceful_timeout,
+        # connections past this are answered 503 by uvicorn at once, which senders retry: a burst of
+        # senders cannot hold unbounded sockets and buffers (exports past max_exports are 429 already)
+        limit_concurrency=max(MAX_CONNECTIONS, config.max_exports * 4),
     )
 
 
