@@ -244,6 +244,7 @@ def test_pass_through_sends_each_request_with_its_senders_key(config: GatewayCon
             == 200
         )
         assert post(gateway.url, body, PROTOBUF).status_code == 401
+        assert post(gateway.url, body, {**PROTOBUF, "x-api-key": "a\tb"}).status_code == 401
         refused = post(gateway.url, body, {**PROTOBUF, "x-api-key": "key-z"})
         assert refused.status_code == 401
         assert "refused" in ExportTraceServiceResponse.FromString(b"").__class__.__name__ or refused.content

@@ -43,6 +43,7 @@ from google.protobuf.message import Message
 from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import ExportTraceServiceResponse
 
+from trubrics_otel._config import ConfigurationError
 from trubrics_otel._reporting import report
 from trubrics_otel._stats import UNAUTHORIZED
 from trubrics_otel.gateway._decode import Decoded, UndecodableBodyError, decode_logs, decode_spans
@@ -257,6 +258,8 @@ class GatewayApp:
                         digest = hashlib.sha256(body).digest()
                         delivered = deliver_logs(project.core, project.failed, decoded.items, digest)
                     key_refused = project.core.client.stats().dropped.get(UNAUTHORIZED, 0) > refused
+            except ConfigurationError:  # a sender's x-api-key that cannot be sent as a header
+                return _error(401, "x-api-key is not a usable key", json_encoded=json_encoded)
             except RuntimeError:
                 return _error(
                     503, "the gateway is draining", json_encoded=json_encoded, retry_after=self.retry_after
