@@ -14,8 +14,7 @@ gateway replica. In the same run it measures, keeping the best of `--repeats`:
 
 It prints spans per second and the ratio to the in-process rate measured in the same run. On a machine
 with few cores the replicas, the server and the senders share them: the growth with replicas says what
-one more process buys here, not on a cluster. `--trubrics sink` replaces the local server (which stores
-every event, in one process) with `sink.py`, which only parses, to show the gateway's own ceiling.
+one more process buys here, not on a cluster.
 """
 
 from __future__ import annotations
@@ -42,14 +41,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_exporter import KEY, build_spans, start_server
 
 BATCH = 512
-
-
-def start_sink() -> tuple[subprocess.Popen[str], str]:
-    sink = subprocess.Popen(
-        [sys.executable, str(Path(__file__).resolve().parent / "sink.py")], stdout=subprocess.PIPE, text=True
-    )
-    assert sink.stdout is not None
-    return sink, sink.stdout.readline().split()[-1]
 
 
 def start_replica(server_url: str, spool: Path) -> tuple[subprocess.Popen[str], str]:
@@ -133,15 +124,9 @@ def main() -> int:
     parser.add_argument("--replicas", default="1,2,4")
     parser.add_argument("--senders", type=int, default=4)
     parser.add_argument("--repeats", type=int, default=2)
-    parser.add_argument(
-        "--trubrics",
-        choices=("serve", "sink"),
-        default="serve",
-        help="what stands in for Trubrics: the local server, or benchmarks/sink.py (parses, stores nothing)",
-    )
     args = parser.parse_args()
     counts = [int(n) for n in args.replicas.split(",")]
-    server, url = start_server(":memory:") if args.trubrics == "serve" else start_sink()
+    server, url = start_server(":memory:")
     spool = Path(f"/tmp/bench-gateway-spool-{time.time_ns()}")
     started = [start_replica(url, spool / str(n)) for n in range(max(counts))]
     try:
