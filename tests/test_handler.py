@@ -258,7 +258,7 @@ def test_overflow_drops_are_counted(make_handler: MakeHandler, server: LocalServ
 def test_large_records_are_bounded_by_bytes_too(
     make_handler: MakeHandler, server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Past TRUBRICS_LOG_QUEUE_BYTES of prompts, records are dropped as `queue_full`; small ones are not."""
+    """Past TRUBRICS_LOG_QUEUE_BYTES, records are dropped as `queue_full`; a small one counts as 1 KiB."""
     monkeypatch.setenv("TRUBRICS_LOG_QUEUE_BYTES", str(1024 * 1024))
     handler = make_handler(flush_interval=60, _clock=lambda: 0.0)  # holds what it is given until flushed
     logger = attach(handler)
@@ -272,9 +272,10 @@ def test_large_records_are_bounded_by_bytes_too(
     handler.flush()
 
     assert 1_000_000 <= queued_bytes <= 1024 * 1024
-    assert handler.stats().dropped == {"queue_full": 40}
+    # 10 prompts of 100,000 bytes fit, 40 do not; then 38 sign-ups of 1 KiB fill the rest, 12 do not
+    assert handler.stats().dropped == {"queue_full": 40 + 12}
     assert len(server.llm_events()) == 10
-    assert len(server.events()) == 50
+    assert len(server.events()) == 38
     assert handler._worker.queued_bytes == 0
 
 
@@ -768,3 +769,14 @@ def test_the_dict_config_example_of_the_docs_sends_and_keeps_our_warnings_visibl
     shown = [line for line in done.stderr.splitlines() if line.startswith("WARNING trubrics_otel: Trubrics:")]
     assert any("placeholder" in line for line in shown), done.stderr
     assert "is disabled" not in done.stderr
+
+
+def test_a_size_estimate_reads_a_few_messages_of_a_long_conversation_and_its_last_prompt() -> None:
+    """A long conversation is judged by a few of its messages, its latest turns among them."""
+    history = [{"role": "user", "content": "x" * 100}] * 9_999
+    prompt = {"role": "user", "content": "y" * 100_000}
+
+    estimate = estimate_size([[*history, prompt]])
+
+    assert estimate == 9_999 * 104 + 100_004  # the history like its first messages, the prompt as it is
+    assert estimate_size([[prompt]]) == 100_004

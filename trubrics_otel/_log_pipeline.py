@@ -106,8 +106,10 @@ def estimate_size(values: Iterable[object], depth: int = 2) -> int:
     """A cheap estimate of the bytes of text in `values`, for the queue's byte bound (caller's thread).
 
     Strings and bytes count their length; lists, tuples and dicts (GenAI messages) what they hold, two
-    levels deep and their first `_LOOKED_AT` items, scaled up to their length; anything else counts a
-    few bytes. It never calls `str()` or `repr()`: that could cost the caller anything.
+    levels deep. A longer list counts its last `_LOOKED_AT // 2` items (a conversation's latest turns,
+    its prompt) as they are and the others as its first ones; a longer dict its first `_LOOKED_AT`
+    values, scaled up to its length. Anything else counts a few bytes. Its cost is bounded whatever the
+    conversation's length, and it never calls `str()` or `repr()`: that could cost the caller anything.
     """
     total = 0
     for value in values:
@@ -117,14 +119,21 @@ def estimate_size(values: Iterable[object], depth: int = 2) -> int:
         elif depth and (kind is list or kind is tuple or kind is dict):
             items: Any = value.values() if kind is dict else value  # type: ignore[attr-defined]
             count = len(items)
-            looked_at = estimate_size(itertools.islice(items, _LOOKED_AT), depth - 1)
-            total += looked_at * count // _LOOKED_AT if count > _LOOKED_AT else looked_at
+            if count <= _LOOKED_AT:
+                total += estimate_size(items, depth - 1)
+                continue
+            if kind is dict:
+                total += estimate_size(itertools.islice(items, _LOOKED_AT), depth - 1) * count // _LOOKED_AT
+            else:  # the latest turns as they are (a long prompt is the last), the earlier like the first
+                half = _LOOKED_AT // 2
+                total += estimate_size(items[-half:], depth - 1)
+                total += estimate_size(items[:half], depth - 1) * (count - half) // half
         else:
             total += SMALL_VALUE
     return total
 
 
-_LOOKED_AT: Final = 32
+_LOOKED_AT: Final = 4
 """The items of a list or dict an estimate reads; the rest are taken to be like them."""
 SMALL_VALUE: Final = 16
 """What a number, a flag or an object counts for in an estimate."""
