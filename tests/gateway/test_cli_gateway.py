@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import socket
 import sys
+import threading
 from pathlib import Path
 
 import requests
@@ -15,6 +16,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 
 from tests.processes import run_clean
 from trubrics_otel.server import LocalServer
+from trubrics_otel.server._faults import Fault
 
 from .conftest import GatewayProcess, wait_for
 
@@ -84,6 +86,50 @@ def test_sigint_drains_too(server: LocalServer, api_key: str, tmp_path: Path) ->
     assert code == 0
     assert "drained: 1 records sent" in out
     wait_for(lambda: len(server.llm_events()) == 1)
+
+
+def test_sigterm_lets_an_export_under_way_finish(server: LocalServer, api_key: str, tmp_path: Path) -> None:
+    """An export being delivered when SIGTERM comes is still answered 200, and delivered."""
+    server.faults.script(Fault(status=200, delay=0.5))  # Trubrics is slow to answer this one
+    gateway = GatewayProcess(
+        "--api-key", api_key, "--trubrics-host", server.url, TRUBRICS_SPOOL_DIR=str(tmp_path / "spool")
+    )
+    answers: list[int] = []
+    body = call_with_text()
+    sending = threading.Thread(
+        target=lambda: answers.append(
+            requests.post(f"{gateway.url}/v1/traces", data=body, headers=PROTOBUF, timeout=10).status_code
+        )
+    )
+    sending.start()
+    wait_for(lambda: "trubrics_gateway_exports_in_flight 1" in gateway.metrics())
+    code, out, err = gateway.stop(signal.SIGTERM)
+    sending.join()
+    assert answers == [200]
+    assert code == 0, err
+    assert "drained: 1 records sent" in out
+    assert len(server.llm_events()) == 1
+
+
+def call_with_text() -> bytes:
+    """An export of one GenAI span that carries its prompt and generation."""
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    with provider.get_tracer("t").start_as_current_span("chat gpt-4o") as span:
+        span.set_attributes(
+            {
+                "gen_ai.system": "openai",
+                "gen_ai.request.model": "gpt-4o",
+                "gen_ai.prompt.0.role": "user",
+                "gen_ai.prompt.0.content": "hi",
+                "gen_ai.completion.0.role": "assistant",
+                "gen_ai.completion.0.content": "hello",
+                "user.id": "u1",
+            }
+        )
+    provider.shutdown()
+    return encode_spans(exporter.get_finished_spans()).SerializeToString()
 
 
 def test_a_gateway_without_a_key_does_not_start() -> None:
