@@ -11,11 +11,18 @@ from trubrics_otel.server import LocalServer
 
 
 @pytest.fixture(autouse=True)
-def _no_trubrics_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Remove every TRUBRICS_* variable, so that the developer's own settings never leak into a test."""
+def _no_trubrics_environment(
+    monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory
+) -> None:
+    """Remove every TRUBRICS_* variable, so that the developer's own settings never leak into a test.
+
+    The user's cache directory, where the spool lives by default, is a fresh one of each test's (its
+    subprocesses inherit it), so that no test reads or fills the developer's spool, or another test's.
+    """
     for name in list(os.environ):
         if name.startswith("TRUBRICS_"):
             monkeypatch.delenv(name)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.mktemp("cache")))
 
 
 @pytest.fixture

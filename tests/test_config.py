@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 from pathlib import Path
 
 import pytest
@@ -159,7 +160,10 @@ def test_settings_resolve_every_setting_once(monkeypatch: pytest.MonkeyPatch) ->
 
     settings = _config.Settings.resolve(api_key="k", timeout=3, default_user_id="u", flush_timeout=0)
 
-    assert settings.transport == _config.TransportSettings("k", "https://env.example:1", 5.0, 3.0, 30.0)
+    spool_root = Path(os.environ["XDG_CACHE_HOME"]) / "trubrics-otel" / "spool"
+    assert settings.transport == _config.TransportSettings(
+        "k", "https://env.example:1", 5.0, 3.0, 30.0, spool_root
+    )
     assert (settings.default_user_id, settings.queue_size, settings.flush_timeout) == ("u", 7, 0.0)
     assert settings.mapping_fields() == {
         "default_user_id": "u",

@@ -262,15 +262,29 @@ def test_calls_without_content_can_be_dropped(
 
 
 def test_failed_delivery_returns_failure(provider: TracerProvider, server: LocalServer, api_key: str) -> None:
-    """When the host keeps failing, export says FAILURE instead of raising."""
+    """When the host keeps failing and there is no spool, export says FAILURE instead of raising."""
     from trubrics_otel import TrubricsClient
 
-    client = TrubricsClient(api_key, server.url, retry_deadline=0.05)
+    client = TrubricsClient(api_key, server.url, retry_deadline=0.05, spool=False)
     exporter = TrubricsSpanExporter(client=client, join=ContentJoin(window=60), stamp_context=False)
     server.faults.fail_rate = 1.0
 
     assert exporter.export(finished_spans(provider, 2)) is SpanExportResult.FAILURE
     assert client.stats().failed == 2
+
+
+def test_spooled_delivery_is_a_success(provider: TracerProvider, server: LocalServer, api_key: str) -> None:
+    """Spans kept in the spool are not lost: export says SUCCESS, and stats() counts them as spooled."""
+    from trubrics_otel import TrubricsClient
+
+    client = TrubricsClient(api_key, server.url, retry_deadline=0.05)
+    exporter = TrubricsSpanExporter(client=client, join=ContentJoin(window=60), stamp_context=False)
+    server.faults.fail_rate = 1.0
+    try:
+        assert exporter.export(finished_spans(provider, 2)) is SpanExportResult.SUCCESS
+        assert (client.stats().spooled, client.stats().failed, client.stats().lost) == (2, 0, 0)
+    finally:
+        client.shutdown()
 
 
 def test_shutdown_is_idempotent_and_final(

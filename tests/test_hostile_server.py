@@ -119,7 +119,7 @@ def test_a_trickled_answer_cannot_hold_a_send_past_its_deadline(
             connection.sendall(bytes([byte]))
 
     host = raw_server(trickle)
-    client = TrubricsClient("key", host.url, timeout=0.3, retry_deadline=0.6)
+    client = TrubricsClient("key", host.url, timeout=0.3, retry_deadline=0.6, spool=False)
     try:
         took, result = timed_send(client, events(3), limit=5)
     finally:
@@ -147,7 +147,12 @@ def test_a_trickling_proxy_cannot_hold_a_send_past_its_deadline(
     monkeypatch.delenv("NO_PROXY", raising=False)
     monkeypatch.delenv("no_proxy", raising=False)
     client = TrubricsClient(
-        "key", "http://ingestion.example.invalid", timeout=0.3, retry_deadline=0.6, allow_insecure_http=True
+        "key",
+        "http://ingestion.example.invalid",
+        timeout=0.3,
+        retry_deadline=0.6,
+        allow_insecure_http=True,
+        spool=False,
     )
     try:
         took, result = timed_send(client, events(3), limit=5)
@@ -171,7 +176,7 @@ def test_a_request_in_flight_is_cut_to_the_exit_budget(
     monkeypatch.setattr(_sender, "_exiting", threading.Event())
     monkeypatch.setattr(_sender, "EXIT_RETRY_DEADLINE", 0.5)
     host = raw_server(lambda connection, head, body: None)  # reads the request, never answers
-    client = TrubricsClient("key", host.url, timeout=30, retry_deadline=30)
+    client = TrubricsClient("key", host.url, timeout=30, retry_deadline=30, spool=False)
     threading.Timer(0.1, _sender._on_exit).start()
     try:
         took, result = timed_send(client, events(2), limit=5)
@@ -189,7 +194,9 @@ def test_a_wait_between_retries_is_cut_to_the_exit_budget(monkeypatch: pytest.Mo
     closed = socket.create_server(("127.0.0.1", 0))
     port = closed.getsockname()[1]
     closed.close()  # nothing listens there: every attempt is refused, then backed off
-    client = TrubricsClient("key", f"http://127.0.0.1:{port}", retry_deadline=30, _rng=random.Random(1))
+    client = TrubricsClient(
+        "key", f"http://127.0.0.1:{port}", retry_deadline=30, _rng=random.Random(1), spool=False
+    )
     threading.Timer(0.2, _sender._on_exit).start()
     try:
         took, result = timed_send(client, events(2), limit=10)
@@ -268,7 +275,9 @@ def test_a_huge_retry_after_is_held_to_the_maximum(server: LocalServer, api_key:
 def test_a_rate_limit_window_pauses_the_clients_other_sends(server: LocalServer, api_key: str) -> None:
     """Within a 429's Retry-After window, later sends make no request; they fail, saying why."""
     clock = FakeClock()
-    client = TrubricsClient(api_key, server.url, retry_deadline=5, _clock=clock, _wait=clock.wait)
+    client = TrubricsClient(
+        api_key, server.url, retry_deadline=5, _clock=clock, _wait=clock.wait, spool=False
+    )
     server.faults.script(Fault(status=429, retry_after="60"))
 
     first = client.send(events(1))

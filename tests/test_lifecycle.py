@@ -183,9 +183,10 @@ def slow_answers(server: LocalServer, seconds: float = 0.3) -> None:
 
 
 def test_close_that_runs_out_of_time_counts_every_record_before_it_returns(
-    server: LocalServer, api_key: str, caplog: pytest.LogCaptureFixture
+    server: LocalServer, api_key: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """What close() could not send in its timeout is `failed`, with why; the batch in flight is counted."""
+    """Without a spool, what close() could not send in time is `failed`, with why; in flight is counted."""
+    monkeypatch.setenv("TRUBRICS_SPOOL", "false")
     slow_answers(server)
     handler = TrubricsHandler(api_key=api_key, host=server.url, flush_interval=60, flush_timeout=0.2)
     logger = logging.getLogger("lifecycle.close")
@@ -216,7 +217,7 @@ _ACCOUNT = re.compile(r"Trubrics: (\d+) records .*?: (\d+) sent, (\d+) failed.*,
 def test_records_left_when_the_exit_flush_ends_are_counted_in_the_account(
     server: LocalServer, api_key: str
 ) -> None:
-    """Against a slow server, the exit's account adds up to every record logged, and says why."""
+    """Against a slow server and without a spool, the exit's account adds up to every record, with why."""
     slow_answers(server)
     script = """
         import logging
@@ -232,6 +233,7 @@ def test_records_left_when_the_exit_flush_ends_are_counted_in_the_account(
         timeout=60,
         TRUBRICS_HOST=server.url,
         TRUBRICS_API_KEY=api_key,
+        TRUBRICS_SPOOL="false",
     )
 
     assert done.returncode == 0, done.stderr
@@ -247,7 +249,7 @@ def test_records_left_when_the_exit_flush_ends_are_counted_in_the_account(
 def test_events_the_structlog_processor_holds_past_the_exit_flush_are_counted(
     server: LocalServer, api_key: str
 ) -> None:
-    """The processor is never closed by logging: what its exit flush leaves is `failed`, with why."""
+    """The processor is never closed by logging: without a spool, what its exit flush leaves is `failed`."""
     slow_answers(server)
     script = """
         import io
@@ -269,6 +271,7 @@ def test_events_the_structlog_processor_holds_past_the_exit_flush_are_counted(
         timeout=60,
         TRUBRICS_HOST=server.url,
         TRUBRICS_API_KEY=api_key,
+        TRUBRICS_SPOOL="false",
     )
 
     assert done.returncode == 0, done.stderr

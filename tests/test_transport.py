@@ -170,7 +170,9 @@ def test_obeys_retry_after_http_date(client: TrubricsClient, server: LocalServer
 
 def test_gives_up_at_the_deadline(server: LocalServer, api_key: str, clock: FakeClock) -> None:
     """Back-offs never run past the deadline; what was not delivered counts as failed."""
-    client = TrubricsClient(api_key, server.url, retry_deadline=10, _clock=clock, _wait=clock.wait)
+    client = TrubricsClient(
+        api_key, server.url, spool=False, retry_deadline=10, _clock=clock, _wait=clock.wait
+    )
     server.faults.fail_rate = 1.0
 
     result = client.send(events(4))
@@ -187,7 +189,9 @@ def test_retry_after_beyond_the_deadline_fails_at_once(
     server: LocalServer, api_key: str, clock: FakeClock
 ) -> None:
     """A Retry-After longer than the time left is not waited for."""
-    client = TrubricsClient(api_key, server.url, retry_deadline=5, _clock=clock, _wait=clock.wait)
+    client = TrubricsClient(
+        api_key, server.url, spool=False, retry_deadline=5, _clock=clock, _wait=clock.wait
+    )
     server.faults.script(Fault(status=503, retry_after="60"))
 
     assert client.send(events(1)).failed == 1
@@ -196,7 +200,7 @@ def test_retry_after_beyond_the_deadline_fails_at_once(
 
 def test_shutdown_interrupts_a_back_off_at_once(server: LocalServer, api_key: str) -> None:
     """A real back-off wait ends as soon as the client shuts down."""
-    client = TrubricsClient(api_key, server.url)
+    client = TrubricsClient(api_key, server.url, spool=False)
     server.faults.script(Fault(status=503, retry_after="25"))
     results = []
     sender = threading.Thread(target=lambda: results.append(client.send(events(1))))
@@ -455,7 +459,7 @@ def test_retries_are_cut_short_once_the_interpreter_exits(
 
     monkeypatch.setattr(_sender, "_exiting", threading.Event())
     _sender._on_exit()
-    client = TrubricsClient(api_key, server.url, _clock=clock, _wait=clock.wait)
+    client = TrubricsClient(api_key, server.url, spool=False, _clock=clock, _wait=clock.wait)
     server.faults.fail_rate = 1.0
 
     assert client.send(events(1)).failed == 1
@@ -589,7 +593,9 @@ def test_send_batches_at_exit_keeps_one_exit_bound_for_the_whole_call(
 
     monkeypatch.setattr(_sender, "_exiting", threading.Event())
     _sender._on_exit()
-    client = TrubricsClient(api_key, server.url, _clock=clock, _wait=clock.wait, _rng=random.Random(7))
+    client = TrubricsClient(
+        api_key, server.url, spool=False, _clock=clock, _wait=clock.wait, _rng=random.Random(7)
+    )
     server.faults.fail_rate = 1.0
 
     result = client.send_batches([events(10) for _ in range(5)])
@@ -646,7 +652,7 @@ def test_the_account_comes_when_a_delivery_cut_short_by_shutdown_ends(
     server: LocalServer, api_key: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Shut down while a send waits to retry, the client accounts for its records once they failed."""
-    client = TrubricsClient(api_key, server.url)
+    client = TrubricsClient(api_key, server.url, spool=False)
     server.faults.script(Fault(status=503, retry_after="25"))
     sender = threading.Thread(target=lambda: client.send(events(3)))
     with caplog.at_level(logging.WARNING, logger="trubrics_otel"):

@@ -5,8 +5,8 @@ The transport decides once, here, what every answer means:
 - 2xx: delivered.
 - 408, 429, 500, 502, 503, 504, connection errors and timeouts: retried with exponential back-off and
   jitter, or after `Retry-After` (held between `RETRY_AFTER_MIN` and `RETRY_AFTER_MAX`), until the
-  delivery's deadline; then the records count as failed. A 429 or 503 with `Retry-After` pauses every
-  delivery of the client for that long.
+  delivery's deadline; then the records go to the spool (`_spooling`), or count as failed without one.
+  A 429 or 503 with `Retry-After` pauses every delivery of the client for that long.
 - 3xx: not followed (a 301/302 would turn the post into a body-less GET, a 307/308 could carry the key to
   another host); dropped as `rejected`, naming the `Location` and what to set `TRUBRICS_HOST` to.
 - 401, 403: the key is missing or wrong. Not retried; reported once, every record counted as dropped.
@@ -72,6 +72,7 @@ class SendResult:
         problem: what went wrong first, in a sentence; empty when everything was delivered.
         status: the HTTP status of the answer behind `problem` (0 when no answer came, or none went wrong).
         error: the exception behind `problem` when no answer came (`requests.ConnectionError`, ...).
+        spooled: records not delivered now but kept in the spool, to be sent again (not lost: `ok`).
     """
 
     sent: int = 0
@@ -81,6 +82,7 @@ class SendResult:
     problem: str = ""
     status: int = 0
     error: BaseException | None = None
+    spooled: int = 0
 
     @property
     def ok(self) -> bool:
@@ -96,6 +98,7 @@ class SendResult:
             self.problem or other.problem,
             self.status if self.problem else other.status,
             self.error if self.problem else other.error,
+            self.spooled + other.spooled,
         )
 
 

@@ -2,12 +2,19 @@
 
 `BatchWorker.put()` is what runs in the application's thread: one bounded `deque.append`, never blocking,
 never raising, and no lock on the way in for an item under `LARGE_ITEM` bytes. The queue is bounded by
-count and, for large items (prompts, generations), by their estimated bytes: when either is full the item
-is dropped and counted (`dropped["queue_full"]`, explained once through the client's ledger). A daemon
-thread turns queued items into records (the mapping runs there, not in the caller) and sends them through
-the shared `TrubricsClient` in groups of at most 100: as soon as a group is full, else when the oldest
-waiting item has waited `interval` seconds. It sleeps on an `Event` in between, so an idle worker costs
-nothing.
+count and by bytes: every item counts as at least `LARGE_ITEM` bytes (a log record with a short prompt
+takes about half that), a larger one as its estimated size (prompts, generations). When either bound is
+reached the item is dropped and counted (`dropped["queue_full"]`, explained once through the client's
+ledger). A daemon thread turns queued items into records (the mapping runs there, not in the caller) and
+sends them through the shared `TrubricsClient` in groups of at most 100: as soon as a group is full, else
+when the oldest waiting item has waited `interval` seconds. It sleeps on an `Event` in between, so an idle
+worker costs nothing.
+
+With a spool (`_spooling`), the worker never lets the queue reach its bounds if it can help it: while
+the queue holds more than half of either, or while earlier batches wait in the spool (the host is down,
+or slower than the app), it writes its batches to the spool, which takes them far faster than a host
+does and sends them on in order, instead of sending them itself. What is still queued when `close()` or
+the exit flush runs out of time goes to the spool too.
 
 `put()` wakes the worker only when it must: when the worker said it is idle (not started, asleep with
 nothing queued, or ended), or when a batch is full. The worker raises its idle flag *before* it looks at
@@ -117,6 +124,10 @@ class BatchWorker(Generic[T]):
         self._batch_size = batch_size
         self._max_queue_bytes = max_queue_bytes
         self._size_of = size_of if max_queue_bytes is not None else None
+        # the most items the queue holds, each counted as LARGE_ITEM bytes at least
+        self._max_items = max_queue_size
+        if max_queue_bytes is not None:
+            self._max_items = max(min(max_queue_size, max_queue_bytes // LARGE_ITEM), 1)
         self._clock = clock
         self._name = name
         self._closed = False
@@ -132,6 +143,7 @@ class BatchWorker(Generic[T]):
         self._pid = os.getpid()
         self._queue: collections.deque[T | _Sized[T] | _FlushMarker] = collections.deque()
         self._bytes = 0  # what the queued _Sized items add up to
+        self._large_units = 0  # the same, in LARGE_ITEM units: put() adds it to the count it bounds
         self._wake = threading.Event()
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
@@ -171,8 +183,8 @@ class BatchWorker(Generic[T]):
     def put(self, item: T) -> bool:
         """Queue an item for delivery; False when it was dropped. Never blocks and never raises."""
         queue = self._queue
-        if len(queue) >= self._max_queue_size or self._closed:
-            self._count_lost(CLOSED if self._closed else QUEUE_FULL)
+        if len(queue) + self._large_units >= self._max_items or self._closed:
+            self._count_lost(self._why_full())
             return False
         if self._size_of is not None and (size := self._estimate(item)) >= LARGE_ITEM:
             if not self._reserve(size):
@@ -271,11 +283,18 @@ class BatchWorker(Generic[T]):
         except Exception:  # noqa: BLE001 - an estimate that fails costs the bound, never the record
             return 0
 
+    def _why_full(self) -> str:
+        if self._closed:
+            return CLOSED
+        return QUEUE_FULL if len(self._queue) >= self._max_queue_size else _QUEUE_BYTES
+
     def _reserve(self, size: int) -> bool:
         with self._lock:
-            if self._max_queue_bytes is not None and self._bytes + size > self._max_queue_bytes:
+            limit = self._max_queue_bytes
+            if limit is not None and self._bytes + size + len(self._queue) * LARGE_ITEM > limit:
                 return False
             self._bytes += size
+            self._large_units = self._bytes // LARGE_ITEM
             return True
 
     def _unwrap(self, item: T | _Sized[T]) -> T:
@@ -283,13 +302,19 @@ class BatchWorker(Generic[T]):
         if isinstance(item, _Sized):
             with self._lock:
                 self._bytes -= item.size
+                self._large_units = self._bytes // LARGE_ITEM
             return item.item
         return item
 
+    def _backlogged(self) -> bool:
+        """Whether the queue holds more than half of what it may: the worker then spools its batches."""
+        return (len(self._queue) + self._large_units) * 2 > self._max_items
+
     @property
     def queued_bytes(self) -> int:
-        """What the queued items of at least `LARGE_ITEM` bytes add up to, as estimated."""
-        return self._bytes
+        """What the queued items add up to against the byte bound (each counts `LARGE_ITEM` at least)."""
+        small = len(self._queue) - sum(1 for item in list(self._queue) if isinstance(item, _Sized))
+        return self._bytes + small * LARGE_ITEM
 
     def _count_lost(self, reason: str) -> None:
         with self._lock:
@@ -409,9 +434,10 @@ class BatchWorker(Generic[T]):
                 self._lost[CLOSED] = self._lost.get(CLOSED, 0) + lost
 
     def _give_up_queued(self, timeout: float) -> None:
-        """Count what is still queued as `failed`, with why, once close() has waited all it may."""
+        """Spool what is still queued (without a spool: count it as failed), once close() waited its all."""
         queue = self._queue
         given_up = 0
+        kept: list[T] = []
         while True:
             try:
                 item = queue.popleft()
@@ -420,17 +446,18 @@ class BatchWorker(Generic[T]):
             if isinstance(item, _FlushMarker):
                 self._reached(item)
             else:
-                self._unwrap(item)
+                kept.append(self._unwrap(item))
                 given_up += 1
         if given_up:
             if self._exit_deadline is not None:  # close() at exit had only what was left of it
                 budget, timeout = "the exit flush", self._flush_timeout
             else:
                 budget = "close()"
-            self._client.ledger.failed(
-                given_up,
-                f"{budget} ran out of its {timeout:g} s (TRUBRICS_LOG_FLUSH_TIMEOUT) before they were sent",
-            )
+            why = f"{budget} ran out of its {timeout:g} s (TRUBRICS_LOG_FLUSH_TIMEOUT) before they were sent"
+            if self._client.spool is not None:
+                self._client.keep(self._records_of(kept), why)
+            else:
+                self._client.ledger.failed(given_up, why)
 
     def _wait_for_batch(self) -> None:
         """Return when a batch is full, a flush or close is waiting, or the first item waited `interval`."""
@@ -487,7 +514,27 @@ class BatchWorker(Generic[T]):
         return items, None
 
     def _send(self, items: list[T], deadline: float | None = None) -> None:
-        """Convert and send items, within `deadline` seconds if given; a failed conversion costs its item."""
+        """Convert and send items, within `deadline` seconds if given; a failed conversion costs its item.
+
+        With a spool, while the queue is backlogged or batches wait in the spool, they go to the spool.
+        """
+        records = self._records_of(items)
+        self.hand_over_losses()
+        if not records:
+            return
+        spool = self._client.spool
+        if spool is not None and (spool.busy or self._backlogged()):
+            why = (
+                "earlier records wait in the spool, and these go behind them"
+                if spool.busy
+                else "log records came faster than the host took them (the log queue was over half full)"
+            )
+            self._client.keep(records, why)
+        else:
+            self._client.send(records, deadline=deadline)
+
+    def _records_of(self, items: list[T]) -> list[Record]:
+        """The records items become; one that cannot be converted is counted, and costs only itself."""
         records: list[Record] = []
         for item in items:
             try:
@@ -499,9 +546,7 @@ class BatchWorker(Generic[T]):
                 continue
             if record is not None:
                 records.append(record)
-        self.hand_over_losses()
-        if records:
-            self._client.send(records, deadline=deadline)
+        return records
 
     def _reached(self, marker: _FlushMarker) -> None:
         with self._lock:

@@ -21,10 +21,12 @@ import os
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final, Generic, TypeVar
 
 from trubrics_otel import _parsers as parse
 from trubrics_otel._reporting import report
+from trubrics_otel._spool import default_spool_root
 
 __all__ = [
     "ALLOW_INSECURE_HTTP",
@@ -37,9 +39,15 @@ __all__ = [
     "LOG_FLUSH_TIMEOUT",
     "LOG_QUEUE_BYTES",
     "LOG_QUEUE_SIZE",
+    "MAX_TEXT_LENGTH",
     "READ_TIMEOUT",
+    "REDACT",
     "RETRY_DEADLINE",
+    "SEND_CONTENT",
     "SETTINGS",
+    "SPOOL",
+    "SPOOL_BYTES",
+    "SPOOL_DIR",
     "ConfigurationError",
     "Setting",
     "Settings",
@@ -190,6 +198,56 @@ ALLOW_INSECURE_HTTP: Final = Setting[bool](
     "default such a host is an error (`127.0.0.0/8`, `::1` and `localhost` are always allowed).",
     argument="allow_insecure_http",
 )
+SPOOL: Final = Setting[bool](
+    "TRUBRICS_SPOOL",
+    True,
+    parse.flag,
+    "`false` turns the spool off: what the transport gives up on (host down past the deadline, the exit's "
+    "budget spent) is then counted as failed instead of being kept on disk and sent again later.",
+    argument="spool",
+)
+SPOOL_DIR: Final = Setting[Path | None](
+    "TRUBRICS_SPOOL_DIR",
+    None,
+    parse.directory,
+    "Where the spool keeps undelivered batches (a directory per host and key, owner-only); by default "
+    "`trubrics-otel/spool` in the user's cache directory (`$XDG_CACHE_HOME` or `~/.cache` on Linux).",
+    argument="spool_dir",
+)
+SPOOL_BYTES: Final = Setting[int](
+    "TRUBRICS_SPOOL_BYTES",
+    256 * 1024 * 1024,
+    parse.positive_int,
+    "The most bytes the spool of one host and key may hold; past it the oldest batches are deleted and "
+    'counted as `dropped["spool_full"]`.',
+    argument="spool_bytes",
+)
+SEND_CONTENT: Final = Setting[bool](
+    "TRUBRICS_SEND_CONTENT",
+    True,
+    parse.flag,
+    "`false` keeps prompts and generations in the process: LLM events carry `[content withheld]` instead, "
+    "before anything is sent or spooled.",
+    argument="send_content",
+)
+MAX_TEXT_LENGTH: Final = Setting[int](
+    "TRUBRICS_MAX_TEXT_LENGTH",
+    100_000,
+    parse.positive_int,
+    "The most characters of a prompt, a generation or a text property sent; longer text is cut and ends "
+    "with a mark saying how much was cut.",
+    argument="max_text_length",
+)
+REDACT: Final = Setting[Any](
+    "TRUBRICS_REDACT",
+    None,
+    parse.hook,
+    "A function, as `package.module:function`, given each record as the JSON dict about to be sent "
+    "(`prompt`, `generation`, `properties`, ...) before it is sent or spooled; it returns the dict to send "
+    'or None to send nothing (counted as `dropped["redacted"]`). A name that cannot be imported is an error.',
+    argument="redact",
+    falls_back=False,
+)
 
 DEFAULT_USER_ID: Final = Setting[str](
     "TRUBRICS_DEFAULT_USER_ID",
@@ -238,19 +296,20 @@ COPY_ATTRIBUTES: Final = Setting[tuple[str, ...]](
 
 LOG_QUEUE_SIZE: Final = Setting[int](
     "TRUBRICS_LOG_QUEUE_SIZE",
-    10_000,
+    100_000,
     parse.positive_int,
     "The most log records the logging handler (or the structlog processor) holds for delivery; past it, "
-    'records are dropped and counted as `dropped["queue_full"]`.',
+    'records are dropped and counted as `dropped["queue_full"]`. Past half of it (or of '
+    "`TRUBRICS_LOG_QUEUE_BYTES`), batches go through the spool, which takes them faster than a host does.",
     argument="queue_size",
 )
 LOG_QUEUE_BYTES: Final = Setting[int](
     "TRUBRICS_LOG_QUEUE_BYTES",
     64 * 1024 * 1024,
     parse.positive_int,
-    "The most bytes of text (estimated: messages, prompts, generations) that the log records of at least "
-    "1 KiB held for delivery may add up to; past it, records are dropped and counted as "
-    '`dropped["queue_full"]`. Smaller records are bounded by `TRUBRICS_LOG_QUEUE_SIZE` alone.',
+    "The most bytes the log records held for delivery may add up to, each counted as its text's size "
+    "(messages, prompts, generations) and at least 1 KiB; past it, records are dropped and counted as "
+    '`dropped["queue_full"]`.',
 )
 LOG_FLUSH_INTERVAL: Final = Setting[float](
     "TRUBRICS_LOG_FLUSH_INTERVAL",
@@ -283,6 +342,12 @@ SETTINGS: Final[tuple[Setting[Any], ...]] = (
     READ_TIMEOUT,
     RETRY_DEADLINE,
     ALLOW_INSECURE_HTTP,
+    SPOOL,
+    SPOOL_DIR,
+    SPOOL_BYTES,
+    SEND_CONTENT,
+    MAX_TEXT_LENGTH,
+    REDACT,
     DEFAULT_USER_ID,
     DEFAULT_ASSISTANT_ID,
     MISSING_CONTENT,
@@ -312,6 +377,12 @@ class TransportSettings:
     connect_timeout: float
     read_timeout: float
     retry_deadline: float
+    spool_root: Path | None = None
+    """The spool's root directory (each destination has its own under it); None when the spool is off."""
+    spool_bytes: int = SPOOL_BYTES.default
+    send_content: bool = True
+    max_text_length: int = MAX_TEXT_LENGTH.default
+    redact: Callable[[dict[str, Any]], dict[str, Any] | None] | None = None
 
     @classmethod
     def resolve(
@@ -322,18 +393,32 @@ class TransportSettings:
         connect_timeout: float | None = None,
         timeout: float | None = None,
         retry_deadline: float | None = None,
+        spool: bool | None = None,
+        spool_dir: str | Path | None = None,
+        spool_bytes: int | None = None,
+        send_content: bool | None = None,
+        max_text_length: int | None = None,
+        redact: Callable[[dict[str, Any]], dict[str, Any] | None] | str | None = None,
     ) -> TransportSettings:
         """Resolve each argument (None: not given) against its environment variable and default.
 
         Raises:
-            ConfigurationError: an argument is malformed, or `TRUBRICS_HOST` is.
+            ConfigurationError: an argument is malformed, or `TRUBRICS_HOST` or `TRUBRICS_REDACT` is.
         """
+        root = None
+        if SPOOL.resolve(spool):
+            root = SPOOL_DIR.resolve(spool_dir) or default_spool_root()
         return cls(
             API_KEY.resolve(api_key),
             HOST.resolve(host),
             CONNECT_TIMEOUT.resolve(connect_timeout),
             READ_TIMEOUT.resolve(timeout),
             RETRY_DEADLINE.resolve(retry_deadline),
+            root,
+            SPOOL_BYTES.resolve(spool_bytes),
+            SEND_CONTENT.resolve(send_content),
+            MAX_TEXT_LENGTH.resolve(max_text_length),
+            REDACT.resolve(redact),
         )
 
 

@@ -9,12 +9,17 @@ No parser reads the environment: `_config` does, once.
 
 from __future__ import annotations
 
-from typing import Final
+import importlib
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 __all__ = [
     "api_key",
+    "directory",
     "flag",
+    "hook",
     "names",
     "non_negative_seconds",
     "nonempty_string",
@@ -125,3 +130,31 @@ def positive_int(value: object) -> int:
     if number < 1:
         raise ValueError(f"must be a positive whole number, not {value!r}")
     return number
+
+
+def directory(value: object) -> Path:
+    """Return a directory's path, `~` expanded, from a string or a path; refuse an empty one."""
+    if isinstance(value, Path):
+        return value.expanduser()
+    text = nonempty_string(value)
+    return Path(text).expanduser()
+
+
+def hook(value: object) -> Callable[..., Any]:
+    """Return a callable, given as itself or as `package.module:function`, importing the module now."""
+    if callable(value):
+        return value
+    text = nonempty_string(value)
+    module_name, colon, attribute = text.partition(":")
+    if not colon or not module_name or not attribute:
+        raise ValueError(f"must name a function as package.module:function, not {text!r}")
+    try:
+        found: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            found = getattr(found, part)
+    except Exception as error:  # noqa: BLE001 - any failure to import is this setting's error
+        problem = f"{type(error).__name__}: {error}"
+        raise ValueError(f"names {text!r}, which cannot be imported: {problem}") from None
+    if not callable(found):
+        raise ValueError(f"names {text!r}, which is not callable")
+    return found  # type: ignore[no-any-return]

@@ -1,9 +1,12 @@
 """How one client's records reach the API: its HTTP session, and each request until it is settled.
 
-`Sender.send()` posts each kind of record to its endpoint in requests of at most 100, and gives every
-request its answer's treatment (`_answers`): delivered, retried with back-off until the deadline,
-split, or dropped, each record counted once in the client's ledger. Once the interpreter is exiting,
-every delivery is cut to `EXIT_RETRY_DEADLINE`, so a host that is down cannot hold the exit.
+`Sender.send()` prepares each record to leave the process (`_privacy`: content switch, redaction hook,
+size limits), posts each kind to its endpoint in requests of at most 100, and gives every request its
+answer's treatment (`_answers`): delivered, retried with back-off until the deadline, split, or dropped,
+each record counted once in the client's ledger. What it gives up on while the host may yet answer
+(deadline passed, host unreachable, shut down, exit) goes to the client's spool when it has one
+(`_spooling`), else counts as failed; `replay()` sends a spooled batch again. Once the interpreter is
+exiting, every delivery is cut to `EXIT_RETRY_DEADLINE`, so a host that is down cannot hold the exit.
 
 It never raises into the caller, never logs the API key, and sends inside OpenTelemetry's
 suppress-instrumentation context so that an instrumented `requests` does not trace our own exports.
@@ -42,8 +45,11 @@ from trubrics_otel._answers import (
 from trubrics_otel._config import TransportSettings
 from trubrics_otel._events import MAX_BATCH_SIZE, Event, JSONValue, LLMEvent, Record, json_safe
 from trubrics_otel._fork import renew_in_child
+from trubrics_otel._privacy import Outgoing, RefusedError
 from trubrics_otel._reporting import report
-from trubrics_otel._stats import INVALID, REJECTED, UNAUTHORIZED, UNSENDABLE, Ledger
+from trubrics_otel._spool import Batch
+from trubrics_otel._spooling import Spool
+from trubrics_otel._stats import INVALID, REDACTED, REJECTED, UNAUTHORIZED, UNSENDABLE, Ledger
 from trubrics_otel._version import __version__
 
 __all__ = [
@@ -85,6 +91,7 @@ class Sender:
             the real wait, which also ends once the exit's budget (`EXIT_RETRY_DEADLINE`) is spent.
         rng: the random source of the back-off jitter.
         closed: set when the client shuts down: no request is started after it.
+        spool: where what cannot be delivered in time is kept; None counts it as failed.
     """
 
     def __init__(
@@ -96,8 +103,15 @@ class Sender:
         wait: Callable[[float], bool] | None,
         rng: random.Random,
         closed: threading.Event,
+        spool: Spool | None = None,
     ) -> None:
         self._api_key = settings.api_key
+        self._spool = spool
+        self._outgoing = Outgoing(
+            send_content=settings.send_content,
+            max_text_length=settings.max_text_length,
+            redact=settings.redact,
+        )
         self.host = settings.host
         self._connect_timeout = settings.connect_timeout
         self._read_timeout = settings.read_timeout
@@ -138,16 +152,77 @@ class Sender:
         with self._session_lock:
             self._session.close()
 
+    def keep(self, records: list[Record], explanation: str) -> SendResult:
+        """Put records straight into the spool (the log queue's overflow, or its leftovers at exit).
+
+        Without a spool they count as failed, for `explanation`. Never raises.
+        """
+        try:
+            result, by_endpoint = self._prepared(records, delivering=False)
+            for endpoint, items in by_endpoint:
+                for start in range(0, len(items), MAX_BATCH_SIZE):
+                    result += self._keep(
+                        endpoint, items[start : start + MAX_BATCH_SIZE], explanation, delivering=False
+                    )
+            return result
+        except Exception as error:  # the guard of last resort: telemetry never raises into the application
+            _logger.debug("Trubrics: unexpected error while spooling", exc_info=True)
+            self._ledger.failed(len(records), _unexpected(error))
+            return SendResult(failed=len(records), problem=_unexpected(error))
+
+    def replay(self, batch: Batch, deadline_at: float) -> tuple[bytes, int] | None:
+        """Send a spooled batch again; return what is left of it to keep (body, records), or None."""
+        try:
+            items = json.loads(batch.body)
+        except ValueError:
+            items = None
+        if not isinstance(items, list) or not items:
+            self._ledger.dropped(UNSENDABLE, batch.records, "a spooled batch could not be read back")
+            return None
+        # not counted as being delivered: the account counted them as spooled, by this process or another
+        left: list[_Item] = []
+        token = _REPLAY_LEFT.set(left)
+        try:
+            self._deliver(batch.endpoint, items, self._exit_capped(deadline_at))
+        except Exception:  # the batch stays kept; the thread tries again later
+            _logger.debug("Trubrics: unexpected error while sending a spooled batch", exc_info=True)
+            return batch.body, batch.records
+        finally:
+            _REPLAY_LEFT.reset(token)
+        if not left:
+            return None
+        return (batch.body, batch.records) if len(left) == len(items) else (_encode(left), len(left))
+
+    def _prepared(
+        self, records: list[Record], *, delivering: bool
+    ) -> tuple[SendResult, list[tuple[str, list[_Item]]]]:
+        """Each record's JSON dict as it may leave the process, by endpoint; the refused ones counted."""
+        events: list[_Item] = []
+        llm_events: list[_Item] = []
+        refused = 0
+        because = ""
+        for record in records:
+            try:
+                item = self._outgoing.prepare(record.to_json())
+            except RefusedError as refusal:
+                refused += 1
+                because = str(refusal)
+                continue
+            (llm_events if isinstance(record, LLMEvent) else events).append(item)
+        result = SendResult()
+        if refused and delivering:
+            result = self._drop(range(refused), REDACTED, because)
+        elif refused:
+            self._ledger.dropped(REDACTED, refused, because)
+            result = SendResult(dropped=refused)
+        return result, [(Event.endpoint, events), (LLMEvent.endpoint, llm_events)]
+
     def _send(
         self, records: list[Record], deadline_at: float, on_wire: threading.Event | None = None
     ) -> SendResult:
-        events: list[_Item] = []
-        llm_events: list[_Item] = []
-        for record in records:
-            (llm_events if isinstance(record, LLMEvent) else events).append(record.to_json())
+        result, by_endpoint = self._prepared(records, delivering=True)
         deadline_at = self._exit_capped(deadline_at)
-        result = SendResult()
-        for endpoint, items in ((Event.endpoint, events), (LLMEvent.endpoint, llm_events)):
+        for endpoint, items in by_endpoint:
             for start in range(0, len(items), MAX_BATCH_SIZE):
                 chunk = items[start : start + MAX_BATCH_SIZE]
                 if result.unauthorized:
@@ -171,17 +246,16 @@ class Sender:
         attempt = 0
         while True:
             if self._closed.is_set():
-                return self._fail(items, "the client was shut down before they were delivered")
+                return self._give_up(endpoint, items, "the client was shut down before they were delivered")
             deadline_at = self._exit_capped(deadline_at)
-            paused = self._rate_limit_pause(items, deadline_at)
+            paused = self._rate_limit_pause(endpoint, items, deadline_at)
             if paused is not None:
                 return paused
             status, response, problem, error = self._post(endpoint, items, deadline_at, on_wire)
             if status == _UNSENDABLE:
                 return self._drop(items, UNSENDABLE, problem, error=error)
             if response is not None and 200 <= status < 300:
-                self._ledger.delivered(len(items))
-                return SendResult(sent=len(items))
+                return self._delivered(len(items))
             if status in (401, 403):
                 return self.unauthorized(items, status)
             if status == 422 and response is not None:
@@ -206,12 +280,17 @@ class Sender:
             if self._clock() + delay >= deadline_at:
                 if rate_limited:
                     problem += f" with Retry-After: {delay:.0f} s, a pause that outlasts the deadline"
-                return self._fail(
-                    items, f"{problem}; no time left to retry before the deadline", status=status, error=error
+                return self._give_up(
+                    endpoint,
+                    items,
+                    f"{problem}; no time left to retry before the deadline",
+                    status=status,
+                    error=error,
                 )
             self._ledger.retried()
             if self._wait(delay):
-                return self._fail(
+                return self._give_up(
+                    endpoint,
                     items,
                     f"{problem}; the client was shut down while waiting to retry",
                     status=status,
@@ -292,20 +371,23 @@ class Sender:
                 return True
         return False
 
-    def _rate_limit_pause(self, items: list[_Item], deadline_at: float) -> SendResult | None:
-        """Wait out the host's rate-limit window; the records' failure if it outlasts their deadline."""
+    def _rate_limit_pause(self, endpoint: str, items: list[_Item], deadline_at: float) -> SendResult | None:
+        """Wait out the host's rate-limit window; give the records up if it outlasts their deadline."""
         now = self._clock()
         if self._paused_until <= now:
             return None
         if self._paused_until >= deadline_at:
-            return self._fail(
+            return self._give_up(
+                endpoint,
                 items,
                 f"{self.host} asked (HTTP 429/503 with Retry-After) for a pause of "
                 f"{self._paused_until - now:.0f} s that outlasts the delivery's deadline",
                 status=429,
             )
         if self._wait(self._paused_until - now):
-            return self._fail(items, "the client was shut down while waiting out the host's rate limit")
+            return self._give_up(
+                endpoint, items, "the client was shut down while waiting out the host's rate limit"
+            )
         return None
 
     def _split_invalid(
@@ -349,7 +431,7 @@ class Sender:
                 key="unauthorized",
             )
         explanation = "the API key is missing or was refused"
-        self._ledger.dropped(UNAUTHORIZED, len(items), explanation, delivering=True)
+        self._ledger.dropped(UNAUTHORIZED, len(items), explanation, delivering=_REPLAY_LEFT.get() is None)
         return SendResult(dropped=len(items), unauthorized=True, problem=explanation, status=status)
 
     def _drop(
@@ -361,8 +443,51 @@ class Sender:
         status: int = 0,
         error: BaseException | None = None,
     ) -> SendResult:
-        self._ledger.dropped(reason, len(items), explanation, delivering=True)
+        self._ledger.dropped(reason, len(items), explanation, delivering=_REPLAY_LEFT.get() is None)
         return SendResult(dropped=len(items), problem=explanation, status=status, error=error)
+
+    def _delivered(self, count: int) -> SendResult:
+        if _REPLAY_LEFT.get() is not None:
+            self._ledger.replayed(count)
+        else:
+            self._ledger.delivered(count)
+            if self._spool is not None:
+                self._spool.host_answered()
+        return SendResult(sent=count)
+
+    def _give_up(
+        self,
+        endpoint: str,
+        items: list[_Item],
+        explanation: str,
+        *,
+        status: int = 0,
+        error: BaseException | None = None,
+    ) -> SendResult:
+        """Give up on records the host may yet take: keep them in the spool, else count them as failed."""
+        left = _REPLAY_LEFT.get()
+        if left is not None:  # a spooled batch being sent again: what is left goes back to the spool
+            left.extend(items)
+            return SendResult(failed=len(items), problem=explanation, status=status, error=error)
+        if self._spool is None:
+            return self._fail(items, explanation, status=status, error=error)
+        return self._keep(endpoint, items, explanation, delivering=True, status=status, error=error)
+
+    def _keep(
+        self,
+        endpoint: str,
+        items: list[_Item],
+        explanation: str,
+        *,
+        delivering: bool,
+        status: int = 0,
+        error: BaseException | None = None,
+    ) -> SendResult:
+        if self._spool is None:
+            self._ledger.failed(len(items), explanation, delivering=delivering)
+            return SendResult(failed=len(items), problem=explanation, status=status, error=error)
+        self._spool.keep(endpoint, _encode(items), len(items), explanation, delivering=delivering)
+        return SendResult(spooled=len(items), problem=explanation, status=status, error=error)
 
     def _fail(
         self,
@@ -425,6 +550,11 @@ class SignallingBody:
         yield self._data
         self._on_wire.set()
 
+
+_REPLAY_LEFT: contextvars.ContextVar[list[_Item] | None] = contextvars.ContextVar(
+    "trubrics_otel_replay_left", default=None
+)
+"""While a spooled batch is sent again: where the items that still cannot be delivered are collected."""
 
 _REQUEST_LIMIT: contextvars.ContextVar[Callable[[], float] | None] = contextvars.ContextVar(
     "trubrics_otel_request_limit", default=None

@@ -37,7 +37,9 @@ __all__ = [
     "NOT_LOST",
     "NO_CONTENT",
     "QUEUE_FULL",
+    "REDACTED",
     "REJECTED",
+    "SPOOL_FULL",
     "UNAUTHORIZED",
     "UNJOINABLE_CONTENT",
     "UNSENDABLE",
@@ -92,9 +94,16 @@ CLOSED: Final = "closed"
 """The logging handler or structlog processor was already closed."""
 HANDLER_ERROR: Final = "handler_error"
 """The logging handler or structlog processor failed on a record in the application's thread."""
+# From the spool and the redaction hook:
+SPOOL_FULL: Final = "spool_full"
+"""The spool held `TRUBRICS_SPOOL_BYTES` already: its oldest batches were deleted for newer ones."""
+REDACTED: Final = "redacted"
+"""The redaction hook (`TRUBRICS_REDACT`) returned None for the record, or failed on it."""
 
 _FAILED: Final = "failed"
 """Not a drop reason: the key of the reports about records that failed (retries ran out)."""
+_SPOOLED: Final = "spooled"
+"""Not a drop reason: the key of the reports about records kept in the spool."""
 
 NOT_LOST: Final = frozenset({DUPLICATE})
 """Drop reasons that lose nothing: a call two instrumentations recorded is sent once, from the other."""
@@ -114,6 +123,9 @@ class DeliveryStats:
             `unjoinable_content`, `queue_full`, `closed` and `handler_error`.
         requests: HTTP requests sent.
         incomplete: model calls sent with a placeholder because their prompt or generation never came.
+        spooled: records not delivered in time, kept in the spool to be sent again (not lost); those the
+            spool's bound deleted for newer ones are counted as dropped (`spool_full`) instead.
+        replayed: records this client delivered from the spool (spooled by it, or by an earlier process).
     """
 
     sent: int = 0
@@ -122,6 +134,8 @@ class DeliveryStats:
     dropped: Mapping[str, int] = field(default_factory=lambda: MappingProxyType({}))
     requests: int = 0
     incomplete: int = 0
+    spooled: int = 0
+    replayed: int = 0
 
     @property
     def lost(self) -> int:
@@ -154,6 +168,10 @@ class Ledger:
         self._failed = 0
         self._requests = 0
         self._incomplete = 0
+        self._spooled = 0
+        self._replayed = 0
+        self.spool_where = ""
+        """Where the spool keeps its batches, as the account names it (set by the client)."""
         self._dropped: dict[str, int] = {}
         self._failed_because = ""  # the latest failure's explanation, for the account
         self._in_delivery = 0  # records a client is sending whose outcome is not counted yet
@@ -206,6 +224,28 @@ class Ledger:
         self._report(_FAILED, count, explanation)
         if delivering:
             self._end_delivery(count)
+
+    def spooled(self, count: int, explanation: str, *, delivering: bool = False) -> None:
+        """Count records kept in the spool because they could not be delivered now, and say so (rate-limited).
+
+        `delivering` says the records were counted by `begin_delivery()`, and leave the delivery now.
+        """
+        with self._lock:
+            self._spooled += count
+        self._report(_SPOOLED, count, explanation)
+        if delivering:
+            self._end_delivery(count)
+
+    def evicted(self, count: int, explanation: str) -> None:
+        """Count spooled records deleted for newer ones as dropped (`spool_full`), no longer spooled."""
+        with self._lock:
+            self._spooled -= min(count, self._spooled)
+        self.dropped(SPOOL_FULL, count, explanation)
+
+    def replayed(self, count: int) -> None:
+        """Count spooled records the API accepted (sent from the spool: not counted as being delivered)."""
+        with self._lock:
+            self._replayed += count
 
     def dropped(self, reason: str, count: int, explanation: str, *, delivering: bool = False) -> None:
         """Count records refused for good for `reason`, and explain it (rate-limited per reason).
@@ -296,6 +336,8 @@ class Ledger:
                 dropped=MappingProxyType(dict(self._dropped)),
                 requests=self._requests,
                 incomplete=self._incomplete,
+                spooled=self._spooled,
+                replayed=self._replayed,
             )
 
     def account(self) -> str | None:
@@ -306,9 +348,9 @@ class Ledger:
             in_delivery = self._in_delivery
         queued = self.queued() + in_delivery
         dropped = sum(stats.dropped.values())
-        if not stats.lost and not queued:
+        if not stats.lost and not queued and not stats.spooled:
             return None
-        total = stats.sent + stats.failed + dropped + queued
+        total = stats.sent + stats.failed + dropped + queued + stats.spooled
         failed = f"{stats.failed} failed"
         if stats.failed and because:
             failed += f" ({because})"
@@ -316,9 +358,16 @@ class Ledger:
         refused = f"{dropped} dropped ({reasons})" if reasons else "0 dropped"
         records = "record" if total == 1 else "records"
         host = f" for {self._host}" if self._host else ""
+        spooled = ""
+        if stats.spooled:
+            spooled = (
+                f", {stats.spooled} spooled to {self.spool_where or 'the spool'} (sent again once the host "
+                "answers, by this process or the next one with the same host and key)"
+            )
+        replayed = f" {stats.replayed} sent from the spool." if stats.replayed else ""
         return (
             f"Trubrics: {total} {records}{host}: {stats.sent} sent, {failed}, {refused}, "
-            f"{queued} still queued."
+            f"{queued} still queued{spooled}.{replayed}"
         )
 
     def give_account(self) -> None:
@@ -378,4 +427,6 @@ class _Strong:
 
 
 def _verb(reason: str) -> str:
+    if reason == _SPOOLED:
+        return "kept in the spool, to be sent again,"
     return "failed" if reason == _FAILED else f"dropped ({reason})"

@@ -6,9 +6,10 @@ preparing the next while one is sent. Exporters and handlers share one client (`
 `release()`), and each record given to it is counted once in its ledger (`stats()`), with one account
 of the losses when it shuts down.
 
-The client's parts, each in its module: what every answer of the API means (`_answers`), the session
-and the requests with their retries (`_sender`), the overlap of `send_batches()` (`_send_batches`).
-It never raises into the caller and never logs the API key.
+The client's parts, each in its module: what may leave the process (`_privacy`), what every answer of
+the API means (`_answers`), the session and the requests with their retries (`_sender`), the overlap of
+`send_batches()` (`_send_batches`), and the spool of what could not be delivered in time (`_spooling`,
+on disk by `_spool`). It never raises into the caller and never logs the API key.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from trubrics_otel import _config
@@ -26,9 +29,14 @@ from trubrics_otel._config import TransportSettings
 from trubrics_otel._events import Record
 from trubrics_otel._send_batches import BatchPipeline
 from trubrics_otel._sender import Sender, watch_exit
+from trubrics_otel._spool import Batch
+from trubrics_otel._spooling import Spool, spool_for
 from trubrics_otel._stats import DeliveryStats, Ledger
 
-__all__ = ["SendResult", "TrubricsClient", "door_client"]
+__all__ = ["REPLAY_DEADLINE", "SendResult", "TrubricsClient", "door_client"]
+
+REPLAY_DEADLINE: Final = 10.0
+"""Seconds one spooled batch may take to be sent again, retries included, before it goes back."""
 
 
 class TrubricsClient:
@@ -44,12 +52,23 @@ class TrubricsClient:
         require_api_key: raise `ConfigurationError` when no key is configured, instead of warning once.
         allow_insecure_http: allow a plain `http://` host that is not loopback (the key then travels in
             clear); default `TRUBRICS_ALLOW_INSECURE_HTTP`, else False: such a host raises.
+        spool: keep what cannot be delivered in time on disk and send it again later; default
+            `TRUBRICS_SPOOL`, else True.
+        spool_dir: the spool's root directory; default `TRUBRICS_SPOOL_DIR`, else the user's cache
+            directory's `trubrics-otel/spool`.
+        spool_bytes: the most bytes the spool of this host and key holds; default `TRUBRICS_SPOOL_BYTES`.
+        send_content: False sends `[content withheld]` for prompts and generations; default
+            `TRUBRICS_SEND_CONTENT`, else True.
+        max_text_length: the most characters of a prompt, generation or text property sent; default
+            `TRUBRICS_MAX_TEXT_LENGTH`, else 100,000.
+        redact: called with each record's JSON dict before it is sent or spooled; returns the dict to
+            send, or None to send nothing. Default `TRUBRICS_REDACT` (`package.module:function`).
         _clock: tests' seam: a monotonic clock in seconds, faked together with `_wait`.
         _wait: tests' seam: waits a number of seconds, returning early with True when the client shuts
             down. The default waits on the shutdown event, so `shutdown()` ends any back-off at once.
         _rng: tests' seam: the random source of the back-off jitter.
-        _settings: the transport settings a front door resolved already; the five arguments above are
-            then unused.
+        _settings: the transport settings a front door resolved already; the arguments above are then
+            unused.
 
     Raises:
         ConfigurationError: an argument is malformed, `require_api_key` is set and there is no key, or the
@@ -66,6 +85,12 @@ class TrubricsClient:
         retry_deadline: float | None = None,
         require_api_key: bool = False,
         allow_insecure_http: bool | None = None,
+        spool: bool | None = None,
+        spool_dir: str | Path | None = None,
+        spool_bytes: int | None = None,
+        send_content: bool | None = None,
+        max_text_length: int | None = None,
+        redact: Callable[[dict[str, Any]], dict[str, Any] | None] | str | None = None,
         _clock: Callable[[], float] = time.monotonic,
         _wait: Callable[[float], bool] | None = None,
         _rng: random.Random | None = None,
@@ -73,7 +98,17 @@ class TrubricsClient:
     ) -> None:
         if _settings is None:  # a door resolved them already, with its other settings
             _settings = TransportSettings.resolve(
-                api_key, host, connect_timeout=connect_timeout, timeout=timeout, retry_deadline=retry_deadline
+                api_key,
+                host,
+                connect_timeout=connect_timeout,
+                timeout=timeout,
+                retry_deadline=retry_deadline,
+                spool=spool,
+                spool_dir=spool_dir,
+                spool_bytes=spool_bytes,
+                send_content=send_content,
+                max_text_length=max_text_length,
+                redact=redact,
             )
         _refuse_clear_text(_settings.host, _config.ALLOW_INSECURE_HTTP.resolve(allow_insecure_http))
         self._api_key = _settings.api_key
@@ -95,6 +130,7 @@ class TrubricsClient:
         self._clock = _clock
         self._closed = threading.Event()
         self._ledger = Ledger(_clock, host=self.host)
+        self._spool = spool_for(_settings, self._ledger, self._closed)
         self._sender = Sender(
             _settings,
             self._ledger,
@@ -102,7 +138,10 @@ class TrubricsClient:
             wait=_wait,
             rng=_rng if _rng is not None else random.Random(),
             closed=self._closed,
+            spool=self._spool,
         )
+        if self._spool is not None:
+            self._spool.start(self._replay)
         self._users = 0
         self._users_lock = threading.Lock()
         self.close_when_unused = False
@@ -161,6 +200,21 @@ class TrubricsClient:
         allowed = self.retry_deadline if deadline is None else deadline
         return BatchPipeline(self._sender, self._clock, self._clock() + allowed).run(iter(batches))
 
+    @property
+    def spool(self) -> Spool | None:
+        """Where records that cannot be delivered in time are kept; None when the spool is off."""
+        return self._spool
+
+    def keep(self, records: Iterable[Record], explanation: str) -> SendResult:
+        """Put records straight into the spool, to be sent in the background; failed without a spool.
+
+        For a queue that cannot hold them, or cannot send them before the process ends. Never raises.
+        """
+        return self._sender.keep(list(records), explanation)
+
+    def _replay(self, batch: Batch) -> tuple[bytes, int] | None:
+        return self._sender.replay(batch, self._clock() + min(self.retry_deadline, REPLAY_DEADLINE))
+
     def retain(self) -> None:
         """Note one more exporter or handler sending through this client (see `release`)."""
         with self._users_lock:
@@ -187,6 +241,8 @@ class TrubricsClient:
         way end.
         """
         self._closed.set()
+        if self._spool is not None:
+            self._spool.stop()
         self._sender.close()
         self._ledger.close()
 

@@ -17,7 +17,8 @@ Who shares what:
 
 What a door calls: `core_for(settings, client, join)` once, then `send_spans()` / `send_logs()` (or
 `log_records()` for a door that queues and sends records itself), `flush()`, and `release()` once at its
-shutdown. Records leave the core in one place, `_send` and `_send_parts`: where a spool would sit.
+shutdown. Records leave the core in one place, `_send` and `_send_parts`: to the client, or to its spool
+while earlier batches wait there.
 
 Nothing here raises into the door that calls it: a mapping bug costs the records it touched, counted as
 mapping errors, and a delivery failure is a False result.
@@ -47,6 +48,8 @@ from trubrics_otel.mapping.logs import LogOutcome, unusable_warning
 __all__ = ["PART_SIZE", "DeliveryCore", "core_for", "warn_unusable"]
 
 _logger = logging.getLogger("trubrics_otel.exporters")
+
+_BEHIND: Final = "earlier records wait in the spool, and these go behind them"
 
 PART_SIZE: Final = MAX_BATCH_SIZE
 """Spans translated per part of a larger batch: one request's worth."""
@@ -179,12 +182,29 @@ class DeliveryCore:
             )
 
     def _send(self, records: list[Record], deadline: float | None = None) -> bool:
-        """Hand records to the transport: with `_send_parts`, the only way out of the core."""
-        return not records or self.client.send(records, deadline=deadline).ok
+        """Hand records to the transport: with `_send_parts`, the only way out of the core.
+
+        While earlier batches wait in the client's spool, these go behind them, through the spool: in
+        order, and without holding the door for a retry deadline while the host is down.
+        """
+        if not records:
+            return True
+        if self._spooling():
+            return self.client.keep(records, _BEHIND).ok
+        return self.client.send(records, deadline=deadline).ok
 
     def _send_parts(self, parts: Iterator[list[Record]]) -> bool:
         """Hand records to the transport part by part, each part produced while the one before is sent."""
+        if self._spooling():
+            kept = True
+            for part in parts:  # every part, even after one that was not kept
+                kept = self.client.keep(part, _BEHIND).ok and kept
+            return kept
         return self.client.send_batches(parts).ok
+
+    def _spooling(self) -> bool:
+        spool = self.client.spool
+        return spool is not None and spool.busy
 
     def _translate_safely(self, spans: Sequence[SpanData]) -> list[Record] | None:
         try:
