@@ -6,6 +6,7 @@ to each request is a function of the test; the rest by the local server's faults
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import socket
@@ -354,3 +355,38 @@ def test_plain_http_is_allowed_when_asked_or_to_loopback(monkeypatch: pytest.Mon
         "http://[::1]:8765",
         "http://ingest.example.com",
     ]
+
+
+def test_each_record_keeps_one_idempotency_key_across_retries(
+    raw_server: Callable[[Answer], RawServer],
+) -> None:
+    """Every record carries `$idempotency_key`, the same in the retry; a key the user set is kept."""
+    answers = iter(["503 Service Unavailable", "200 OK"])
+    host = raw_server(lambda connection, head, body: connection.sendall(respond(next(answers))))
+    clock = FakeClock()
+    client = TrubricsClient("key", host.url, _clock=clock, _wait=clock.wait)
+    batch = [Event("u1", "A"), Event("u1", "B", properties={"$idempotency_key": "mine"})]
+    try:
+        assert client.send(batch).sent == 2
+    finally:
+        client.shutdown()
+
+    first, retry = (json.loads(body) for body in host.bodies)
+    keys = [item["properties"]["$idempotency_key"] for item in first]
+    assert re.fullmatch(r"[0-9a-f]{16}-[0-9a-f]+", keys[0])
+    assert keys[1] == "mine"
+    assert [item["properties"]["$idempotency_key"] for item in retry] == keys
+    assert batch[0].properties == {}  # the record itself is left as it was made
+
+
+def test_a_batch_stored_before_its_answer_timed_out_is_stored_once(server: LocalServer, api_key: str) -> None:
+    """The local server stored the batch, the answer came too late: the retry is not stored again."""
+    client = TrubricsClient(api_key, server.url, timeout=0.2, retry_deadline=5, _rng=random.Random(3))
+    server.faults.script(Fault(status=200, delay=0.5))
+    try:
+        result = client.send(events(3))
+    finally:
+        client.shutdown()
+
+    assert result.sent == 3
+    assert len(server.events()) == 3

@@ -459,4 +459,4 @@ def test_items_de_duplicated_by_key_are_shown_by_key(server: LocalServer) -> Non
         ("llm_events", "key-1", 2, 1),
         ("events", "key-2", 2, 2),
     ]
-    assert result["deduplicated"]["items"][0]["item"] == first
+    assert result["deduplicated"]["items"][0]["item"] == event("ada")  # stored without the transport's key

@@ -209,7 +209,8 @@ def test_the_spool_is_the_owners_alone(server: LocalServer, api_key: str, tmp_pa
 def test_past_its_bound_the_spool_drops_its_oldest_batches_counted(
     server: LocalServer, api_key: str, tmp_path: Path
 ) -> None:
-    one_batch = len(json.dumps([event.to_json() for event in events(10)], separators=(",", ":")))
+    keyed = [{**e.to_json(), "properties": {"$idempotency_key": "0123456789abcdef-ff"}} for e in events(10)]
+    one_batch = len(json.dumps(keyed, separators=(",", ":")))
     client = down_client(server, api_key, spool_dir=tmp_path, spool_bytes=one_batch * 3 + 100)
     try:
         for start in range(0, 50, 10):

@@ -16,9 +16,11 @@ from __future__ import annotations
 
 import atexit
 import contextvars
+import itertools
 import json
 import logging
 import random
+import secrets
 import socket
 import ssl
 import threading
@@ -54,6 +56,7 @@ from trubrics_otel._version import __version__
 
 __all__ = [
     "EXIT_RETRY_DEADLINE",
+    "IDEMPOTENCY_KEY",
     "USER_AGENT",
     "Sender",
     "SignallingBody",
@@ -67,6 +70,8 @@ _Item = dict[str, JSONValue]
 
 EXIT_RETRY_DEADLINE: Final = 3.0
 """Seconds one delivery may take, retries included, once the interpreter is exiting."""
+IDEMPOTENCY_KEY: Final = "$idempotency_key"
+"""The property that names a record across its retries and replays, so that the API can store it once."""
 _SLICE: Final = 0.1
 """Seconds a socket waits at most before the request's deadline (which exit may bring closer) is checked."""
 USER_AGENT: Final = f"trubrics-otel/{__version__} python-requests/{requests.__version__}"
@@ -208,6 +213,11 @@ class Sender:
                 refused += 1
                 because = str(refusal)
                 continue
+            properties = item.get("properties")
+            if isinstance(properties, dict) and IDEMPOTENCY_KEY not in properties:
+                # one key per record sent, kept by every retry and every replay from the spool; a key the
+                # application set is kept. A copy: the record's own properties stay as they were made
+                item["properties"] = {**properties, IDEMPOTENCY_KEY: _keys.next()}
             (llm_events if isinstance(record, LLMEvent) else events).append(item)
         result = SendResult()
         if refused and delivering:
@@ -550,6 +560,23 @@ class SignallingBody:
         yield self._data
         self._on_wire.set()
 
+
+class _Keys:
+    """Idempotency keys: a random prefix per process (a forked child draws its own) and a counter."""
+
+    def __init__(self) -> None:
+        self._renew()
+        renew_in_child(self._renew)
+
+    def _renew(self) -> None:
+        self._prefix = secrets.token_hex(8)
+        self._counter = itertools.count()
+
+    def next(self) -> str:
+        return f"{self._prefix}-{next(self._counter):x}"
+
+
+_keys = _Keys()
 
 _REPLAY_LEFT: contextvars.ContextVar[list[_Item] | None] = contextvars.ContextVar(
     "trubrics_otel_replay_left", default=None

@@ -6,7 +6,8 @@ or assistant id, timestamp). One connection serves every handler thread behind a
 uses WAL so that another process (a notebook, `sqlite3` in a shell) can read it while the server writes.
 
 An item whose `$idempotency_key` property (a string, the same in every retry of it) was stored before is
-not stored again: the store counts it as a duplicate, per kind and key, until `clear()`.
+not stored again: the store counts it as a duplicate, per kind and key, until `clear()`. The key is the
+transport's, not the application's: it is kept in its own column, and the item is stored without it.
 
 This module never validates: the handler stores only what `validate_payload` accepted.
 """
@@ -200,7 +201,7 @@ class EventStore:
                 _text(_thread_id(item)),
                 _text(item.get(name)),
                 _text(item.get("timestamp")),
-                _dump(item),
+                _dump(_without_key(item)),
                 _text(_idempotency_key(item)),
             )
             for item in items
@@ -436,6 +437,14 @@ def _thread_id(item: Mapping[str, JSONValue]) -> str | None:
         return value
     # a numeric thread id is still a thread: keep it findable by its text
     return json.dumps(value)
+
+
+def _without_key(item: Mapping[str, JSONValue]) -> Mapping[str, JSONValue]:
+    """The item as its application made it: the transport's `$idempotency_key` is kept in its own column."""
+    properties = item.get("properties")
+    if not isinstance(properties, dict) or IDEMPOTENCY_KEY not in properties:
+        return item
+    return {**item, "properties": {k: v for k, v in properties.items() if k != IDEMPOTENCY_KEY}}
 
 
 def _idempotency_key(item: Mapping[str, JSONValue]) -> str | None:
