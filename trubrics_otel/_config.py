@@ -187,7 +187,8 @@ RETRY_DEADLINE: Final = Setting[float](
     "TRUBRICS_RETRY_DEADLINE",
     30.0,
     parse.positive_seconds,
-    "Seconds one delivery may take, all retries and waits included; then the records count as failed.",
+    "Seconds one delivery may take, all retries and waits included; then the records go to the spool "
+    "(or count as failed with the spool off).",
     argument="retry_deadline",
 )
 ALLOW_INSECURE_HTTP: Final = Setting[bool](
