@@ -33,6 +33,7 @@ __all__ = [
     "API_KEY",
     "CONNECT_TIMEOUT",
     "DEFAULT_HOST",
+    "GATEWAY_TOKEN",
     "HOST",
     "LOG_EXTRAS",
     "LOG_FLUSH_INTERVAL",
@@ -336,6 +337,17 @@ LOG_EXTRAS: Final = Setting[bool](
 )
 
 
+GATEWAY_TOKEN: Final = Setting[str | None](
+    "TRUBRICS_GATEWAY_TOKEN",
+    None,
+    parse.api_key,
+    "The token senders must present to `trubrics-otel gateway` (`Authorization: Bearer <token>`); required "
+    "when the gateway listens beyond loopback.",
+    secret=True,
+    argument="token",
+)
+
+
 SETTINGS: Final[tuple[Setting[Any], ...]] = (
     API_KEY,
     HOST,
@@ -360,6 +372,7 @@ SETTINGS: Final[tuple[Setting[Any], ...]] = (
     LOG_FLUSH_INTERVAL,
     LOG_FLUSH_TIMEOUT,
     LOG_EXTRAS,
+    GATEWAY_TOKEN,
 )
 
 

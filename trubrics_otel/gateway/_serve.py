@@ -25,15 +25,13 @@ from typing import IO, Final
 
 import uvicorn
 
-from trubrics_otel import _parsers as parse
-from trubrics_otel._config import API_KEY, ConfigurationError, Setting, Settings
+from trubrics_otel._config import API_KEY, GATEWAY_TOKEN, ConfigurationError, Settings
 from trubrics_otel._transport import TrubricsClient
 from trubrics_otel.gateway._app import MAX_BODY_BYTES, MAX_EXPORTS, RETRY_AFTER, GatewayApp
 from trubrics_otel.gateway._keys import MAX_PROJECTS, Projects, TokenCheck
 
 __all__ = [
     "DELIVERY_DEADLINE",
-    "GATEWAY_TOKEN",
     "GatewayConfig",
     "RunningGateway",
     "build_app",
@@ -47,16 +45,6 @@ MAX_CONNECTIONS: Final = 256
 """Connections served at once (uvicorn's `limit_concurrency`); one more is answered 503."""
 GRACEFUL_TIMEOUT: Final = 20
 """Seconds a SIGTERM waits for the exports under way before the drain."""
-
-GATEWAY_TOKEN: Final = Setting[str | None](
-    "TRUBRICS_GATEWAY_TOKEN",
-    None,
-    parse.api_key,
-    "The token senders must present to `trubrics-otel gateway` (`Authorization: Bearer <token>`).",
-    secret=True,
-    argument="token",
-)
-
 
 @dataclass(frozen=True)
 class GatewayConfig:
