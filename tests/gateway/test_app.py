@@ -155,6 +155,25 @@ def test_a_failed_delivery_asks_the_sender_to_retry(
     assert "trubrics_delivery_failed_total 1" in metrics
 
 
+def test_what_the_spool_keeps_is_accepted_and_delivered_once_trubrics_is_back(
+    config: GatewayConfig, server: LocalServer
+) -> None:
+    """Trubrics failing past the delivery deadline, with the spool on: the export is accepted (200), its
+    records kept on disk, and delivered once Trubrics answers again; the sender never resends them."""
+    server.faults.fail_rate = 1.0
+    with running(config, delivery_deadline=0.3) as gateway:
+        answer = post(gateway.url, llm_request(calls=3).SerializeToString(), PROTOBUF)
+        assert answer.status_code == 200
+        totals = gateway.app.projects.totals()
+        assert (totals.spooled, totals.failed, totals.dropped) == (3, 0, {})
+        server.faults.fail_rate = 0.0
+        wait_for(lambda: len(server.llm_events()) == 3)
+        wait_for(lambda: gateway.app.projects.totals().replayed == 3)
+        metrics = requests.get(f"{gateway.url}/metrics", timeout=5).text
+    assert "trubrics_delivery_replayed_total 3" in metrics
+    assert sorted(event["prompt"] for event in server.llm_events()) == [f"question {n}" for n in range(3)]
+
+
 def test_the_retry_of_a_failed_export_is_delivered_not_dropped_as_a_twin(
     config: GatewayConfig, server: LocalServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -78,7 +78,9 @@ class Totals:
     requests: int = 0
     incomplete: int = 0
     spooled: int = 0
-    """Records the transport kept on disk to send again (0 with a transport that has no spool)."""
+    """Records the transport kept in the spool to send again."""
+    replayed: int = 0
+    """Records sent from the spool."""
     dropped: dict[str, int] = field(default_factory=dict)
 
     def add(self, stats: object) -> None:

@@ -109,6 +109,7 @@ _DELIVERY: Final = (
     ("sent", "Records Trubrics accepted."),
     ("failed", "Records given up after retries ran out."),
     ("spooled", "Records kept on disk to be sent again."),
+    ("replayed", "Records sent from the spool."),
     ("incomplete", "Model calls sent with a placeholder for missing text."),
     ("requests", "HTTP requests sent to Trubrics."),
     ("retried", "Requests to Trubrics sent again after a transient failure."),
