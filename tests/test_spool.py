@@ -322,3 +322,22 @@ def test_the_replay_thread_ends_when_the_client_shuts_down(server: LocalServer, 
         lambda: not any(t.name == "trubrics-spool" and t.is_alive() for t in threading.enumerate())
     )
     assert os.listdir(spool_directory(default_spool_root(), client.host, api_key))  # kept for the next run
+
+
+def test_records_refused_when_sent_again_leave_the_spooled_count_for_the_dropped(
+    server: LocalServer, api_key: str
+) -> None:
+    """The account adds up when the API refuses spooled records for good: they are dropped, not spooled."""
+    client = down_client(server, api_key)
+    try:
+        client.send(events(5))
+        server.faults.clear()
+        server.faults.script(Fault(status=400))
+        assert wait_for(lambda: client.stats().dropped.get("rejected") == 5)
+        stats = client.stats()
+        assert (stats.spooled, stats.replayed, stats.lost) == (0, 0, 5)
+        assert client.spool is not None
+        assert wait_for(lambda: not client.spool.busy)  # type: ignore[union-attr]
+    finally:
+        client.shutdown()
+    assert server.events() == []

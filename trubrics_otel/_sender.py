@@ -441,7 +441,7 @@ class Sender:
                 key="unauthorized",
             )
         explanation = "the API key is missing or was refused"
-        self._ledger.dropped(UNAUTHORIZED, len(items), explanation, delivering=_REPLAY_LEFT.get() is None)
+        self._count_drop(UNAUTHORIZED, len(items), explanation)
         return SendResult(dropped=len(items), unauthorized=True, problem=explanation, status=status)
 
     def _drop(
@@ -453,8 +453,14 @@ class Sender:
         status: int = 0,
         error: BaseException | None = None,
     ) -> SendResult:
-        self._ledger.dropped(reason, len(items), explanation, delivering=_REPLAY_LEFT.get() is None)
+        self._count_drop(reason, len(items), explanation)
         return SendResult(dropped=len(items), problem=explanation, status=status, error=error)
+
+    def _count_drop(self, reason: str, count: int, explanation: str) -> None:
+        if _REPLAY_LEFT.get() is None:
+            self._ledger.dropped(reason, count, explanation, delivering=True)
+        else:  # refused when sent again from the spool: no longer spooled
+            self._ledger.dropped_from_spool(reason, count, explanation)
 
     def _delivered(self, count: int) -> SendResult:
         if _REPLAY_LEFT.get() is not None:

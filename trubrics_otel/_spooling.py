@@ -23,7 +23,7 @@ from trubrics_otel._config import TransportSettings
 from trubrics_otel._fork import renew_in_child
 from trubrics_otel._reporting import report
 from trubrics_otel._spool import Batch, DiskStore, MemoryStore, Store, spool_directory
-from trubrics_otel._stats import Ledger
+from trubrics_otel._stats import SPOOL_FULL, Ledger
 from trubrics_otel._threads import DELIVERING, start_daemon
 
 __all__ = ["MAX_PAUSE", "Spool", "spool_for"]
@@ -88,7 +88,8 @@ class Spool:
             delivering=delivering,
         )
         if evicted:
-            self._ledger.evicted(
+            self._ledger.dropped_from_spool(
+                SPOOL_FULL,
                 evicted,
                 f"the spool at {self.store.where} held TRUBRICS_SPOOL_BYTES already; its oldest batches "
                 "were deleted for newer ones",

@@ -236,11 +236,14 @@ class Ledger:
         if delivering:
             self._end_delivery(count)
 
-    def evicted(self, count: int, explanation: str) -> None:
-        """Count spooled records deleted for newer ones as dropped (`spool_full`), no longer spooled."""
+    def dropped_from_spool(self, reason: str, count: int, explanation: str) -> None:
+        """Count spooled records dropped for `reason` (deleted for newer ones, or refused when sent again).
+
+        They leave `spooled` (as far as this ledger spooled them, not an earlier process) for `dropped`.
+        """
         with self._lock:
             self._spooled -= min(count, self._spooled)
-        self.dropped(SPOOL_FULL, count, explanation)
+        self.dropped(reason, count, explanation)
 
     def replayed(self, count: int) -> None:
         """Count spooled records the API accepted (sent from the spool: not counted as being delivered)."""
