@@ -12,9 +12,9 @@ The kinds of job (`"kind"`):
   record (`record`: `llm`) or an ordinary line (`plain`). It reports the wall time per call in the app
   threads while the handler's delivery runs beside them: what the application feels, lock contention
   included. It does not wait for delivery.
-- `burst`: the same LLM records through `door`, `calls` of them, then waits for delivery (`close()`, up to
-  `wait` s) and reports the peak memory the burst added and the handler's own counts; `run.py` reads
-  what arrived from the sink.
+- `burst`: the same LLM records through `door`, `calls` of them, then waits for delivery (up to `wait` s:
+  a `TrubricsHandler` until what overflowed into its spool was sent again, then `close()`) and reports the
+  peak memory the burst added and the handler's own counts; `run.py` reads what arrived from the sink.
 - `spans`: the whole span pipeline: a `TracerProvider`, `BatchSpanProcessor(max_export_batch_size=100)`
   (its queue holds every span, `OTEL_BSP_MAX_QUEUE_SIZE`), an exporter (`exporter`: `trubrics` through
   `configure()`, `otlp`, `noop`); `calls` LLM spans made and ended in the app thread, then a
@@ -156,10 +156,23 @@ def make_door(job: Job) -> _Door:
         logger = _logger(handler)
 
         def finish_trubrics(wait: float) -> dict[str, Any]:
-            handler.close(wait)
+            # what overflowed into the spool is sent again while the app runs on: wait for that, as an app
+            # that keeps running would, then close
+            deadline = time.monotonic() + wait
+            handler.flush(wait)
+            while time.monotonic() < deadline:
+                stats = handler.stats()
+                if stats.sent + getattr(stats, "replayed", 0) + sum(stats.dropped.values()) >= job["calls"]:
+                    break
+                time.sleep(0.1)
+            handler.close(max(deadline - time.monotonic(), 1.0))
             stats = handler.stats()
-            return {"sent": stats.sent, "failed": stats.failed, "dropped": dict(stats.dropped)} | {
-                "spooled": getattr(stats, "spooled", None)
+            return {
+                "sent": stats.sent,
+                "failed": stats.failed,
+                "dropped": dict(stats.dropped),
+                "spooled": getattr(stats, "spooled", None),
+                "replayed": getattr(stats, "replayed", None),
             }
 
         return _Door(_log_call(logger, job), finish_trubrics)
