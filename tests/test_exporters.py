@@ -231,6 +231,31 @@ def test_baggage_user_and_session_are_honoured(
     assert (event["user_id"], event["properties"]["$thread_id"]) == ("b1", "s9")
 
 
+def test_context_wins_over_baggage_which_fills_what_context_leaves(
+    provider: TracerProvider,
+    memory: InMemorySpanExporter,
+    exporter: TrubricsSpanExporter,
+    server: LocalServer,
+) -> None:
+    """A user from trubrics_otel.context() beats baggage user.id; baggage session.id still names a thread."""
+    tracer = provider.get_tracer("test")
+    ctx = baggage.set_baggage("session.id", "s9", baggage.set_baggage("user.id", "b1"))
+    token = otel_context.attach(ctx)
+    try:
+        with (
+            trubrics_otel.context(user_id="u1"),
+            tracer.start_as_current_span("chat", attributes=genai_attributes()),
+        ):
+            pass
+    finally:
+        otel_context.detach(token)
+
+    exporter.export(memory.get_finished_spans())
+
+    (event,) = server.llm_events()
+    assert (event["user_id"], event["properties"]["$thread_id"]) == ("u1", "s9")
+
+
 def test_a_call_without_content_waits_then_goes_with_a_placeholder(
     provider: TracerProvider, exporter: TrubricsSpanExporter, server: LocalServer
 ) -> None:
