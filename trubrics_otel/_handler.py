@@ -213,9 +213,14 @@ class TrubricsHandler(HandlerDoor):
 def _has_trigger_extra(attributes: dict[str, object], triggers: frozenset[str] = TRIGGER_KEYS) -> bool:
     """Whether an `extra=` key is a trigger key or a dotted convention key (`gen_ai.*`, `user.id`, ...).
 
-    LogRecord.__init__ sets the standard attributes and makeRecord then adds the extras, so the extras
-    are the last keys: they are read from the end, and only as many as there are.
+    No trigger key is a `LogRecord` attribute, so one present is an extra: a few dict lookups decide the
+    common case. Otherwise the extras are read for a dotted key: LogRecord.__init__ sets the standard
+    attributes and makeRecord then adds the extras, so they are the last keys, read from the end, and
+    only as many as there are.
     """
+    for key in _TRIGGERS:
+        if key in attributes:
+            return True
     left = len(attributes) - _PLAIN_SIZE
     for key in reversed(attributes):
         if left <= 0:
@@ -224,6 +229,10 @@ def _has_trigger_extra(attributes: dict[str, object], triggers: frozenset[str] =
             return True
         left -= 1
     return False
+
+
+_TRIGGERS: Final = tuple(sorted(TRIGGER_KEYS - RECORD_ATTRIBUTES))
+"""The trigger keys, none of which a `LogRecord` has of its own (kept so by construction)."""
 
 
 def _record_size(item: logging.LogRecord | tuple[logging.LogRecord, str]) -> int:
