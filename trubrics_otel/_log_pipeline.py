@@ -22,7 +22,7 @@ from trubrics_otel._events import Record
 from trubrics_otel._stats import HANDLER_ERROR
 from trubrics_otel._transport import TrubricsClient
 from trubrics_otel.mapping import LogData
-from trubrics_otel.mapping.logs import is_candidate
+from trubrics_otel.mapping.logs import TRIGGER_KEYS
 
 __all__ = [
     "SMALL_VALUE",
@@ -145,8 +145,21 @@ def event_dict_size(item: tuple[Mapping[str, Any], int]) -> int:
 
 
 def is_event_dict_candidate(event_dict: Mapping[str, object]) -> bool:
-    """Whether a structlog event dict carries a key the mapping recognises (its `event` is the message)."""
-    return is_candidate(key for key in event_dict if key != "event")
+    """Whether a structlog event dict carries a key the mapping recognises (its `event` is the message).
+
+    `is_candidate` of its keys but `event`, spelled for the processor's hot path: a few dict lookups for
+    the plain trigger keys, then one plain loop over the keys for a dotted one.
+    """
+    for key in _EVENT_DICT_TRIGGERS:
+        if key in event_dict:
+            return True
+    for key in event_dict:  # noqa: SIM110 - a plain loop: any() of a generator costs twice as much
+        if type(key) is str and "." in key:
+            return True
+    return False
+
+
+_EVENT_DICT_TRIGGERS: Final = tuple(sorted(TRIGGER_KEYS - {"event"}))
 
 
 def event_dict_to_record(item: tuple[Mapping[str, Any], int], pipeline: LogPipeline) -> Record | None:
