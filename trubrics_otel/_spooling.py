@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from typing import Final
 
@@ -33,6 +34,7 @@ _logger = logging.getLogger("trubrics_otel.transport")
 MIN_PAUSE: Final = 1.0
 """Seconds the thread waits after a batch could not be sent again, at first."""
 MAX_PAUSE: Final = 30.0
+_DRAIN_POLL: Final = 0.02
 """Seconds it waits at most between two tries while the host stays unreachable."""
 
 Replay = Callable[[Batch], "tuple[bytes, int] | None"]
@@ -67,6 +69,7 @@ class Spool:
         self._thread: threading.Thread | None = None
         self._more = False  # a batch was kept since the thread last found nothing to claim
         self._host_answered = threading.Event()
+        self._backing_off = False  # the thread waits before its next try: the host did not take a batch
         self._degraded = False
         renew_in_child(self._after_fork_in_child)
 
@@ -105,6 +108,17 @@ class Spool:
     def busy(self) -> bool:
         """Whether batches wait to be sent again: new records then go behind them, through the spool."""
         return self._thread is not None
+
+    def drain(self, seconds: float) -> bool:
+        """Wait up to `seconds` for the thread to send what is kept, while the host takes it.
+
+        Returns at once when the thread waits before a next try (the host did not take a batch): what is
+        left stays kept. True when nothing is left to send.
+        """
+        ends = time.monotonic() + seconds
+        while self._thread is not None and not self._backing_off and time.monotonic() < ends:
+            time.sleep(_DRAIN_POLL)
+        return self._thread is None
 
     def stop(self) -> None:
         """End the thread's wait at once (the client shut down; it sets `closed` first)."""
@@ -172,11 +186,14 @@ class Spool:
             else:
                 self.store.give_back(batch, body, records)
             self._host_answered.clear()
+            self._backing_off = True
             if self._wait(self._host_answered, pause) and self._closed.is_set():
                 break
+            self._backing_off = False
             pause = min(pause * 2, MAX_PAUSE)
         with self._lock:
             self._thread = None
+            self._backing_off = False
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()

@@ -33,10 +33,12 @@ from trubrics_otel._spool import Batch
 from trubrics_otel._spooling import Spool, spool_for
 from trubrics_otel._stats import DeliveryStats, Ledger
 
-__all__ = ["REPLAY_DEADLINE", "SendResult", "TrubricsClient", "door_client"]
+__all__ = ["REPLAY_DEADLINE", "SPOOL_DRAIN", "SendResult", "TrubricsClient", "door_client"]
 
 REPLAY_DEADLINE: Final = 10.0
 """Seconds one spooled batch may take to be sent again, retries included, before it goes back."""
+SPOOL_DRAIN: Final = 3.0
+"""Seconds `shutdown()` lets the spool go on sending while the host takes its batches (the exit's budget)."""
 
 
 class TrubricsClient:
@@ -236,10 +238,15 @@ class TrubricsClient:
     def shutdown(self) -> None:
         """Stop: end any back-off wait at once and close the HTTP session. Idempotent.
 
+        While the spool is sending batches the host takes, it is given up to `SPOOL_DRAIN` seconds to
+        finish first; what it has not sent stays in the spool, for the next process.
+
         If any record was lost or is still queued, the account of every record given to this client is
         reported once (`Trubrics: 250 records for ...: 200 sent, ...`), as soon as the deliveries under
         way end.
         """
+        if self._spool is not None and not self._closed.is_set():
+            self._spool.drain(SPOOL_DRAIN)
         self._closed.set()
         if self._spool is not None:
             self._spool.stop()
