@@ -15,10 +15,20 @@ from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from trubrics_otel import TrubricsClient
 from trubrics_otel._spool import default_spool_root
 from trubrics_otel.server import LocalServer
 
-__all__ = ["Arrivals", "ExitAccount", "Row", "arrivals", "exit_account", "spooled_records", "wait_for"]
+__all__ = [
+    "Arrivals",
+    "ExitAccount",
+    "Row",
+    "arrivals",
+    "exit_account",
+    "settled",
+    "spooled_records",
+    "wait_for",
+]
 
 
 @dataclass(frozen=True)
@@ -152,3 +162,8 @@ def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
             return True
         time.sleep(0.02)
     return condition()
+
+
+def settled(client: TrubricsClient) -> bool:
+    """Whether the client's spool thread has ended: nothing it holds is being sent again now."""
+    return client.spool is None or not client.spool.busy

@@ -10,7 +10,10 @@ the end of the run the rows are printed as one Markdown table, and written as JS
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 from typing import Protocol
@@ -59,6 +62,18 @@ def ledger_row(request: pytest.FixtureRequest) -> LedgerRow:
         return row
 
     return record
+
+
+@pytest.fixture
+def logger() -> Iterator[logging.Logger]:
+    """A logger of the test's own, which passes nothing to the root logger; its handlers are closed after."""
+    made = logging.getLogger(f"faults.{threading.get_ident()}.{time.monotonic_ns()}")
+    made.propagate = False
+    made.setLevel(logging.INFO)
+    yield made
+    for handler in made.handlers[:]:
+        made.removeHandler(handler)
+        handler.close()
 
 
 def table(rows: list[Row]) -> list[str]:

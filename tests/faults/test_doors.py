@@ -6,7 +6,6 @@ logging handler keeps taking records.
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -18,25 +17,8 @@ from trubrics_otel import Event, TrubricsClient, TrubricsHandler
 from trubrics_otel.integrations.structlog import TrubricsStructlogProcessor
 from trubrics_otel.server import Fault, LocalServer
 
-from .accounting import arrivals, spooled_records, wait_for
+from .accounting import arrivals, settled, spooled_records, wait_for
 from .conftest import LedgerRow
-
-
-@pytest.fixture
-def logger() -> Iterator[logging.Logger]:
-    """A logger of the test's own, which passes nothing to the root logger; its handlers are closed after."""
-    made = logging.getLogger(f"faults.{threading.get_ident()}.{time.monotonic_ns()}")
-    made.propagate = False
-    made.setLevel(logging.INFO)
-    yield made
-    for handler in made.handlers[:]:
-        made.removeHandler(handler)
-        handler.close()
-
-
-def settled(client: TrubricsClient) -> bool:
-    """Whether the client's spool thread has nothing left to do (it has ended)."""
-    return client.spool is None or not client.spool.busy
 
 
 def marked(stored: dict[str, Any], name: str, key: str) -> str:

@@ -130,7 +130,10 @@ def test_an_exit_against_a_slow_host_keeps_what_it_could_not_send(
         done.stderr,
     )
     stored_at_exit, spooled_at_exit = arrivals(server, ids).stored, spooled_records()
-    assert stored_at_exit + spooled_at_exit - account.lost >= 3000
+    # at least: the batch the exit cut short is spooled, and may be stored as well (sent again, it is
+    # acknowledged by its idempotency key, not stored twice)
+    assert account.lost == 0, done.stderr
+    assert stored_at_exit + spooled_at_exit >= 3000
 
     server.faults.clear()
     later = later_client_delivers(server, api_key, ids)
