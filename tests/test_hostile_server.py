@@ -13,6 +13,7 @@ import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
@@ -390,3 +391,52 @@ def test_a_batch_stored_before_its_answer_timed_out_is_stored_once(server: Local
 
     assert result.sent == 3
     assert len(server.events()) == 3
+
+
+@pytest.fixture
+def resolver(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, str | None]]:
+    """A system resolver that knows extra names: a name mapped to None hangs until the test ends."""
+    names: dict[str, str | None] = {}
+    release = threading.Event()
+    real = socket.getaddrinfo
+
+    def getaddrinfo(host: Any, port: Any, *args: Any, **kwargs: Any) -> Any:
+        if host in names:
+            address = names[host]
+            if address is None:
+                release.wait(60)
+                raise socket.gaierror(socket.EAI_AGAIN, "Temporary failure in name resolution")
+            return real(address, port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", getaddrinfo)
+    yield names
+    release.set()
+
+
+def test_a_resolver_that_hangs_cannot_hold_a_send_past_its_deadline(resolver: dict[str, str | None]) -> None:
+    resolver["stuck-dns.test"] = None
+    client = TrubricsClient(
+        "key", "http://stuck-dns.test:9", retry_deadline=0.5, allow_insecure_http=True, spool=False
+    )
+    try:
+        took, result = timed_send(client, events(2), limit=5)
+    finally:
+        client.shutdown()
+    assert took < 1.5, took
+    assert result.failed == 2
+    assert "ConnectTimeout" in result.problem
+
+
+def test_a_name_looked_up_apart_still_names_the_host_in_the_request(
+    raw_server: Callable[[Answer], RawServer], resolver: dict[str, str | None]
+) -> None:
+    host = raw_server(lambda connection, head, body: connection.sendall(respond("200 OK")))
+    port = host.url.rsplit(":", 1)[1]
+    resolver["ingest.test"] = "127.0.0.1"
+    client = TrubricsClient("key", f"http://ingest.test:{port}", allow_insecure_http=True, spool=False)
+    try:
+        assert client.send(events(1)).sent == 1
+    finally:
+        client.shutdown()
+    assert f"Host: ingest.test:{port}".encode() in host.heads[0]

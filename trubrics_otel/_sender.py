@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import atexit
 import contextvars
+import ipaddress
 import itertools
 import json
 import logging
@@ -52,6 +53,7 @@ from trubrics_otel._reporting import report
 from trubrics_otel._spool import Batch
 from trubrics_otel._spooling import Spool
 from trubrics_otel._stats import INVALID, REDACTED, REJECTED, UNAUTHORIZED, UNSENDABLE, Ledger
+from trubrics_otel._threads import start_daemon
 from trubrics_otel._version import __version__
 
 __all__ = [
@@ -675,16 +677,86 @@ def _bound(sock: object) -> None:
         sock.__class__ = _DeadlineSSLSocket
 
 
+def _resolved_within_limit(host: str, port: int) -> str | None:
+    """An address of `host`, looked up so that the lookup ends by the request's limit.
+
+    None means: look it up as usual (an IP address, no limit, or no thread could start). The system's
+    resolver cannot be interrupted: the lookup runs in a daemon thread, which is left to finish on its
+    own when the limit passes first.
+
+    Raises:
+        TimeoutError: the limit passed before the host was resolved.
+        socket.gaierror: the host cannot be resolved.
+    """
+    limit = _REQUEST_LIMIT.get()
+    if limit is None or host == "localhost":
+        return None
+    try:
+        ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        pass
+    else:
+        return None
+    found: list[Any] = []
+    done = threading.Event()
+
+    def look_up() -> None:
+        try:
+            found.append(socket.getaddrinfo(host, port, type=socket.SOCK_STREAM))
+        except OSError as error:
+            found.append(error)
+        done.set()
+
+    if start_daemon(look_up, "trubrics-dns") is None:
+        return None
+    if not done.wait(max(limit() - time.monotonic(), 0.0)):
+        raise TimeoutError(f"resolving {host} took longer than the request's deadline")
+    (answer,) = found
+    if isinstance(answer, OSError):
+        raise answer
+    return str(answer[0][4][0])
+
+
 class _DeadlineHTTPConnection(urllib3.connection.HTTPConnection):
+    def _new_conn(self) -> socket.socket:
+        return _connected_within_limit(self, super()._new_conn)
+
     def connect(self) -> None:
         super().connect()
         _bound(self.sock)
 
 
 class _DeadlineHTTPSConnection(urllib3.connection.HTTPSConnection):
+    def _new_conn(self) -> socket.socket:
+        return _connected_within_limit(self, super()._new_conn)
+
     def connect(self) -> None:
         super().connect()
         _bound(self.sock)
+
+
+def _connected_within_limit(
+    connection: urllib3.connection.HTTPConnection, new_conn: Callable[[], socket.socket]
+) -> socket.socket:
+    """`new_conn()` with the host looked up within the request's limit.
+
+    A resolver that hangs cannot hold a request past its deadline. urllib3 connects to `_dns_host`
+    alone; the name itself still serves TLS and the `Host` header.
+    """
+    name = connection._dns_host
+    try:
+        address = _resolved_within_limit(name, connection.port or 0)
+    except TimeoutError as error:
+        raise urllib3.exceptions.ConnectTimeoutError(connection, str(error)) from error
+    except socket.gaierror as error:
+        raise urllib3.exceptions.NameResolutionError(connection.host, connection, error) from error
+    if address is None:
+        return new_conn()
+    connection._dns_host = address
+    try:
+        return new_conn()
+    finally:
+        connection._dns_host = name
 
 
 class _DeadlineHTTPPool(urllib3.connectionpool.HTTPConnectionPool):
