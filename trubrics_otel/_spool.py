@@ -21,8 +21,8 @@ and holding the request's JSON body. The guarantees:
 - **Several processes may share a directory, and no batch is sent twice by two of them**: a sender
   claims a batch by renaming it to `<name>.claimed-<pid>`, which only one process's rename can do; the
   batch is deleted once the API took it, or renamed back. A process that dies holding a claim leaves it
-  behind: the next spool opened on the directory gives it back (its process is gone, or the claim is
-  older than `STALE_CLAIM` seconds).
+  behind: a spool on the directory gives it back (its process is gone, or the claim is older than
+  `STALE_CLAIM` seconds) when it next looks, at most every `RECOVERY_INTERVAL` seconds.
 - **Bounded in bytes**: past `max_bytes`, the oldest batches are deleted first, and their records
   counted as dropped (`spool_full`) by the caller.
 - **Owner only**: the directories are made with mode 0700 and the files with 0600.
@@ -49,6 +49,7 @@ from pathlib import Path
 from typing import Final, Protocol
 
 __all__ = [
+    "RECOVERY_INTERVAL",
     "STALE_CLAIM",
     "Batch",
     "DiskStore",
@@ -61,6 +62,9 @@ __all__ = [
 STALE_CLAIM: Final = 600.0
 """Seconds after which a claim is given back even though its process still runs: a delivery is bounded
 by its deadline (30 s by default), so a claim this old belongs to a process that lost track of it."""
+
+RECOVERY_INTERVAL: Final = 10.0
+"""Seconds between two looks for the claims and unfinished writes of processes that died."""
 
 _SUFFIX: Final = ".batch"
 _CLAIMED: Final = ".claimed-"
@@ -104,6 +108,10 @@ class Store(Protocol):
         """How many batches are kept."""
         ...
 
+    def renew_after_fork(self) -> None:
+        """Make a forked child's store its own (locks, and what only the parent should send)."""
+        ...
+
 
 def default_spool_root() -> Path:
     """The per-user cache directory's `trubrics-otel/spool`, as each platform names it."""
@@ -136,7 +144,7 @@ class DiskStore:
         self._max_bytes = max_bytes
         self._lock = threading.Lock()
         self._bytes: int | None = None  # what the batch files add up to, as last scanned plus since
-        self._recovered = False
+        self._next_recovery = 0.0  # when (time.monotonic) to look for dead processes' claims again
 
     def put(self, endpoint: str, body: bytes, records: int) -> tuple[bool, int]:
         """Write one batch (module docstring); False when the directory cannot be written."""
@@ -195,6 +203,10 @@ class DiskStore:
                 return
             os.rename(self.directory / batch.name, self.directory / original)
 
+    def renew_after_fork(self) -> None:
+        """Give a forked child a lock of its own (the parent's may have been held at the fork)."""
+        self._lock = threading.Lock()
+
     def pending(self) -> int:
         """Count the batch files and the claims (a claim is still kept)."""
         try:
@@ -203,10 +215,14 @@ class DiskStore:
             return 0
 
     def recover(self) -> None:
-        """Give back the claims of processes that are gone, and delete their unfinished writes; once."""
-        if self._recovered:
+        """Give back the claims of processes that are gone, and delete their unfinished writes.
+
+        At most once every `RECOVERY_INTERVAL` seconds: a process sharing the directory may die any time.
+        """
+        now = time.monotonic()
+        if now < self._next_recovery:
             return
-        self._recovered = True
+        self._next_recovery = now + RECOVERY_INTERVAL
         try:
             entries = list(os.scandir(self.directory))
         except OSError:
@@ -323,6 +339,12 @@ class MemoryStore:
         with self._lock:
             self._batches.appendleft(batch)
             self._bytes += len(batch.body)
+
+    def renew_after_fork(self) -> None:
+        """Give a forked child a lock of its own, and none of its parent's batches (the parent sends them)."""
+        self._lock = threading.Lock()
+        self._batches = deque()
+        self._bytes = 0
 
     def pending(self) -> int:
         """How many batches are held."""

@@ -197,7 +197,10 @@ class Spool:
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
+        self._host_answered = threading.Event()
+        self._backing_off = False
         self._thread = None  # the parent's thread goes on in the parent
+        self.store.renew_after_fork()
 
 
 def _wait(event: threading.Event, seconds: float) -> bool:
