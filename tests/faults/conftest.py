@@ -27,6 +27,8 @@ _COLUMNS = ("produced", "stored", "duplicated", "deduplicated", "spooled", "drop
 
 
 class LedgerRow(Protocol):
+    """What the `ledger_row` fixture gives a test: records its row, and checks it adds up."""
+
     def __call__(
         self, scenario: str, *, produced: int, arrived: Arrivals, spooled: int, dropped: int, note: str = ""
     ) -> Row: ...

@@ -21,7 +21,7 @@ from processes import clean_environment, run_clean
 from trubrics_otel import TrubricsClient
 from trubrics_otel.server import Fault, LocalServer
 
-from .accounting import arrivals, exit_account, spooled_records, wait_for
+from .accounting import arrivals, exit_account, settled, spooled_records, wait_for
 from .conftest import LedgerRow
 
 pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="start methods and exits differ on Windows")
@@ -58,7 +58,7 @@ def later_client_delivers(server: LocalServer, api_key: str, ids: list[str]) -> 
     once the spool is empty (or after 15 s), for the caller to read and shut down."""
     later = TrubricsClient(api_key, server.url)
     wait_for(
-        lambda: arrivals(server, ids).stored == len(ids) and spooled_records() == 0 and not later.spool.busy,  # type: ignore[union-attr]
+        lambda: arrivals(server, ids).stored == len(ids) and spooled_records() == 0 and settled(later),
         seconds=15,
     )
     return later
