@@ -23,7 +23,8 @@ The kinds of job (`"kind"`):
 - `raw`: the LLM events those spans become, as JSON arrays of 100 POSTed over one `requests.Session`.
 
 `messages` (the length of the conversation each record carries) and `prompt_bytes` (the size of its last
-prompt) shape the records of every kind alike. With `messages` given, an LLM log record carries its
+prompt) shape the records of every kind alike; `pool` (a `log` job's) is how many distinct records are
+made beforehand and logged in turn. With `messages` given, an LLM log record carries its
 conversation as GenAI messages (`gen_ai.input.messages`); without, the plain keys (`prompt`, ...).
 """
 
@@ -138,7 +139,7 @@ def _log_call(logger: logging.Logger, job: Job) -> Callable[[int], None]:
     info = logger.info
     if job["record"] == "plain":
         return lambda index: info("GET %s answered %d in %.1f ms", "/health", 200, 3.2)
-    pool = POOL if job.get("prompt_bytes", 0) < 10_000 else 50  # a pool of 100 KB prompts would fill memory
+    pool = job.get("pool") or (POOL if job.get("prompt_bytes", 0) < 10_000 else 50)  # 100 KB prompts: 50
     extras = [log_extra(index, job) for index in range(pool)]
     return lambda index: info("chat completion", extra=extras[index % pool])
 
@@ -362,8 +363,8 @@ def run_export(job: Job) -> dict[str, Any]:
     for start in range(0, len(spans), batch):
         exporter.export(spans[start : start + batch])
     wall, cpu = time.perf_counter() - began, time.process_time() - cpu
-    stats = exporter.client.stats()
     exporter.shutdown()
+    stats = exporter.client.stats()
     return {"items_per_s": len(spans) / wall, "cpu_us_per_item": cpu / len(spans) * 1e6, "sent": stats.sent}
 
 
