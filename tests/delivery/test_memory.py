@@ -90,3 +90,28 @@ def test_a_forked_child_starts_with_empty_memories() -> None:
 
     assert len(memory) == 0
     assert "p" not in parents
+
+
+def test_a_greeting_every_user_sends_is_compared_with_the_latest_of_its_user_only() -> None:
+    """3,000 users say the same at once: a twin is still recognised, and each call is compared with at
+    most SAME_TEXTS others (twins never cross users, and come within seconds of each other)."""
+    from dataclasses import replace
+
+    from trubrics_otel._delivery.memory import SAME_TEXTS
+
+    memory = TwinMemory(window=60, max_calls=20_000)
+    greetings = []
+    for index in range(3_000):
+        greeting = call(f"{index % 16:x}")
+        greetings.append(replace(greeting, findings=replace(greeting.findings, user_id=f"person-{index}")))
+    memory.settle(greetings, now=0)
+    for index in range(100):  # one user repeats it far more often than the window keeps apart
+        memory.settle([call("e", start=index * 3 * SECOND, end=(index * 3 + 1) * SECOND)], now=1)
+
+    twin = replace(greetings[1234], span=replace(greetings[1234].span, scope="com.anthropic.sdk.python"))
+    assert memory.settle([twin], now=2) == ([], [twin])
+    latest = call("f", start=99 * 3 * SECOND, end=(99 * 3 + 1) * SECOND)
+    assert memory.settle([latest], now=2) == ([], [latest])
+    buckets = next(iter(memory._by_texts.values()))
+    assert max(len(same) for same in buckets.values()) == SAME_TEXTS
+    assert len(buckets) == 3_001

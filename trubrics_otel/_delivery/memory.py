@@ -14,12 +14,17 @@ from __future__ import annotations
 import threading
 from collections import OrderedDict, deque
 from collections.abc import Iterable, Sequence
+from typing import Final
 
 from trubrics_otel._fork import renew_in_child
 from trubrics_otel.mapping._calls import LLMCall
 from trubrics_otel.mapping.twins import Signature, are_twins, merge_twin_calls
 
-__all__ = ["RecentParents", "TwinMemory"]
+__all__ = ["SAME_TEXTS", "RecentParents", "TwinMemory"]
+
+SAME_TEXTS: Final = 32
+"""Calls remembered per prompt-and-generation and user: the twin of a call is sent within seconds of it,
+so only the latest are compared, and a greeting every user sends costs no more than a rare question."""
 
 
 class TwinMemory:
@@ -35,9 +40,10 @@ class TwinMemory:
         self.max_calls = max_calls
         self._lock = threading.Lock()
         self._sent: deque[tuple[float, Signature]] = deque()
-        # response id -> signatures with it; the rest are compared one by one, by their texts' hash
+        # response id -> the signature with it; the rest by their texts' hash and their user, the latest
+        # SAME_TEXTS of each: twins are sent close together, and never across users
         self._by_id: dict[str, Signature] = {}
-        self._by_texts: dict[int, list[Signature]] = {}
+        self._by_texts: dict[int, dict[str | None, deque[Signature]]] = {}
         renew_in_child(self._forget_after_fork)
 
     def __len__(self) -> int:
@@ -68,14 +74,25 @@ class TwinMemory:
                 return True
         if signature.texts is None:
             return False
-        return any(are_twins(earlier, signature) for earlier in self._by_texts.get(signature.texts, ()))
+        users = self._by_texts.get(signature.texts)
+        if not users:
+            return False
+        if signature.user_id is None:  # no user: a twin may have any
+            candidates: Iterable[deque[Signature]] = users.values()
+        else:
+            candidates = (same for same in (users.get(signature.user_id), users.get(None)) if same)
+        return any(are_twins(earlier, signature) for same in candidates for earlier in reversed(same))
 
     def _remember(self, signature: Signature, now: float) -> None:
         self._sent.append((now + self.window, signature))
         if signature.response_id is not None:
             self._by_id[signature.response_id] = signature
         if signature.texts is not None:
-            self._by_texts.setdefault(signature.texts, []).append(signature)
+            users = self._by_texts.setdefault(signature.texts, {})
+            same = users.get(signature.user_id)
+            if same is None:
+                same = users[signature.user_id] = deque(maxlen=SAME_TEXTS)
+            same.append(signature)
         while len(self._sent) > self.max_calls:
             self._drop_oldest()
 
@@ -88,10 +105,13 @@ class TwinMemory:
         if signature.response_id is not None and self._by_id.get(signature.response_id) is signature:
             del self._by_id[signature.response_id]
         if signature.texts is not None:
-            same = self._by_texts.get(signature.texts)
-            if same is not None:
-                same.remove(signature)
-                if not same:
+            users = self._by_texts.get(signature.texts)
+            same = None if users is None else users.get(signature.user_id)
+            if same and same[0] is signature:  # the oldest of its texts and user, unless pushed out already
+                same.popleft()
+            if users is not None and same is not None and not same:
+                del users[signature.user_id]
+                if not users:
                     del self._by_texts[signature.texts]
 
     def _forget_after_fork(self) -> None:
