@@ -168,7 +168,13 @@ class TrubricsClient:
         """Return what has happened to the records given to this client so far."""
         return self._ledger.snapshot()
 
-    def send(self, records: Iterable[Record], *, deadline: float | None = None) -> SendResult:
+    def send(
+        self,
+        records: Iterable[Record],
+        *,
+        deadline: float | None = None,
+        on_wire: threading.Event | None = None,
+    ) -> SendResult:
         """Deliver records, each kind to its endpoint, at most 100 per request. Never raises.
 
         It blocks the calling thread until every record is delivered or given up on: while the host is
@@ -180,9 +186,10 @@ class TrubricsClient:
             records: events and LLM events, in any mix.
             deadline: seconds this call may take, retries included; default the client's
                 `retry_deadline`.
+            on_wire: set once the first request's body has been written to the connection.
         """
         allowed = self.retry_deadline if deadline is None else deadline
-        return self._sender.send(list(records), self._clock() + allowed)
+        return self._sender.send(list(records), self._clock() + allowed, on_wire)
 
     def send_batches(
         self, batches: Iterable[Sequence[Record]], *, deadline: float | None = None

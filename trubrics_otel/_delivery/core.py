@@ -36,6 +36,7 @@ from typing import Final
 from trubrics_otel._config import Settings, warn_once
 from trubrics_otel._delivery.join import ContentJoin, shared_join
 from trubrics_otel._delivery.memory import RecentParents
+from trubrics_otel._delivery.overlap import InFlight
 from trubrics_otel._delivery.releaser import Releaser
 from trubrics_otel._events import MAX_BATCH_SIZE, Record
 from trubrics_otel._fork import renew_in_child
@@ -45,7 +46,7 @@ from trubrics_otel._transport import TrubricsClient, door_client
 from trubrics_otel.mapping import LLMCall, LogData, MappingOptions, SpanData, Translator
 from trubrics_otel.mapping.logs import LogOutcome, unusable_warning
 
-__all__ = ["PART_SIZE", "DeliveryCore", "core_for", "warn_unusable"]
+__all__ = ["OVERLAP_AT", "PART_SIZE", "DeliveryCore", "core_for", "warn_unusable"]
 
 _logger = logging.getLogger("trubrics_otel.exporters")
 
@@ -53,6 +54,9 @@ _BEHIND: Final = "earlier records wait in the spool, and these go behind them"
 
 PART_SIZE: Final = MAX_BATCH_SIZE
 """Spans translated per part of a larger batch: one request's worth."""
+OVERLAP_AT: Final = 50
+"""The smallest batch `send_spans` and `send_logs` send while the door prepares the next: a batch
+processor hands over batches this large only when spans come faster than it exports them."""
 
 
 class DeliveryCore:
@@ -84,6 +88,7 @@ class DeliveryCore:
             clock=clock,
         )
         self._releaser = Releaser(join, self._release, clock)
+        self._in_flight = InFlight("trubrics-export")
         self._users = 0
         self._closed = False
         self._warned_default_user = False
@@ -109,28 +114,40 @@ class DeliveryCore:
             if last:
                 self._closed = True
         if last:
+            self._in_flight.stop()
             self._releaser.stop()
             self.join.detach()  # the last core's content can no longer meet its span
             self._count_unjoined()
             self.client.release()
 
-    def send_spans(self, spans: Sequence[SpanData]) -> bool:
+    def send_spans(self, spans: Sequence[SpanData], *, overlap: bool = True) -> bool:
         """Translate spans and send their records; False when some were lost. Never raises.
 
-        A batch of more than 100 spans is translated and sent in parts of 100, each part translated while
-        the one before it is with the server.
+        With `overlap`, a batch of `OVERLAP_AT` to 100 spans (a batch processor under load) is sent from
+        the core's delivery thread, and this returns once its request is on the wire, so that the next
+        batch is translated while the host stores this one (`overlap.InFlight`); what it returns is
+        then the outcome of the delivery before. A smaller batch (a `SimpleSpanProcessor`, a quiet
+        app), or any without `overlap` (the gateway, which answers once records are delivered or
+        spooled), is sent before this returns. A batch of more than 100 spans is translated
+        and sent in parts of 100, each part translated while the one before it is with the server.
         """
         if len(spans) <= PART_SIZE:
             records = self._translate_safely(spans)
-            return records is not None and self._send(records)
+            busy = overlap and len(spans) >= OVERLAP_AT
+            return records is not None and self._send(records, overlap=busy)
         failed: list[int] = []
+        before = self._in_flight.wait(self.client.retry_deadline)
         delivered = self._send_parts(self._parts_safely(spans, failed))
-        return delivered and not failed
+        return delivered and not failed and before
 
-    def send_logs(self, logs: Sequence[LogData]) -> bool:
-        """Translate log records and send their records; False when some were lost. Never raises."""
+    def send_logs(self, logs: Sequence[LogData], *, overlap: bool = True) -> bool:
+        """Translate log records and send their records; False when some were lost. Never raises.
+
+        `overlap` as in `send_spans`.
+        """
         records = self.log_records(logs)
-        return records is not None and self._send(records)
+        busy = overlap and len(logs) >= OVERLAP_AT
+        return records is not None and self._send(records, overlap=busy)
 
     def log_records(
         self, logs: Sequence[LogData], *, extras_as_properties: bool = True
@@ -161,10 +178,14 @@ class DeliveryCore:
         self.client.ledger.dropped(MAPPING_ERROR, 1, f"the {what} mapping failed: {error!r}")
 
     def flush(self, timeout: float | None = None) -> bool:
-        """Send every call still waiting in the join, within `timeout` seconds; True when delivered."""
+        """Send the calls waiting in the join and let the delivery in flight end, within `timeout` seconds.
+
+        True when everything was delivered (or spooled).
+        """
         if self._closed:
             return True
-        return self._release(self.join.drain(), timeout)
+        released = self._release(self.join.drain(), timeout)
+        return self._in_flight.wait(timeout) and released
 
     def _release(self, calls: Sequence[LLMCall], deadline: float | None = None) -> bool:
         self._count_unjoined()
@@ -181,17 +202,24 @@ class DeliveryCore:
                 "(TRUBRICS_CONTENT_WAIT), or before the exporters shut down",
             )
 
-    def _send(self, records: list[Record], deadline: float | None = None) -> bool:
+    def _send(self, records: list[Record], deadline: float | None = None, *, overlap: bool = False) -> bool:
         """Hand records to the transport: with `_send_parts`, the only way out of the core.
 
         While earlier batches wait in the client's spool, these go behind them, through the spool: in
-        order, and without holding the door for a retry deadline while the host is down.
+        order, and without holding the door for a retry deadline while the host is down. With `overlap`
+        they are sent from the delivery thread (`send_spans`); else once the delivery in flight ended.
         """
         if not records:
             return True
         if self._spooling():
             return self.client.keep(records, _BEHIND).ok
-        return self.client.send(records, deadline=deadline).ok
+        client = self.client
+        if overlap:
+            return self._in_flight.submit(
+                lambda on_wire: client.send(records, on_wire=on_wire).ok, client.retry_deadline
+            )
+        before = self._in_flight.wait(client.retry_deadline if deadline is None else deadline)
+        return client.send(records, deadline=deadline).ok and before
 
     def _send_parts(self, parts: Iterator[list[Record]]) -> bool:
         """Hand records to the transport part by part, each part produced while the one before is sent."""

@@ -77,9 +77,11 @@ def deliver_spans(core: DeliveryCore, failed: FailedExports, spans: Sequence[Spa
     else:
         again = [span for span, key in zip(spans, keys, strict=True) if key in failed.spans]
         first = [span for span, key in zip(spans, keys, strict=True) if key not in failed.spans]
-    delivered = not first or core.send_spans(first)
+    delivered = not first or core.send_spans(first, overlap=False)
     if again:
-        delivered = _through_fresh_core(core, lambda fresh: fresh.send_spans(again)) and delivered
+        delivered = (
+            _through_fresh_core(core, lambda fresh: fresh.send_spans(again, overlap=False)) and delivered
+        )
     if delivered:
         if again:
             failed.spans.discard(keys)
@@ -91,9 +93,9 @@ def deliver_spans(core: DeliveryCore, failed: FailedExports, spans: Sequence[Spa
 def deliver_logs(core: DeliveryCore, failed: FailedExports, logs: Sequence[LogData], digest: bytes) -> bool:
     """Send an export's log records; a failed export's again through a fresh core. True when delivered."""
     if digest in failed.bodies:
-        delivered = _through_fresh_core(core, lambda fresh: fresh.send_logs(logs))
+        delivered = _through_fresh_core(core, lambda fresh: fresh.send_logs(logs, overlap=False))
     else:
-        delivered = core.send_logs(logs)
+        delivered = core.send_logs(logs, overlap=False)
     if delivered:
         failed.bodies.discard([digest])
     else:
