@@ -34,7 +34,7 @@ def events(count: int, start: int = 0) -> list[Event]:
     return [Event(user_id=f"u{index}", event="Sign up") for index in range(start, start + count)]
 
 
-def wait_for(condition: Callable[[], bool], seconds: float = 10.0) -> bool:
+def wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> bool:
     """Poll `condition` every 20 ms for up to `seconds`: the spool's thread works in the background."""
     ends = time.monotonic() + seconds
     while time.monotonic() < ends:

@@ -206,18 +206,22 @@ class BatchWorker(Generic[T]):
         Waits at most `timeout` seconds (default `flush_timeout`). From the worker's own thread, or while
         the calling thread holds `logging._lock`, it asks for the delivery without waiting for it, and
         returns whether nothing was left to deliver. Once the exit flush has begun, it waits no longer than
-        that flush's deadline.
+        that flush's deadline. What went through the spool is waited for too, while the host takes it.
         """
         timeout = self._wait_limit(timeout)
         self._check_fork()
         if self._closed or (not self._queue and self._thread is None):
             return not self._queue
+        ends = time.monotonic() + timeout
         marker = self._request_flush()
         if self._must_not_wait():
             return False
         if self._thread is None:  # no thread could be started
-            self._deliver_due(time.monotonic() + timeout)
-        return marker.done.wait(timeout)
+            self._deliver_due(ends)
+        if not marker.done.wait(timeout):
+            return False
+        spool = self._client.spool
+        return spool is None or spool.drain(max(ends - time.monotonic(), 0.0))
 
     def close(self, timeout: float | None = None) -> bool:
         """Deliver what is queued, stop the thread, and release the client (see the module docstring).
@@ -490,9 +494,10 @@ class BatchWorker(Generic[T]):
             left = None if until is None else until - time.monotonic()
             if left is not None and left <= 0:
                 return
+            backlogged = self._backlogged()  # the batch about to be taken counts: it is held in memory too
             items, marker = self._take()
             if items:
-                self._send(items, left)
+                self._send(items, left, backlogged=backlogged)
             if marker is not None:
                 self._reached(marker)
             queued = len(self._queue)
@@ -513,17 +518,18 @@ class BatchWorker(Generic[T]):
             items.append(self._unwrap(item))
         return items, None
 
-    def _send(self, items: list[T], deadline: float | None = None) -> None:
+    def _send(self, items: list[T], deadline: float | None = None, *, backlogged: bool = False) -> None:
         """Convert and send items, within `deadline` seconds if given; a failed conversion costs its item.
 
-        With a spool, while the queue is backlogged or batches wait in the spool, they go to the spool.
+        With a spool, when the queue was `backlogged` as they were taken, or while batches wait in the
+        spool, they go to the spool.
         """
         records = self._records_of(items)
         self.hand_over_losses()
         if not records:
             return
         spool = self._client.spool
-        if spool is not None and (spool.busy or self._backlogged()):
+        if spool is not None and (spool.busy or backlogged):
             why = (
                 "earlier records wait in the spool, and these go behind them"
                 if spool.busy

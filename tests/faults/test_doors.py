@@ -164,13 +164,6 @@ def test_prompts_past_the_queues_byte_bound_are_stored_spooled_or_counted(
     assert arrived.duplicated == 0
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "_batching.BatchWorker._send asks _backlogged() after _take() has popped the batch: a queue bounded "
-        "by bytes holds fewer large records than a batch, so it always looks empty and never spools"
-    ),
-)
 def test_a_queue_over_half_its_bytes_sends_its_batches_through_the_spool(
     server: LocalServer, api_key: str, logger: logging.Logger, monkeypatch: pytest.MonkeyPatch
 ) -> None:
