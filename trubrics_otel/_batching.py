@@ -11,10 +11,10 @@ when the oldest waiting item has waited `interval` seconds. It sleeps on an `Eve
 worker costs nothing.
 
 With a spool (`_spooling`), the worker never lets the queue reach its bounds if it can help it: while
-the queue holds more than half of either, or while earlier batches wait in the spool (the host is down,
-or slower than the app), it writes its batches to the spool, which takes them far faster than a host
-does and sends them on in order, instead of sending them itself. What is still queued when `close()` or
-the exit flush runs out of time goes to the spool too.
+the queue holds more than 3/4 of either, it writes its batches to the spool, which takes them far faster
+than a host does and sends them on in its own thread, instead of sending them itself; and while the host
+does not take what the spool holds, new batches go behind them, through the spool. What is still queued
+when `close()` or the exit flush runs out of time goes to the spool too.
 
 `put()` wakes the worker only when it must: when the worker said it is idle (not started, asleep with
 nothing queued, or ended), or when a batch is full. The worker raises its idle flag *before* it looks at
@@ -311,8 +311,8 @@ class BatchWorker(Generic[T]):
         return item
 
     def _backlogged(self) -> bool:
-        """Whether the queue holds more than half of what it may: the worker then spools its batches."""
-        return (len(self._queue) + self._large_units) * 2 > self._max_items
+        """Whether the queue holds more than 3/4 of what it may: the worker then spools its batches."""
+        return (len(self._queue) + self._large_units) * 4 > self._max_items * 3
 
     @property
     def queued_bytes(self) -> int:
@@ -529,11 +529,11 @@ class BatchWorker(Generic[T]):
         if not records:
             return
         spool = self._client.spool
-        if spool is not None and (spool.busy or backlogged):
+        if spool is not None and (spool.host_failing or backlogged):
             why = (
-                "earlier records wait in the spool, and these go behind them"
-                if spool.busy
-                else "log records came faster than the host took them (the log queue was over half full)"
+                "earlier records wait in the spool for the host, and these go behind them"
+                if spool.host_failing
+                else "log records came faster than the host took them (the log queue was over 3/4 full)"
             )
             self._client.keep(records, why)
         else:

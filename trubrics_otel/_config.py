@@ -301,7 +301,7 @@ LOG_QUEUE_SIZE: Final = Setting[int](
     100_000,
     parse.positive_int,
     "The most log records the logging handler (or the structlog processor) holds for delivery; past it, "
-    'records are dropped and counted as `dropped["queue_full"]`. Past half of it (or of '
+    'records are dropped and counted as `dropped["queue_full"]`. Past 3/4 of it (or of '
     "`TRUBRICS_LOG_QUEUE_BYTES`), batches go through the spool, which takes them faster than a host does.",
     argument="queue_size",
 )

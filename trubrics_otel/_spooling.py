@@ -70,6 +70,7 @@ class Spool:
         self._more = False  # a batch was kept since the thread last found nothing to claim
         self._host_answered = threading.Event()
         self._backing_off = False  # the thread waits before its next try: the host did not take a batch
+        self._failing = False  # the host did not take the last batch given up on or sent again
         self._degraded = False
         renew_in_child(self._after_fork_in_child)
 
@@ -80,7 +81,12 @@ class Spool:
             self._wake()
 
     def keep(self, endpoint: str, body: bytes, records: int, explanation: str, *, delivering: bool) -> None:
-        """Store one batch and count its records as spooled; `delivering` as in `Ledger.spooled`."""
+        """Store one batch and count its records as spooled; `delivering` as in `Ledger.spooled`.
+
+        A batch a delivery gave up on (`delivering`) says the host is failing (`host_failing`).
+        """
+        if delivering:
+            self._failing = True
         kept, evicted = self.store.put(endpoint, body, records)
         if not kept:
             self._degrade()
@@ -106,8 +112,16 @@ class Spool:
 
     @property
     def busy(self) -> bool:
-        """Whether batches wait to be sent again: new records then go behind them, through the spool."""
+        """Whether batches wait to be sent again (the thread runs)."""
         return self._thread is not None
+
+    @property
+    def host_failing(self) -> bool:
+        """Whether batches wait while the host does not take them.
+
+        New records then go behind them, through the spool, rather than each wait out a retry deadline.
+        """
+        return self._failing and self._thread is not None
 
     def drain(self, seconds: float) -> bool:
         """Wait up to `seconds` for the thread to send what is kept, while the host takes it.
@@ -178,8 +192,10 @@ class Spool:
                 left = (batch.body, batch.records)
             if left is None:
                 self.store.done(batch)
+                self._failing = False
                 pause = MIN_PAUSE
                 continue
+            self._failing = True
             body, records = left
             if records == batch.records:
                 self.store.give_back(batch)
@@ -194,11 +210,13 @@ class Spool:
         with self._lock:
             self._thread = None
             self._backing_off = False
+            self._failing = False
 
     def _after_fork_in_child(self) -> None:
         self._lock = threading.Lock()
         self._host_answered = threading.Event()
         self._backing_off = False
+        self._failing = False
         self._thread = None  # the parent's thread goes on in the parent
         self.store.renew_after_fork()
 

@@ -18,7 +18,7 @@ Who shares what:
 What a door calls: `core_for(settings, client, join)` once, then `send_spans()` / `send_logs()` (or
 `log_records()` for a door that queues and sends records itself), `flush()`, and `release()` once at its
 shutdown. Records leave the core in one place, `_send` and `_send_parts`: to the client, or to its spool
-while earlier batches wait there.
+while earlier batches wait there for a host that does not take them.
 
 Nothing here raises into the door that calls it: a mapping bug costs the records it touched, counted as
 mapping errors, and a delivery failure is a False result.
@@ -50,7 +50,7 @@ __all__ = ["OVERLAP_AT", "PART_SIZE", "DeliveryCore", "core_for", "warn_unusable
 
 _logger = logging.getLogger("trubrics_otel.exporters")
 
-_BEHIND: Final = "earlier records wait in the spool, and these go behind them"
+_BEHIND: Final = "earlier records wait in the spool for the host, and these go behind them"
 
 PART_SIZE: Final = MAX_BATCH_SIZE
 """Spans translated per part of a larger batch: one request's worth."""
@@ -205,9 +205,10 @@ class DeliveryCore:
     def _send(self, records: list[Record], deadline: float | None = None, *, overlap: bool = False) -> bool:
         """Hand records to the transport: with `_send_parts`, the only way out of the core.
 
-        While earlier batches wait in the client's spool, these go behind them, through the spool: in
-        order, and without holding the door for a retry deadline while the host is down. With `overlap`
-        they are sent from the delivery thread (`send_spans`); else once the delivery in flight ended.
+        While earlier batches wait in the client's spool for a host that does not take them, these go
+        behind them, through the spool: in order, and without holding the door for a retry deadline.
+        With `overlap` they are sent from the delivery threads (`send_spans`); else once the deliveries
+        in flight ended.
         """
         if not records:
             return True
@@ -232,7 +233,7 @@ class DeliveryCore:
 
     def _spooling(self) -> bool:
         spool = self.client.spool
-        return spool is not None and spool.busy
+        return spool is not None and spool.host_failing
 
     def _translate_safely(self, spans: Sequence[SpanData]) -> list[Record] | None:
         try:
