@@ -535,7 +535,7 @@ class BatchWorker(Generic[T]):
                 if spool.host_failing
                 else "log records came faster than the host took them (the log queue was over 3/4 full)"
             )
-            self._client.keep(records, why)
+            self._client.keep(records, why, quiet=not spool.host_failing)
         else:
             self._client.send(records, deadline=deadline)
 

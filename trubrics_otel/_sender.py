@@ -159,7 +159,7 @@ class Sender:
         with self._session_lock:
             self._session.close()
 
-    def keep(self, records: list[Record], explanation: str) -> SendResult:
+    def keep(self, records: list[Record], explanation: str, *, quiet: bool = False) -> SendResult:
         """Put records straight into the spool (the log queue's overflow, or its leftovers at exit).
 
         Without a spool they count as failed, for `explanation`. Never raises.
@@ -169,7 +169,11 @@ class Sender:
             for endpoint, items in by_endpoint:
                 for start in range(0, len(items), MAX_BATCH_SIZE):
                     result += self._keep(
-                        endpoint, items[start : start + MAX_BATCH_SIZE], explanation, delivering=False
+                        endpoint,
+                        items[start : start + MAX_BATCH_SIZE],
+                        explanation,
+                        delivering=False,
+                        quiet=quiet,
                     )
             return result
         except Exception as error:  # the guard of last resort: telemetry never raises into the application
@@ -498,13 +502,16 @@ class Sender:
         explanation: str,
         *,
         delivering: bool,
+        quiet: bool = False,
         status: int = 0,
         error: BaseException | None = None,
     ) -> SendResult:
         if self._spool is None:
             self._ledger.failed(len(items), explanation, delivering=delivering)
             return SendResult(failed=len(items), problem=explanation, status=status, error=error)
-        self._spool.keep(endpoint, _encode(items), len(items), explanation, delivering=delivering)
+        self._spool.keep(
+            endpoint, _encode(items), len(items), explanation, delivering=delivering, quiet=quiet
+        )
         return SendResult(spooled=len(items), problem=explanation, status=status, error=error)
 
     def _fail(

@@ -80,7 +80,16 @@ class Spool:
         if self.store.pending():
             self._wake()
 
-    def keep(self, endpoint: str, body: bytes, records: int, explanation: str, *, delivering: bool) -> None:
+    def keep(
+        self,
+        endpoint: str,
+        body: bytes,
+        records: int,
+        explanation: str,
+        *,
+        delivering: bool,
+        quiet: bool = False,
+    ) -> None:
         """Store one batch and count its records as spooled; `delivering` as in `Ledger.spooled`.
 
         A batch a delivery gave up on (`delivering`) says the host is failing (`host_failing`).
@@ -95,6 +104,7 @@ class Spool:
             records,
             f"{explanation}; kept in the spool at {self.store.where}",
             delivering=delivering,
+            quiet=quiet,
         )
         if evicted:
             self._ledger.dropped_from_spool(

@@ -225,14 +225,16 @@ class Ledger:
         if delivering:
             self._end_delivery(count)
 
-    def spooled(self, count: int, explanation: str, *, delivering: bool = False) -> None:
+    def spooled(self, count: int, explanation: str, *, delivering: bool = False, quiet: bool = False) -> None:
         """Count records kept in the spool because they could not be delivered now, and say so (rate-limited).
 
         `delivering` says the records were counted by `begin_delivery()`, and leave the delivery now.
+        `quiet` counts without a report: the spool took them for speed, with a host that answers.
         """
         with self._lock:
             self._spooled += count
-        self._report(_SPOOLED, count, explanation)
+        if not quiet:
+            self._report(_SPOOLED, count, explanation)
         if delivering:
             self._end_delivery(count)
 
@@ -351,8 +353,8 @@ class Ledger:
             in_delivery = self._in_delivery
         queued = self.queued() + in_delivery
         dropped = sum(stats.dropped.values())
-        if not stats.lost and not queued and not stats.spooled:
-            return None
+        if not stats.lost and not queued and stats.spooled <= stats.replayed:
+            return None  # nothing lost or left: what went through the spool was sent from it
         total = stats.sent + stats.failed + dropped + queued + stats.spooled
         failed = f"{stats.failed} failed"
         if stats.failed and because:

@@ -214,12 +214,13 @@ class TrubricsClient:
         """Where records that cannot be delivered in time are kept; None when the spool is off."""
         return self._spool
 
-    def keep(self, records: Iterable[Record], explanation: str) -> SendResult:
+    def keep(self, records: Iterable[Record], explanation: str, *, quiet: bool = False) -> SendResult:
         """Put records straight into the spool, to be sent in the background; failed without a spool.
 
-        For a queue that cannot hold them, or cannot send them before the process ends. Never raises.
+        For a queue that cannot hold them, or cannot send them before the process ends. `quiet` counts
+        them without a warning (a queue that spools for speed, with a host that answers). Never raises.
         """
-        return self._sender.keep(list(records), explanation)
+        return self._sender.keep(list(records), explanation, quiet=quiet)
 
     def _replay(self, batch: Batch) -> tuple[bytes, int] | None:
         return self._sender.replay(batch, self._clock() + min(self.retry_deadline, REPLAY_DEADLINE))
