@@ -46,6 +46,7 @@ MAX_CONNECTIONS: Final = 256
 GRACEFUL_TIMEOUT: Final = 20
 """Seconds a SIGTERM waits for the exports under way before the drain."""
 
+
 @dataclass(frozen=True)
 class GatewayConfig:
     """How one gateway replica listens, whom it lets in, and where it sends.
