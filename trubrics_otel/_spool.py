@@ -87,6 +87,8 @@ class Store(Protocol):
 
     where: str
     """Where the batches are, as the account names it."""
+    max_bytes: int
+    """The most bytes the batches may add up to."""
 
     def put(self, endpoint: str, body: bytes, records: int) -> tuple[bool, int]:
         """Keep one batch; return whether it was kept, and the records of older batches evicted for it."""
@@ -141,7 +143,7 @@ class DiskStore:
     def __init__(self, directory: Path, max_bytes: int) -> None:
         self.directory = directory
         self.where = str(directory)
-        self._max_bytes = max_bytes
+        self.max_bytes = max_bytes
         self._lock = threading.Lock()
         self._bytes: int | None = None  # what the batch files add up to, as last scanned plus since
         self._next_recovery = 0.0  # when (time.monotonic) to look for dead processes' claims again
@@ -269,11 +271,11 @@ class DiskStore:
 
     def _make_room(self, size: int) -> int:
         """Delete the oldest batches until `size` more bytes fit; return the records they held."""
-        if self._bytes is None or self._bytes + size > self._max_bytes:
+        if self._bytes is None or self._bytes + size > self.max_bytes:
             self._bytes = self._scan()  # other processes write here too: count what is really there
         evicted = 0
         names = self._names()
-        while self._bytes + size > self._max_bytes and names:
+        while self._bytes + size > self.max_bytes and names:
             name = names.pop(0)
             path = self.directory / name
             try:
@@ -303,7 +305,7 @@ class MemoryStore:
 
     def __init__(self, max_bytes: int, where: str = "memory") -> None:
         self.where = where
-        self._max_bytes = max_bytes
+        self.max_bytes = max_bytes
         self._batches: deque[Batch] = deque()
         self._bytes = 0
         self._lock = threading.Lock()
@@ -312,7 +314,7 @@ class MemoryStore:
         """Keep one batch, evicting the oldest past the bound."""
         with self._lock:
             evicted = 0
-            while self._batches and self._bytes + len(body) > self._max_bytes:
+            while self._batches and self._bytes + len(body) > self.max_bytes:
                 old = self._batches.popleft()
                 self._bytes -= len(old.body)
                 evicted += old.records
@@ -349,11 +351,6 @@ class MemoryStore:
     def pending(self) -> int:
         """How many batches are held."""
         return len(self._batches)
-
-    def records(self) -> int:
-        """How many records the held batches hold."""
-        with self._lock:
-            return sum(batch.records for batch in self._batches)
 
 
 def _parse(name: str) -> tuple[str, int]:

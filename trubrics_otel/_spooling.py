@@ -148,19 +148,13 @@ class Spool:
         """End the thread's wait at once (the client shut down; it sets `closed` first)."""
         self._host_answered.set()
 
-    def memory_records(self) -> int:
-        """Records held in memory (none on disk): what exit would lose, counted as still queued."""
-        store = self.store
-        return store.records() if isinstance(store, MemoryStore) else 0
-
     def _degrade(self) -> None:
         with self._lock:
             if self._degraded:
                 return
             self._degraded = True
             old = self.store
-            bound = getattr(old, "_max_bytes", 0) or 256 * 1024 * 1024
-            self.store = MemoryStore(bound, where="memory (the spool directory could not be written)")
+            self.store = MemoryStore(old.max_bytes, where="memory (the spool directory could not be written)")
             self._ledger.spool_where = self.store.where
         report(
             _logger,
