@@ -16,62 +16,10 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
+from hosts import Answer, RawServer, respond
 
 from trubrics_otel import ConfigurationError, Event, TrubricsClient, _sender
 from trubrics_otel.server import Fault, LocalServer
-
-Answer = Callable[[socket.socket, bytes, bytes], None]
-"""Answers one request on its connection, given its head and its body."""
-
-
-class RawServer:
-    """A socket server on 127.0.0.1: each connection's requests are read whole and given to `answer`."""
-
-    def __init__(self, answer: Answer) -> None:
-        self.answer = answer
-        self.bodies: list[bytes] = []
-        self.heads: list[bytes] = []
-        self._listener = socket.create_server(("127.0.0.1", 0))
-        self.url = f"http://127.0.0.1:{self._listener.getsockname()[1]}"
-        self._stopped = threading.Event()
-        self._connections: list[socket.socket] = []
-        threading.Thread(target=self._accept, daemon=True).start()
-
-    def _accept(self) -> None:
-        while not self._stopped.is_set():
-            try:
-                connection, _ = self._listener.accept()
-            except OSError:
-                return
-            self._connections.append(connection)
-            threading.Thread(target=self._serve, args=(connection,), daemon=True).start()
-
-    def _serve(self, connection: socket.socket) -> None:
-        buffered = b""
-        try:
-            while not self._stopped.is_set():
-                while b"\r\n\r\n" not in buffered:
-                    chunk = connection.recv(65536)
-                    if not chunk:
-                        return
-                    buffered += chunk
-                head, buffered = buffered.split(b"\r\n\r\n", 1)
-                found = re.search(rb"(?i)content-length:\s*(\d+)", head)
-                length = int(found.group(1)) if found else 0
-                while len(buffered) < length:
-                    buffered += connection.recv(65536)
-                body, buffered = buffered[:length], buffered[length:]
-                self.heads.append(head)
-                self.bodies.append(body)
-                self.answer(connection, head, body)
-        except OSError:
-            return
-
-    def stop(self) -> None:
-        self._stopped.set()
-        self._listener.close()
-        for connection in self._connections:
-            connection.close()
 
 
 @pytest.fixture
@@ -85,12 +33,6 @@ def raw_server() -> Iterator[Callable[[Answer], RawServer]]:
     yield make
     for server in made:
         server.stop()
-
-
-def respond(status: str, headers: dict[str, str] | None = None, body: bytes = b"{}") -> bytes:
-    lines = [f"HTTP/1.1 {status}", f"Content-Length: {len(body)}", "Content-Type: application/json"]
-    lines += [f"{name}: {value}" for name, value in (headers or {}).items()]
-    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
 
 
 def timed_send(client: TrubricsClient, records: list[Event], limit: float) -> tuple[float, object]:

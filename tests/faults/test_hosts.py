@@ -16,13 +16,13 @@ import time
 from collections.abc import Callable, Iterator
 
 import pytest
+from hosts import Answer, RawServer, respond
 
 from trubrics_otel import Event, SendResult, TrubricsClient, TrubricsHandler
 from trubrics_otel.server import Fault, LocalServer
 
 from .accounting import Arrivals, arrivals, settled, spooled_records, wait_for
 from .conftest import LedgerRow
-from .hosts import Answer, RawServer, respond
 
 
 @pytest.fixture
