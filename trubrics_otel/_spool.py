@@ -147,6 +147,9 @@ class DiskStore:
         self._lock = threading.Lock()
         self._bytes: int | None = None  # what the batch files add up to, as last scanned plus since
         self._next_recovery = 0.0  # when (time.monotonic) to look for dead processes' claims again
+        # the batches of the last listing not yet tried, oldest first: draining a spool of n batches lists
+        # the directory once per pass, not once per batch
+        self._line: deque[str] = deque()
 
     def put(self, endpoint: str, body: bytes, records: int) -> tuple[bool, int]:
         """Write one batch (module docstring); False when the directory cannot be written."""
@@ -166,7 +169,10 @@ class DiskStore:
     def claim(self) -> Batch | None:
         """Rename the oldest batch to a claim of this process's and read it; None when there is none."""
         self.recover()
-        for name in self._names():
+        if not self._line:
+            self._line.extend(self._names())
+        while self._line:
+            name = self._line.popleft()
             claimed = f"{name}{_CLAIMED}{os.getpid()}"
             try:
                 os.rename(self.directory / name, self.directory / claimed)
@@ -192,6 +198,7 @@ class DiskStore:
 
     def give_back(self, batch: Batch, body: bytes | None = None, records: int | None = None) -> None:
         """Rename a claimed batch back to its name, first rewriting it with what is left of it if given."""
+        self._line.clear()  # it is the oldest again: the next claim lists the directory anew
         original = batch.name.rsplit(_CLAIMED, 1)[0]
         with contextlib.suppress(OSError):
             if body is not None and records is not None:
@@ -208,6 +215,7 @@ class DiskStore:
     def renew_after_fork(self) -> None:
         """Give a forked child a lock of its own (the parent's may have been held at the fork)."""
         self._lock = threading.Lock()
+        self._line.clear()
 
     def pending(self) -> int:
         """Count the batch files and the claims (a claim is still kept)."""
