@@ -149,3 +149,20 @@ def test_cut_keeps_within_the_limit_and_counts_what_it_removed(length: int, limi
     kept = len(result) - len(mark)
     assert int(mark.removeprefix(" [cut ").removesuffix(" characters]").replace(",", "")) == length - kept
     assert len(result) <= max(limit, len(mark))
+
+
+def test_a_hook_that_edits_the_properties_in_place_leaves_the_applications_record_alone(
+    server: LocalServer, api_key: str
+) -> None:
+    def drop_note(item: dict[str, Any]) -> dict[str, Any]:
+        del item["properties"]["note"]
+        return item
+
+    made = call()
+    client = TrubricsClient(api_key, server.url, redact=drop_note)
+    try:
+        assert client.send([made]).sent == 1
+    finally:
+        client.shutdown()
+    assert "note" not in server.llm_events()[0]["properties"]
+    assert made.properties["note"] == "My card is 4111 1111 1111 1111"

@@ -65,6 +65,9 @@ class Outgoing:
 
     def _redacted(self, item: dict[str, Any]) -> dict[str, Any]:
         assert self._redact is not None  # noqa: S101 - checked by the caller
+        properties = item.get("properties")
+        if isinstance(properties, dict):  # the record's own: a hook that edits it must not change the record
+            item["properties"] = dict(properties)
         try:
             result = self._redact(item)
         except Exception as error:  # noqa: BLE001 - a failing hook drops the record, never sends it raw
